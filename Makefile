@@ -1,0 +1,33 @@
+# The two commands of a fresh machine: `make run` and `make test`.
+# Everything else (the virtualenv, the package, a private Redis) is set up on demand.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip >/dev/null
+	@$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+## The whole stack on embedded defaults: Redis (private if none answers), the
+## FreeSWITCH simulator, the IVR runtime, dialer workers and the HTTP API.
+run: venv
+	@$(PY) -m api.stack
+
+## The whole test suite (real Redis, SQLite and PostgreSQL when one answers).
+test: venv
+	@$(PY) -m pytest
+
+## The benchmarks under bench/; figures are printed and written to var/bench/.
+bench: venv
+	@$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,209 @@
+"""The platform's configuration: every setting, read from environment variables.
+
+This is the one place where configuration is defined. Each setting is declared
+once in ``SETTINGS`` with its environment variable, default and meaning; the
+README's configuration table is generated from the same list
+(``python -m config --markdown``), so the documentation cannot drift from the
+code.
+
+Usage::
+
+    from config import settings
+    cfg = settings()          # reads os.environ once per process (cached)
+    cfg.redis_url
+
+Tests build their own with ``load({"REDIS_URL": ...})``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected a boolean (1/0, true/false, yes/no), got {value!r}")
+
+
+def _float(value: str) -> float:
+    return float(value)
+
+
+def _int(value: str) -> int:
+    return int(value)
+
+
+def _str(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration entry: the attribute, its environment variable, default and meaning."""
+
+    attr: str
+    env: str
+    default: str
+    parse: Callable[[str], Any]
+    doc: str
+
+
+# Defaults are what `make run` uses on a fresh machine. Paths are relative to
+# DATA_DIR unless absolute.
+SETTINGS: tuple[Setting, ...] = (
+    # Where things live
+    Setting("data_dir", "DATA_DIR", "var", _str,
+            "Directory for the SQLite database, recordings, uploads, logs and the private Redis."),
+    Setting("database_url", "DATABASE_URL", "", _str,
+            "SQLAlchemy URL of the durable store. Empty: SQLite file `<DATA_DIR>/vaani.db` (WAL mode). "
+            "PostgreSQL: `postgresql+psycopg2://user@host/db`."),
+    Setting("redis_url", "REDIS_URL", "redis://127.0.0.1:6379/0", _str,
+            "Redis for RQ queues, rate limiters, live-call counters and idempotency keys. "
+            "`make run` starts a private Redis when none answers here."),
+    Setting("key_prefix", "REDIS_KEY_PREFIX", "vaani", _str,
+            "Prefix of every Redis key and RQ queue name, so that several installations (or test runs) can share one Redis."),
+    # FreeSWITCH
+    Setting("freeswitch_nodes", "FREESWITCH_NODES", "127.0.0.1:8021:ClueCon", _str,
+            "Comma-separated FreeSWITCH event sockets `host:port:password[:max_sessions[:sps]]` the dialer originates through."),
+    Setting("freeswitch_simulator", "FREESWITCH_SIMULATOR", "1", _bool,
+            "`make run` starts the bundled ESL simulator on the first node's address. Set 0 against a real FreeSWITCH."),
+    Setting("sim_scenario", "SIM_SCENARIO", "", _str,
+            "Simulator scenario file (YAML/JSON) describing who answers and what they do. Empty: the bundled default."),
+    Setting("sim_speed", "SIM_SPEED", "1", _float,
+            "Simulator time factor: 20 makes a 60-second call last 3 seconds."),
+    Setting("sim_max_sessions", "SIM_MAX_SESSIONS", "1000", _int, "Simulator max-sessions (FreeSWITCH default 1000)."),
+    Setting("sim_sps", "SIM_SPS", "30", _int, "Simulator sessions-per-second (FreeSWITCH default 30)."),
+    # IVR runtime
+    Setting("ivr_listen", "IVR_LISTEN", "127.0.0.1:8084", _str,
+            "Address the IVR runtime's outbound-socket server listens on."),
+    Setting("ivr_socket_address", "IVR_SOCKET_ADDRESS", "", _str,
+            "Address FreeSWITCH is told to connect to in `&socket(...)`. Empty: IVR_LISTEN."),
+    Setting("app_connect_timeout", "APP_CONNECT_TIMEOUT", "3", _float,
+            "Seconds to connect to a customer's IVR app (doc_url) before falling back."),
+    Setting("app_read_timeout", "APP_READ_TIMEOUT", "10", _float,
+            "Seconds to wait for a customer's IVR app to answer before falling back."),
+    Setting("app_max_bytes", "APP_MAX_BYTES", "1048576", _int,
+            "Largest IVR app response accepted (bytes)."),
+    Setting("default_app_url", "DEFAULT_APP_URL", "", _str,
+            "App fetched when both doc_url and alt_doc_url fail. Empty: apologise and hang up."),
+    Setting("recordings_dir", "RECORDINGS_DIR", "recordings", _str,
+            "Where FreeSWITCH writes call recordings (must be the same path on the FreeSWITCH host)."),
+    Setting("tts_engine", "TTS_ENGINE", "flite", _str,
+            "FreeSWITCH speech engine used by `speak` (flite, polly, ...)."),
+    Setting("tts_voice_map", "TTS_VOICE_MAP", "", _str,
+            "Seed voice name to engine voice, e.g. `Joanna=slt,Matthew=rms,Raveena=slt`. Empty: the built-in map."),
+    # HTTP API
+    Setting("http_host", "HTTP_HOST", "127.0.0.1", _str, "Address the HTTP API binds to."),
+    Setting("http_port", "HTTP_PORT", "8080", _int, "Port of the HTTP API."),
+    Setting("public_url", "PUBLIC_URL", "", _str,
+            "Base URL clients use to reach the API (recording URLs are built from it). Empty: http://HTTP_HOST:HTTP_PORT."),
+    Setting("upload_dir", "UPLOAD_DIR", "uploads", _str,
+            "Directory standing in for the seed's S3 bucket: CSV imports may name a file here."),
+    Setting("default_region", "DEFAULT_REGION", "IN", _str,
+            "Region used to read national-format numbers when an account sets none (ISO 3166 code)."),
+    Setting("kairos_checksum_window", "KAIROS_CHECKSUM_WINDOW", "300", _int,
+            "Seconds during which a byte-identical Kairos payload is refused with CHECKSUM_REPEATED."),
+    # Dialer
+    Setting("dialer_workers", "DIALER_WORKERS", "1", _int, "Dialer worker processes `make run` starts."),
+)
+
+
+def _attrs() -> dict[str, Setting]:
+    return {s.attr: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Parsed configuration. Build with :func:`load` or :func:`settings`."""
+
+    data_dir: str
+    database_url: str
+    redis_url: str
+    key_prefix: str
+    freeswitch_nodes: str
+    freeswitch_simulator: bool
+    sim_scenario: str
+    sim_speed: float
+    sim_max_sessions: int
+    sim_sps: int
+    ivr_listen: str
+    ivr_socket_address: str
+    app_connect_timeout: float
+    app_read_timeout: float
+    app_max_bytes: int
+    default_app_url: str
+    recordings_dir: str
+    tts_engine: str
+    tts_voice_map: str
+    http_host: str
+    http_port: int
+    public_url: str
+    upload_dir: str
+    default_region: str
+    kairos_checksum_window: int
+    dialer_workers: int
+
+    def path(self, value: str) -> str:
+        """Resolve a configured path against DATA_DIR (absolute paths are kept)."""
+        return value if os.path.isabs(value) else os.path.join(self.data_dir, value)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in DATA_DIR."""
+        if self.database_url:
+            return self.database_url
+        return "sqlite:///" + os.path.abspath(self.path("vaani.db"))
+
+    @property
+    def base_url(self) -> str:
+        """Public base URL of the HTTP API, without a trailing slash."""
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
+    @property
+    def ivr_address(self) -> str:
+        """host:port that FreeSWITCH's socket application connects to."""
+        return self.ivr_socket_address or self.ivr_listen
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some settings changed (for tests and tools)."""
+        return dataclasses.replace(self, **changes)
+
+
+class ConfigError(ValueError):
+    """A setting's environment variable holds a value that cannot be parsed."""
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every setting from ``environ`` (default ``os.environ``), applying defaults."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = env.get(s.env, s.default)
+        try:
+            values[s.attr] = s.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{s.env}={raw!r}: {exc}") from None
+    return Settings(**values)
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide configuration, read once from the environment."""
+    return load()
+
+
+def markdown_table() -> str:
+    """The configuration table for the README."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "(empty)"
+        rows.append(f"| `{s.env}` | {default} | {s.doc} |")
+    return "\n".join(rows)

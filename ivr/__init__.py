@@ -1,0 +1,1 @@
+"""The per-call IVR runtime on FreeSWITCH's outbound event socket."""

@@ -1,0 +1,182 @@
+"""What a call should do, and what it did: the contract between the dialer and the IVR runtime.
+
+The dialer (or the API, for click2call and OTP) describes each outbound call as
+a :class:`CallSpec` and puts it on the channel at originate time as the channel
+variable ``vaani_call``. FreeSWITCH carries it to the IVR runtime, which reads
+it from the ``connect`` reply (``variable_vaani_call``). Nothing else travels
+between the two processes for a call's set-up, so a runtime on another host
+needs no database access.
+
+When the call ends the runtime reports a :class:`CallFacts` (what was pressed,
+recorded, dialed; what failed) to the dialer as an RQ job, see
+:data:`FACTS_JOB`.
+
+The value is base64url-encoded JSON: an originate string treats ``,`` ``'``
+``"`` ``{}`` ``[]`` and spaces specially, and base64url contains none of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+#: Channel variable carrying the encoded CallSpec.
+CALL_VAR = "vaani_call"
+#: Plain channel variables the dialer also sets, so ESL event filters and CDRs can use them.
+REQUEST_ID_VAR = "vaani_request_id"
+ATTEMPT_ID_VAR = "vaani_attempt_id"
+#: Dotted name of the RQ job the runtime enqueues with ``CallFacts.to_dict()`` when a call ends.
+FACTS_JOB = "dialer.records.ivr_call_finished"
+#: Suffix of the RQ queue that job goes to: ``f"{key_prefix}-records"``.
+FACTS_QUEUE_SUFFIX = "records"
+
+CALL_TYPES = ("campaign", "click2call", "callback", "otp", "konnect", "kairos", "inbound")
+DIALECTS = ("kookoo", "kml")
+
+
+class CallSpecError(ValueError):
+    """A ``vaani_call`` value that cannot be decoded into a CallSpec."""
+
+
+@dataclass
+class Announcement:
+    """A built-in announcement app: campaign type 0 or Konnect ``media_url``.
+
+    Exactly one of ``media_url`` and ``text`` is set. ``text`` may hold
+    ``{field}`` placeholders filled from ``CallSpec.fields``.
+    """
+
+    media_url: str | None = None
+    text: str | None = None
+    repeat: int = 1
+    voice: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class Otp:
+    """A built-in OTP app (seed 002 ``outbound_call``): ``text`` spoken ``repeat`` times."""
+
+    text: str
+    repeat: int = 1
+    voice: str | None = None
+    volume: str | None = None
+    rate: str | None = None
+    pitch: str | None = None
+    language_code: str | None = None
+    tts_engine_type: str | None = None
+
+
+@dataclass
+class ClickToCall:
+    """A built-in click2call app: the answered leg is the agent; bridge to ``destination``."""
+
+    destination: str
+    caller_id: str | None = None
+    recording_option: str = "off"  # both | agent | customer | off
+    timeout: int = 45
+
+
+@dataclass
+class CallSpec:
+    """Everything the IVR runtime needs to run one outbound call.
+
+    Either ``app_url`` (a customer's KooKoo/KML app) or exactly one of the
+    built-in apps (``announcement``, ``otp``, ``click2call``) is set.
+    """
+
+    call_type: str
+    request_id: str | None = None
+    attempt_id: str | None = None
+    account_id: str | None = None
+    campaign_id: str | None = None
+    contact_id: str | None = None
+    caller_id: str | None = None
+    called_number: str | None = None
+    #: Contact fields (name, field1..fieldN) and Kairos flow keys, for template substitution.
+    fields: dict[str, str] = field(default_factory=dict)
+    app_url: str | None = None
+    fallback_url: str | None = None
+    dialect: str = "kookoo"
+    method: str = "GET"
+    announcement: Announcement | None = None
+    otp: Otp | None = None
+    click2call: ClickToCall | None = None
+    #: Seconds; the runtime hangs up an app that runs longer (0: no limit).
+    max_duration: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, dropping empty values to keep the channel variable short."""
+        return {k: v for k, v in asdict(self).items() if v not in (None, {}, [])}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CallSpec":
+        """Rebuild a CallSpec from :meth:`to_dict` output; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for key, kind in (("announcement", Announcement), ("otp", Otp), ("click2call", ClickToCall)):
+            if isinstance(kwargs.get(key), dict):
+                sub_known = {f.name for f in fields(kind)}
+                kwargs[key] = kind(**{k: v for k, v in kwargs[key].items() if k in sub_known})
+        if "call_type" not in kwargs:
+            raise CallSpecError("call spec has no call_type")
+        return cls(**kwargs)
+
+    def encode(self) -> str:
+        """The value for the ``vaani_call`` channel variable."""
+        raw = json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> "CallSpec":
+        """Parse a ``vaani_call`` channel variable; raises CallSpecError when it is damaged."""
+        try:
+            padded = value + "=" * (-len(value) % 4)
+            data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+            raise CallSpecError(f"vaani_call is not valid base64url JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise CallSpecError("vaani_call does not hold a JSON object")
+        return cls.from_dict(data)
+
+
+@dataclass
+class CallFacts:
+    """What happened on an answered call, reported by the runtime when the call ends.
+
+    Times are Unix epochs (float seconds). ``final_status`` is Konnect's
+    ``call_status`` vocabulary as the runtime saw it: ``end`` (app finished or
+    caller hung up) or ``error`` (the app could not be fetched or run).
+    """
+
+    uuid: str
+    call_type: str
+    request_id: str | None = None
+    attempt_id: str | None = None
+    account_id: str | None = None
+    campaign_id: str | None = None
+    caller_id: str | None = None
+    called_number: str | None = None
+    direction: str = "outbound"
+    answered_at: float | None = None
+    ended_at: float | None = None
+    hangup_cause: str | None = None
+    dtmf_inputs: list[str] = field(default_factory=list)
+    recordings: list[dict[str, Any]] = field(default_factory=list)  # {name, url, duration_ms}
+    media_duration: float = 0.0
+    dial_results: list[dict[str, Any]] = field(default_factory=list)  # {number, status, billsec}
+    app_errors: list[str] = field(default_factory=list)
+    final_status: str = "end"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the RQ job's argument)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CallFacts":
+        """Rebuild from :meth:`to_dict` output; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

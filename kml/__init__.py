@@ -1,0 +1,1 @@
+"""KooKoo XML and KML apps parsed into one typed instruction model."""
