@@ -9,11 +9,17 @@ against a fresh PostgreSQL database created for the session.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
+# gevent must patch the standard library before anything imports socket or ssl:
+# the ESL clients, the IVR runtime and the simulator all run on gevent.
+from gevent import monkey
 
-import pytest
+monkey.patch_all()
+
+import os  # noqa: E402
+import socket  # noqa: E402
+import uuid  # noqa: E402
+
+import pytest  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
