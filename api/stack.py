@@ -1,0 +1,203 @@
+"""``make run``: the whole stack on embedded defaults, supervised in one terminal.
+
+Starts, in order, each part waiting for the previous one to accept connections:
+
+1. Redis — the one at REDIS_URL, or a private one when none answers (see ``api.redis_server``);
+2. the store — migrations applied, the seed's demo accounts created (secrets printed once);
+3. the FreeSWITCH ESL simulator on the first FREESWITCH_NODES address (unless FREESWITCH_SIMULATOR=0,
+   for a real FreeSWITCH configured with ``freeswitch/conf``);
+4. the IVR runtime on IVR_LISTEN;
+5. DIALER_WORKERS dialer processes;
+6. the HTTP API on HTTP_HOST:HTTP_PORT (gunicorn, gevent workers).
+
+Each child logs to ``DATA_DIR/log/<name>.log``. Ctrl-C (or SIGTERM) stops them all, last started first.
+If a child dies, the supervisor says which one, shows the end of its log and stops the rest: a half-running
+platform that silently drops calls is worse than one that stops.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from api import redis_server
+from config import Settings, settings
+
+
+@dataclass
+class Child:
+    """One supervised process of the stack."""
+
+    name: str
+    args: list[str]
+    address: tuple[str, int] | None = None  # where it accepts connections once ready
+    proc: subprocess.Popen | None = None
+    log_path: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _bin(name: str) -> str:
+    """A console script installed next to the running interpreter (the virtualenv's bin/)."""
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def _host_port(address: str, default_port: int) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return (host or "127.0.0.1", int(port or default_port))
+
+
+def first_node(cfg: Settings) -> tuple[str, int, str]:
+    """(host, port, password) of the first FreeSWITCH node in FREESWITCH_NODES."""
+    first = cfg.freeswitch_nodes.split(",")[0].strip()
+    parts = first.split(":")
+    if len(parts) < 3:
+        raise SystemExit(f"FREESWITCH_NODES: expected host:port:password, got {first!r}")
+    return parts[0], int(parts[1]), parts[2]
+
+
+def wait_listening(address: tuple[str, int], proc: subprocess.Popen, timeout: float = 30.0) -> bool:
+    """Wait until something accepts TCP connections at ``address``; False if the process died first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(address, timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def tail(path: str, lines: int = 20) -> str:
+    """The last lines of a log file, for telling the operator why a part stopped."""
+    try:
+        with open(path, "rb") as fh:
+            return b"".join(fh.readlines()[-lines:]).decode(errors="replace")
+    except OSError:
+        return "(no log)"
+
+
+def plan(cfg: Settings) -> list[Child]:
+    """The processes of the stack, in start order."""
+    children: list[Child] = []
+    fs_host, fs_port, fs_password = first_node(cfg)
+    ivr_host, ivr_port = _host_port(cfg.ivr_listen, 8084)
+    if cfg.freeswitch_simulator:
+        sim_args = [
+            sys.executable, "-m", "freeswitch.sim",
+            "--host", fs_host, "--port", str(fs_port), "--password", fs_password,
+            "--speed", str(cfg.sim_speed),
+            "--max-sessions", str(cfg.sim_max_sessions), "--sps", str(cfg.sim_sps),
+            "--inbound-socket", cfg.ivr_address,
+        ]
+        if cfg.sim_scenario:
+            sim_args += ["--scenario", cfg.sim_scenario]
+        children.append(Child("freeswitch-simulator", sim_args, (fs_host, fs_port)))
+    children.append(Child("ivr-runtime", [_bin("ivr"), "serve", "--listen", cfg.ivr_listen], (ivr_host, ivr_port)))
+    for n in range(max(1, cfg.dialer_workers)):
+        children.append(Child(f"dialer-{n + 1}", [sys.executable, "-m", "dialer", "worker"]))
+    children.append(
+        Child(
+            "http-api",
+            [
+                _bin("gunicorn"), "--worker-class", "gevent", "--workers", "2",
+                "--bind", f"{cfg.http_host}:{cfg.http_port}", "--access-logfile", "-",
+                "api.wsgi:app",
+            ],
+            (cfg.http_host, cfg.http_port),
+        )
+    )
+    return children
+
+
+def stop_all(children: list[Child]) -> None:
+    """Terminate every started child, last started first; kill those that do not stop in 5 s."""
+    for child in reversed(children):
+        if child.proc and child.proc.poll() is None:
+            child.proc.terminate()
+    deadline = time.monotonic() + 5
+    for child in reversed(children):
+        if child.proc and child.proc.poll() is None:
+            try:
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+
+
+def prepare_store_and_accounts() -> int:
+    """Apply migrations and create the demo accounts (printing their secrets); the exit status."""
+    return subprocess.run([_bin("vaani"), "demo-accounts"], check=False).returncode
+
+
+def main() -> int:
+    """Run the stack until interrupted; returns the exit status."""
+    cfg = settings()
+    for sub in ("log", "redis", cfg.recordings_dir, cfg.upload_dir):
+        os.makedirs(cfg.path(sub), exist_ok=True)
+    log_dir = cfg.path("log")
+    started: list[Child] = []
+    redis_proc = None
+
+    def on_signal(signum, frame):  # turn SIGTERM into the same clean stop as Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if redis_server.ping(cfg.redis_url):
+            print(f"redis           using the one at {cfg.redis_url}")
+        else:
+            try:
+                redis_proc = redis_server.start_private_redis(
+                    cfg.redis_url, cfg.path("redis"), os.path.join(log_dir, "redis.log")
+                )
+            except redis_server.RedisUnavailable as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            print(f"redis           started a private one at {cfg.redis_url} (pid {redis_proc.pid})")
+
+        if prepare_store_and_accounts() != 0:
+            print("error: could not prepare the store; see the message above", file=sys.stderr)
+            return 1
+
+        for child in plan(cfg):
+            child.log_path = os.path.join(log_dir, f"{child.name}.log")
+            log = open(child.log_path, "ab")
+            child.proc = subprocess.Popen(
+                child.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **child.env}
+            )
+            started.append(child)
+            if child.address and not wait_listening(child.address, child.proc):
+                print(f"error: {child.name} did not start; end of {child.log_path}:", file=sys.stderr)
+                print(tail(child.log_path), file=sys.stderr)
+                return 1
+            where = f"{child.address[0]}:{child.address[1]}" if child.address else "-"
+            print(f"{child.name:<15} pid {child.proc.pid:<7} {where:<22} log {child.log_path}", flush=True)
+
+        print(f"\nThe API is at {cfg.base_url} (OpenAPI: {cfg.base_url}/openapi.json). Ctrl-C stops everything.",
+              flush=True)
+        while True:
+            for child in started:
+                if child.proc.poll() is not None:
+                    print(f"error: {child.name} exited with status {child.proc.returncode}; "
+                          f"end of {child.log_path}:", file=sys.stderr)
+                    print(tail(child.log_path), file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+        return 0
+    finally:
+        stop_all(started)
+        if redis_proc and redis_proc.poll() is None:
+            redis_proc.terminate()
+            redis_proc.wait(5)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
