@@ -1,1 +1,58 @@
-"""KooKoo XML and KML apps parsed into one typed instruction model."""
+"""KooKoo XML and KML apps parsed into one typed instruction model.
+
+Entry points:
+
+* :func:`parse` — bytes of a KooKoo or KML document → :class:`App`, or :class:`KmlError`;
+* :func:`to_xml` — :class:`App` → document bytes (round-trips through :func:`parse`);
+* :func:`substitute` — fill ``{field1}`` / ``$flow.key.<Name>`` templates;
+* :func:`escape_fs_arg` — make a value safe as a FreeSWITCH application argument.
+
+The model (:mod:`kml.model`) is what the IVR runtime executes.
+"""
+
+from kml.model import (  # noqa: F401
+    DIALECTS, END, EVENT_CONFERENCE, EVENT_DIAL, EVENT_DISCONNECT, EVENT_GOT_DTMF, EVENT_HANGUP,
+    EVENT_NEW_CALL, EVENT_RECOGNIZE, EVENT_RECORD, INSTRUCTION_TYPES, KML, KML_EVENT_PARAMS, KOOKOO,
+    KOOKOO_EVENT_PARAMS, NEXT_ACTION, NEXT_END, NEXT_GOTOURL, NEXT_SAME_URL, App, CollectDigits,
+    Conference, Dial, GoTo, Hangup, Instruction, KmlError, NextRequest, ParseIssue, Pause, Play,
+    Recognize, Record, Reject, SendSms, Speak,
+)
+
+#: Largest document accepted, in bytes (customer documents come from the internet).
+MAX_BYTES = 1024 * 1024
+#: Deepest element nesting accepted (the deepest legal document nests 4 levels).
+MAX_DEPTH = 16
+
+
+def parse(data: bytes | str, dialect: str | None = None, *, lenient: bool = False,
+          max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> App:
+    """Parse a KooKoo or KML document into an :class:`App`; raises :class:`KmlError`.
+
+    ``dialect`` is ``"kookoo"``, ``"kml"`` or None to detect it from the root
+    (see :func:`kml.parser.detect_dialect`). ``lenient`` skips unknown tags and
+    attributes with a warning (``App.warnings``) instead of failing.
+    """
+    from kml.parser import parse as _parse
+
+    return _parse(data, dialect, lenient=lenient, max_bytes=max_bytes, max_depth=max_depth)
+
+
+def to_xml(app: App) -> bytes:
+    """Serialize an :class:`App` back to a document of its dialect (UTF-8 bytes)."""
+    from kml.serialize import to_xml as _to_xml
+
+    return _to_xml(app)
+
+
+def substitute(template: str, values: dict[str, str], *, escape: str | None = None) -> str:
+    """Fill ``{name}`` and ``$flow.key.<Name>`` placeholders; see :func:`kml.template.substitute`."""
+    from kml.template import substitute as _substitute
+
+    return _substitute(template, values, escape=escape)
+
+
+def escape_fs_arg(value: str) -> str:
+    """A value made safe as (part of) a FreeSWITCH application argument; see :mod:`kml.template`."""
+    from kml.template import escape_fs_arg as _escape
+
+    return _escape(value)
