@@ -1,0 +1,228 @@
+"""Pacing: how fast and how many calls may be in flight, shared by every dialer worker through Redis.
+
+Two kinds of limit, both enforced by Lua scripts so that any number of
+workers on any number of machines see one truth:
+
+* **Rates** (calls per minute per campaign and per account, sessions per
+  second per FreeSWITCH node, calls per second per gateway) use virtual
+  scheduling (GCRA without burst tolerance). Each rate keeps the theoretical
+  time of its next call; a reservation takes the latest of those times over
+  every rate that applies (so the lowest cap wins), grants exactly that
+  instant, and moves each rate's next time one interval further. Grants of
+  one rate are therefore never closer than ``60 / calls_per_minute`` seconds:
+  calls are spread evenly, never burst at the start of a minute, and no
+  60-second window holds more than the cap. A worker may reserve a slot up to
+  ``horizon`` seconds ahead and sleeps until it; the clock is Redis ``TIME``,
+  so machines with skewed clocks still agree.
+* **Concurrency** (max simultaneous channels per campaign, max sessions per
+  node) uses a sorted set of live call uuids scored by an expiry, so a slot
+  held by a worker that died frees itself.
+
+The dialer also learns, per campaign, the answer rate and how long calls ring
+and talk (:class:`CallStats`); :func:`sustainable_cpm` turns that into the
+rate the concurrency cap can carry, so a campaign is not dialed into its cap
+and then stalled. ``dial_ratio`` is the hook for the later agent-based
+predictive mode (more dials than free slots when few calls answer); it is 1.0
+today, which never dials more channels than the cap.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis as _redis
+
+# KEYS: the rate keys. ARGV[1]: horizon seconds; ARGV[1+i]: interval of KEYS[i].
+# Returns {1, grant_time, now} or {0, seconds_until_possible, now} (floats as strings).
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local horizon = tonumber(ARGV[1])
+local at = now
+for i = 1, #KEYS do
+  local tat = tonumber(redis.call('GET', KEYS[i]))
+  if tat and tat > at then at = tat end
+end
+if at - now > horizon then
+  return {0, tostring(at - now - horizon), tostring(now)}
+end
+for i = 1, #KEYS do
+  local nxt = at + tonumber(ARGV[i + 1])
+  local ttl = math.ceil((nxt - now) * 1000) + 120000
+  redis.call('SET', KEYS[i], string.format('%.6f', nxt), 'PX', ttl)
+end
+return {1, string.format('%.6f', at), string.format('%.6f', now)}
+"""
+
+# KEYS[1]: slot set. ARGV: member, cap, ttl seconds. Returns 1 when the slot is held.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000) + 60000)
+return 1
+"""
+
+_COUNT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
+"""
+
+
+class PacingError(ValueError):
+    """A cap that makes no sense (zero or negative)."""
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One rate limit: its Redis key and the seconds between two of its calls."""
+
+    key: str
+    interval: float
+
+    @classmethod
+    def per_minute(cls, key: str, calls_per_minute: float) -> "Rate":
+        """A calls-per-minute cap."""
+        if not calls_per_minute or calls_per_minute <= 0:
+            raise PacingError(f"calls per minute must be positive, got {calls_per_minute!r}")
+        return cls(key, 60.0 / float(calls_per_minute))
+
+    @classmethod
+    def per_second(cls, key: str, calls_per_second: float) -> "Rate":
+        """A calls-per-second cap (FreeSWITCH's sessions-per-second, a carrier's cps)."""
+        if not calls_per_second or calls_per_second <= 0:
+            raise PacingError(f"calls per second must be positive, got {calls_per_second!r}")
+        return cls(key, 1.0 / float(calls_per_second))
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The answer to a reservation: ``ok`` with the Redis-clock instant ``at``, or how long to wait."""
+
+    ok: bool
+    at: float  # Redis epoch seconds of the granted call (ok) or 0
+    wait: float  # seconds until a reservation can succeed (not ok) or until ``at`` (ok)
+
+
+class Pacer:
+    """The shared limiters of one installation (keys under ``<prefix>:pace:`` and ``<prefix>:slots:``)."""
+
+    def __init__(self, client: _redis.Redis, prefix: str):
+        self.r = client
+        self.prefix = prefix
+        self._reserve = client.register_script(_RESERVE)
+        self._acquire = client.register_script(_ACQUIRE)
+        self._count = client.register_script(_COUNT)
+
+    # -- names ---------------------------------------------------------------
+    def rate_key(self, kind: str, ident: str) -> str:
+        """Key of one rate: kind is campaign, account, node or gateway."""
+        return f"{self.prefix}:pace:{kind}:{ident}"
+
+    def slots_key(self, kind: str, ident: str) -> str:
+        """Key of one concurrency set: kind is campaign or node."""
+        return f"{self.prefix}:slots:{kind}:{ident}"
+
+    # -- rates ---------------------------------------------------------------
+    def reserve(self, rates: list[Rate], horizon: float = 1.0) -> Grant:
+        """Reserve the next call under every rate at once; the slowest rate decides when."""
+        if not rates:
+            return Grant(True, self.now(), 0.0)
+        keys = [r.key for r in rates]
+        args = [horizon] + [r.interval for r in rates]
+        ok, value, now = self._reserve(keys=keys, args=args)
+        if int(ok):
+            at = float(value)
+            return Grant(True, at, max(0.0, at - float(now)))
+        return Grant(False, 0.0, float(value))
+
+    def now(self) -> float:
+        """Redis's clock, the one every grant is expressed in."""
+        sec, usec = self.r.time()
+        return sec + usec / 1e6
+
+    def wait_until(self, grant: Grant) -> None:
+        """Sleep until a granted instant (measured against Redis's clock once, then locally)."""
+        if grant.ok and grant.wait > 0:
+            time.sleep(grant.wait)
+
+    # -- concurrency ---------------------------------------------------------
+    def acquire_slot(self, key: str, member: str, cap: int, ttl: float) -> bool:
+        """Hold one of ``cap`` slots for ``member`` (a call uuid) for at most ``ttl`` seconds."""
+        if cap <= 0:
+            raise PacingError(f"a concurrency cap must be positive, got {cap!r}")
+        return bool(int(self._acquire(keys=[key], args=[member, cap, ttl])))
+
+    def release_slot(self, key: str, member: str) -> None:
+        """Give a slot back (the call ended or was never launched)."""
+        self.r.zrem(key, member)
+
+    def slots_in_use(self, key: str) -> int:
+        """Live members of a slot set (expired ones dropped)."""
+        return int(self._count(keys=[key]))
+
+
+# ---------------------------------------------------------------------------
+# What the campaign has learned
+# ---------------------------------------------------------------------------
+
+@dataclass
+class CallStats:
+    """Per-campaign averages learned from finished attempts (exponentially weighted)."""
+
+    answer_rate: float = 1.0  # assume every call answers until we know better: the safe side
+    ring_seconds: float = 20.0
+    talk_seconds: float = 60.0
+    samples: int = 0
+
+
+_ALPHA = 0.1
+
+
+def stats_key(prefix: str, campaign_id: str) -> str:
+    """Redis hash holding a campaign's CallStats."""
+    return f"{prefix}:stats:campaign:{campaign_id}"
+
+
+def load_stats(client: _redis.Redis, prefix: str, campaign_id: str) -> CallStats:
+    """The campaign's learned CallStats (defaults before the first call ends)."""
+    raw = client.hgetall(stats_key(prefix, campaign_id))
+    if not raw:
+        return CallStats()
+    get = lambda k, d: float(raw.get(k.encode(), raw.get(k, d)))  # noqa: E731
+    return CallStats(get("answer_rate", 1.0), get("ring_seconds", 20.0), get("talk_seconds", 60.0),
+                     int(get("samples", 0)))
+
+
+def learn(client: _redis.Redis, prefix: str, campaign_id: str, answered: bool,
+          ring_seconds: float, talk_seconds: float) -> CallStats:
+    """Fold one finished attempt into the campaign's CallStats (read-modify-write; approximate is fine)."""
+    s = load_stats(client, prefix, campaign_id)
+    a = 1.0 if s.samples == 0 else _ALPHA
+    s.answer_rate += a * ((1.0 if answered else 0.0) - s.answer_rate)
+    s.ring_seconds += a * (max(0.0, ring_seconds) - s.ring_seconds)
+    if answered:
+        s.talk_seconds += (1.0 if s.samples == 0 else _ALPHA) * (max(0.0, talk_seconds) - s.talk_seconds)
+    s.samples += 1
+    client.hset(stats_key(prefix, campaign_id), mapping={
+        "answer_rate": s.answer_rate, "ring_seconds": s.ring_seconds,
+        "talk_seconds": s.talk_seconds, "samples": s.samples})
+    client.expire(stats_key(prefix, campaign_id), 7 * 86400)
+    return s
+
+
+def sustainable_cpm(max_concurrent: int, stats: CallStats, dial_ratio: float = 1.0) -> float:
+    """Calls per minute that ``max_concurrent`` channels can carry at the learned ring/answer/talk times.
+
+    A call holds a channel while it rings and, when answered, while it talks
+    (Little's law: channels = rate x mean holding time). ``dial_ratio`` above
+    1 is the predictive mode's over-dial; 1.0 keeps channels within the cap.
+    """
+    hold = max(0.5, stats.ring_seconds + stats.answer_rate * stats.talk_seconds)
+    return 60.0 * max_concurrent * max(1.0, dial_ratio) / hold
