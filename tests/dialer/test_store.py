@@ -1,0 +1,133 @@
+"""The store on SQLite and PostgreSQL: migrations, pragmas, constraints, credentials."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from dialer.store import accounts, db
+from dialer.store.models import Account, Attempt, CallRequest, Cdr, Contact, ContactList
+
+
+@pytest.fixture
+def store(db_url):
+    db.init_db(db_url)
+    yield db_url
+    db.dispose(db_url)
+
+
+def test_init_db_creates_every_table_and_is_repeatable(store):
+    db.init_db(store)  # a second start-up finds the schema current and changes nothing
+    names = set(sa.inspect(db.get_engine(store)).get_table_names())
+    for table in ("accounts", "flows", "announce_templates", "contact_lists", "contacts", "dnd_lists",
+                  "dnd_numbers", "campaigns", "call_requests", "attempts", "cdrs", "callback_deliveries",
+                  "callback_tries", "inbound_numbers", "alembic_version"):
+        assert table in names
+    with db.session_scope(store) as s:
+        assert s.execute(sa.text("select version_num from alembic_version")).scalar() == "0001"
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x' / 'v.db'}"
+    db.init_db(url)
+    with db.get_engine(url).connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == db.SQLITE_BUSY_TIMEOUT_MS
+    db.dispose(url)
+
+
+def test_foreign_keys_are_enforced(store):
+    with pytest.raises(IntegrityError):
+        with db.session_scope(store) as s:
+            s.add(ContactList(id="LSnope", account_id="no-such-account", name="x"))
+
+
+def test_session_scope_rolls_back_on_error(store):
+    with pytest.raises(RuntimeError):
+        with db.session_scope(store) as s:
+            accounts.create_account(s, "a", account_id="account_1")
+            raise RuntimeError("boom")
+    with db.session_scope(store) as s:
+        assert s.get(Account, "account_1") is None
+
+
+def test_immediate_session_reads_and_writes(store):
+    with db.session_scope(store) as s:
+        accounts.create_account(s, "a", account_id="account_1")
+    with db.session_scope(store, immediate=True) as s:
+        s.get(Account, "account_1").name = "renamed"
+    with db.session_scope(store) as s:
+        assert s.get(Account, "account_1").name == "renamed"
+
+
+def test_credentials_are_hashed_and_verified(store):
+    with db.session_scope(store) as s:
+        new = accounts.create_account(s, "Demo", account_id="account_1", ip_allowlist=["10.0.0.0/8", "127.0.0.1"])
+    with db.session_scope(store) as s:
+        row = s.get(Account, "account_1")
+        assert new.auth not in (row.auth_hash, row.api_token_hash)
+        assert accounts.verify_auth(s, "account_1", new.auth).id == "account_1"
+        assert accounts.verify_auth(s, "account_1", new.api_token) is None
+        assert accounts.verify_auth(s, "account_1", "") is None
+        assert accounts.verify_auth(s, "account_2", new.auth) is None
+        assert accounts.verify_auth(s, None, None) is None
+        assert accounts.verify_api_token(s, "account_1", new.api_token).id == "account_1"
+        assert accounts.ip_allowed(row, "10.2.3.4") and accounts.ip_allowed(row, "127.0.0.1")
+        assert not accounts.ip_allowed(row, "192.168.1.1") and not accounts.ip_allowed(row, "garbage")
+        with pytest.raises(accounts.AccountError, match="already exists"):
+            accounts.create_account(s, "again", account_id="account_1")
+        with pytest.raises(accounts.AccountError, match="not an IP"):
+            accounts.set_ip_allowlist(s, "account_1", ["nope"])
+        rotated = accounts.rotate_secrets(s, "account_1")
+        assert accounts.verify_auth(s, "account_1", new.auth) is None
+        assert accounts.verify_auth(s, "account_1", rotated.auth) is not None
+
+
+def test_flow_security_id(store):
+    with db.session_scope(store) as s:
+        accounts.create_account(s, "a", account_id="account_1")
+        flow, security_id = accounts.create_flow(s, "account_1", "http://127.0.0.1:1/app")
+        assert len(flow.id) == 8 and len(security_id) == 64
+    with db.session_scope(store) as s:
+        assert accounts.verify_flow(s, flow.id, security_id) == (s.get(type(flow), flow.id), True)
+        found, ok = accounts.verify_flow(s, flow.id, "x" * 64)
+        assert found is not None and not ok
+        assert accounts.verify_flow(s, "unknown1", security_id) == (None, False)
+
+
+def test_idempotency_key_unique_per_account_and_kind(store):
+    with db.session_scope(store) as s:
+        accounts.create_account(s, "a", account_id="account_1")
+        accounts.create_account(s, "b", account_id="account_2")
+        s.add(CallRequest(id="r1", account_id="account_1", kind="konnect", idempotency_key="A1"))
+        s.add(CallRequest(id="r2", account_id="account_2", kind="konnect", idempotency_key="A1"))
+        s.add(CallRequest(id="r3", account_id="account_1", kind="kairos", idempotency_key="A1"))
+        s.add(CallRequest(id="r4", account_id="account_1", kind="click2call"))
+        s.add(CallRequest(id="r5", account_id="account_1", kind="click2call"))  # no key: no constraint
+    with pytest.raises(IntegrityError):
+        with db.session_scope(store) as s:
+            s.add(CallRequest(id="r6", account_id="account_1", kind="konnect", idempotency_key="A1"))
+
+
+def test_unique_channel_and_contact_constraints(store):
+    with db.session_scope(store) as s:
+        accounts.create_account(s, "a", account_id="account_1")
+        s.add(ContactList(id="LS1", account_id="account_1", name="l"))
+        s.flush()
+        s.add(Contact(list_id="LS1", number="+919999900001", fields={"field1": "Añkit"}))
+        s.add(Attempt(account_id="account_1", call_type="otp", number="+91", origination_uuid="u-1"))
+        s.add(Cdr(account_id="account_1", uniqueid="u-1"))
+        s.add(Cdr(account_id="account_1", uniqueid=None, is_dnd=True))
+        s.add(Cdr(account_id="account_1", uniqueid=None, is_dnd=True))  # DND rows have no channel
+    for row in (
+        Contact(list_id="LS1", number="+919999900001"),
+        Attempt(account_id="account_1", call_type="otp", number="+91", origination_uuid="u-1"),
+        Cdr(account_id="account_1", uniqueid="u-1"),
+    ):
+        with pytest.raises(IntegrityError):
+            with db.session_scope(store) as s:
+                s.add(row)
+    with db.session_scope(store) as s:
+        assert s.scalars(sa.select(Contact)).one().fields == {"field1": "Añkit"}
