@@ -290,7 +290,9 @@ class Dial(Instruction):
     line: int | None = _line_field()
 
     def next_request(self, app: "App") -> NextRequest | None:
-        """The Dial request."""
+        """The Dial request; in KML without ``action`` the document carries on (as TwiML's Dial)."""
+        if app.dialect == KML and not self.action:
+            return None
         return _event_request(app, EVENT_DIAL, self.action, self.method)
 
 
@@ -311,7 +313,9 @@ class Conference(Instruction):
     line: int | None = _line_field()
 
     def next_request(self, app: "App") -> NextRequest | None:
-        """The Conference request."""
+        """The Conference request; in KML the document carries on after the room."""
+        if app.dialect == KML:
+            return None
         return _event_request(app, EVENT_CONFERENCE, None, "GET")
 
 

@@ -1,0 +1,144 @@
+"""What both dialect parsers share: the problem collector and attribute-value readers.
+
+Readers never raise: a bad value is recorded as an error in words an IVR
+developer understands, and the reader returns the default so that parsing can
+go on and report every problem of the document at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kml.model import ParseIssue
+from kml.xmlload import element_column
+
+DTMF_KEYS = "0123456789*#"
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+class Ctx:
+    """Errors and warnings found while building one App; ``lenient`` turns unknown names into warnings."""
+
+    __slots__ = ("data", "lenient", "errors", "warnings")
+
+    def __init__(self, data: bytes, lenient: bool):
+        self.data = data
+        self.lenient = lenient
+        self.errors: list[ParseIssue] = []
+        self.warnings: list[ParseIssue] = []
+
+    def _issue(self, el: Any, message: str) -> ParseIssue:
+        line = getattr(el, "sourceline", None)
+        tag = el.tag if isinstance(getattr(el, "tag", None), str) else ""
+        return ParseIssue(line, element_column(self.data, line, tag) if tag else None, message)
+
+    def error(self, el: Any, message: str) -> None:
+        """Record an error at element ``el``."""
+        self.errors.append(self._issue(el, message))
+
+    def warn(self, el: Any, message: str) -> None:
+        """Record a warning at element ``el``."""
+        self.warnings.append(self._issue(el, message))
+
+    def unknown(self, el: Any, message: str) -> None:
+        """Something this dialect does not have: an error, or a warning when lenient."""
+        if self.lenient:
+            self.warn(el, message + "; skipped")
+        else:
+            self.error(el, message)
+
+
+def text_of(el: Any) -> str:
+    """The element's own text, stripped (None → "")."""
+    text = el.text
+    return text.strip() if text else ""
+
+
+def as_int(ctx: Ctx, el: Any, tag: str, name: str, raw: str, default: int,
+           minimum: int | None = None, what: str = "a whole number") -> int:
+    """``raw`` as an int within range, else an error and ``default``."""
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        ctx.error(el, f"`{tag}` attribute `{name}` must be {what}, not \"{raw}\"")
+        return default
+    if minimum is not None and value < minimum:
+        ctx.error(el, f"`{tag}` attribute `{name}` must be at least {minimum}, not {value}")
+        return default
+    return value
+
+
+def seconds_to_ms(ctx: Ctx, el: Any, tag: str, name: str, raw: str, default_ms: int,
+                  minimum: float = 0) -> int:
+    """A duration written in seconds (fractions allowed) as integer milliseconds."""
+    try:
+        value = float(raw.strip())
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError
+    except ValueError:
+        ctx.error(el, f"`{tag}` attribute `{name}` must be a number of seconds, not \"{raw}\"")
+        return default_ms
+    if value < minimum:
+        ctx.error(el, f"`{tag}` attribute `{name}` must be at least {minimum:g} seconds, not {raw.strip()}")
+        return default_ms
+    return int(round(value * 1000))
+
+
+def as_bool(ctx: Ctx, el: Any, tag: str, name: str, raw: str, default: bool) -> bool:
+    """true/false, yes/no, 1/0 (any case)."""
+    low = raw.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    ctx.error(el, f"`{tag}` attribute `{name}` must be true or false, not \"{raw}\"")
+    return default
+
+
+def as_key(ctx: Ctx, el: Any, tag: str, name: str, raw: str, default: str) -> str:
+    """A single DTMF key (0-9, *, #), or "" for none."""
+    value = raw.strip()
+    if value == "" or (len(value) == 1 and value in DTMF_KEYS):
+        return value
+    ctx.error(el, f"`{tag}` attribute `{name}` must be one phone key (0-9, * or #), not \"{raw}\"")
+    return default
+
+
+def as_choice(ctx: Ctx, el: Any, tag: str, name: str, raw: str, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices`` (case-insensitive; returned in the listed spelling)."""
+    low = raw.strip().lower()
+    for choice in choices:
+        if choice.lower() == low:
+            return choice
+    ctx.error(el, f"`{tag}` attribute `{name}` must be one of {', '.join(choices)}, not \"{raw}\"")
+    return default
+
+
+def as_url(ctx: Ctx, el: Any, tag: str, raw: str, what: str = "a URL") -> str:
+    """A non-empty URL without spaces (absolute http(s) URLs and relative paths both pass)."""
+    value = raw.strip()
+    if not value:
+        ctx.error(el, f"`{tag}` needs {what}")
+    elif any(c.isspace() for c in value):
+        ctx.error(el, f"`{tag}` URL may not contain spaces: \"{value}\"")
+    return value
+
+
+def as_number(ctx: Ctx, el: Any, tag: str, raw: str) -> str:
+    """A phone number to dial: digits with an optional leading +, and * or # (extensions)."""
+    value = raw.strip()
+    if not value:
+        ctx.error(el, f"`{tag}` needs a phone number to dial")
+        return value
+    body = value[1:] if value.startswith("+") else value
+    if not body or any(c not in DTMF_KEYS for c in body):
+        ctx.error(el, f"`{tag}` number \"{value}\" may contain only digits, * and # (and a leading +)")
+    return value
+
+
+def no_children(ctx: Ctx, el: Any, tag: str) -> None:
+    """Report element children of a tag that takes none."""
+    for child in el:
+        if isinstance(child.tag, str):
+            ctx.error(child, f"`{tag}` may not contain `{child.tag}`")

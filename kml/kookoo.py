@@ -1,0 +1,292 @@
+"""KooKoo XML → :class:`kml.model.App`.
+
+Tag and attribute names are case-insensitive (apps in the wild write
+``<Response>``, ``<playText>``, ``<Say-As>``). Defaults are those of Ozonetel's
+KooKoo client libraries; ``docs/kookoo.md`` lists each one with its source.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kml import common as c
+from kml.model import (
+    KOOKOO, App, CollectDigits, Conference, Dial, GoTo, Hangup, Instruction, Play, Recognize, Record,
+    SendSms, Speak,
+)
+
+# Defaults (docs/kookoo.md says where each comes from).
+PLAYTEXT_LANG = "EN"
+PLAYTEXT_SPEED = 2
+PLAYTEXT_QUALITY = "best"
+SAYAS_FORMAT = "501"
+COLLECT_MAX_DIGITS = 128  # no l: collect until the terminator or the timeout
+COLLECT_TERMINATOR = "#"
+COLLECT_TIMEOUT_MS = 4000
+RECORD_FORMAT = "wav"
+RECORD_SILENCE_S = 4
+RECORD_MAX_DURATION_S = 60
+RECORD_TERMCHAR = "#"
+DIAL_LIMIT_S = 1000
+DIAL_TIMEOUT_MS = 30000
+DIAL_MOH = "default"
+CONFERENCE_RECORD = True
+CONFERENCE_TIMEOUT_MS = -1
+RECOGNIZE_TYPE = "ggl-stream"
+RECOGNIZE_TIMEOUT_S = 10
+RECOGNIZE_SILENCE_S = 3
+RECOGNIZE_LENGTH = 1
+RECOGNIZE_LANG = "en-IN"
+
+#: Attributes each tag takes (lower case). ``option`` (record), ``version`` and
+#: ``caller_onhold_music`` (conference), ``unicode`` (sendsms) are accepted
+#: because KooKoo's libraries write them; they change nothing here.
+ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "response": ("sid", "filler"),
+    "playtext": ("lang", "speed", "quality", "type"),
+    "say-as": ("format", "lang"),
+    "playaudio": (),
+    "collectdtmf": ("l", "t", "o"),
+    "record": ("format", "silence", "maxduration", "termchar", "option"),
+    "dial": ("record", "limittime", "timeout", "moh", "prompttocallednumber", "caller_id"),
+    "conference": ("caller_id", "record", "timeout", "version", "caller_onhold_music"),
+    "hangup": (),
+    "gotourl": (),
+    "sendsms": ("to", "unicode"),
+    "recognize": ("type", "timeout", "silence", "lang", "length", "grammar", "success_file"),
+}
+PROMPT_TAGS = ("playtext", "playaudio", "say-as")
+TOP_TAGS = tuple(t for t in ATTRIBUTES if t != "response")
+
+
+def local_name(tag: Any) -> str | None:
+    """Lower-case tag name without namespace; None for comments and other non-elements."""
+    if not isinstance(tag, str):
+        return None
+    if tag[:1] == "{":
+        tag = tag.split("}", 1)[1]
+    return tag.lower()
+
+
+def _attrs(ctx: c.Ctx, el: Any, tag: str) -> dict[str, str]:
+    """The element's attributes by lower-case name; unknown ones reported."""
+    if not el.attrib:
+        return {}
+    allowed = ATTRIBUTES[tag]
+    out = {}
+    for key, value in el.attrib.items():
+        name = key.lower()
+        if name in allowed:
+            out[name] = value
+        else:
+            takes = ", ".join(allowed) if allowed else "no attributes"
+            ctx.unknown(el, f"`{tag}` has no attribute `{key}` (it takes {takes})")
+    return out
+
+
+def build(root: Any, ctx: c.Ctx) -> App:
+    """Build the App of a KooKoo document whose root element is ``root``."""
+    rtag = local_name(root.tag)
+    if rtag != "response":
+        ctx.error(root, f"the root element must be `response`, not `{root.tag}`")
+        return App(KOOKOO)
+    a = _attrs(ctx, root, "response")
+    sid = a.get("sid")
+    filler = c.as_bool(ctx, root, "response", "filler", a["filler"], False) if "filler" in a else False
+    if c.text_of(root):
+        ctx.error(root, "`response` may not contain loose text; put words to speak in `playtext`")
+    instructions: list[Instruction] = []
+    for el in root:
+        tag = local_name(el.tag)
+        if tag is None:
+            continue
+        builder = _BUILDERS.get(tag)
+        if builder is None:
+            ctx.unknown(el, f"`{el.tag}` is not a KooKoo tag (KooKoo has {', '.join(TOP_TAGS)})")
+            continue
+        instr = builder(ctx, el, tag)
+        if instr is not None:
+            instructions.append(instr)
+    _check_order(ctx, root, instructions)
+    return App(KOOKOO, tuple(instructions), sid, filler, tuple(ctx.warnings))
+
+
+def _check_order(ctx: c.Ctx, root: Any, instructions: list[Instruction]) -> None:
+    """Warn about tags that never run: after an event tag (except gotourl) or after hangup."""
+    stop: Instruction | None = None
+    gotos = 0
+    for instr in instructions:
+        if isinstance(instr, GoTo):
+            gotos += 1
+            if gotos == 2:
+                ctx.warnings.append(c.ParseIssue(instr.line, None, "only the first `gotourl` is used; this one is ignored"))
+            continue
+        if stop is not None:
+            why = ("the call ends there" if isinstance(stop, Hangup)
+                   else f"the call moves on to your URL when `{_TAG[type(stop)]}` ends")
+            ctx.warnings.append(c.ParseIssue(
+                instr.line, None,
+                f"`{_TAG[type(instr)]}` after `{_TAG[type(stop)]}` (line {stop.line}) never runs: {why}"))
+        elif instr.event is not None or isinstance(instr, Hangup):
+            stop = instr
+
+
+def _prompts(ctx: c.Ctx, el: Any, tag: str) -> tuple:
+    """Nested prompts of collectdtmf/recognize: only playtext, playaudio and say-as."""
+    if c.text_of(el):
+        ctx.error(el, f"`{tag}` may not contain loose text; put the prompt in `playtext`")
+    prompts = []
+    for child in el:
+        ctag = local_name(child.tag)
+        if ctag is None:
+            continue
+        if ctag in PROMPT_TAGS:
+            prompt = _BUILDERS[ctag](ctx, child, ctag)
+            if prompt is not None:
+                prompts.append(prompt)
+        elif ctag in ATTRIBUTES:
+            if ctx.lenient:
+                ctx.warn(child, f"`{tag}` may not contain `{child.tag}`; skipped")
+            else:
+                ctx.error(child, f"`{tag}` may not contain `{child.tag}` (only playtext, playaudio and say-as)")
+        else:
+            ctx.unknown(child, f"`{child.tag}` is not a KooKoo tag")
+    return tuple(prompts)
+
+
+def _playtext(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:
+    a = _attrs(ctx, el, tag)
+    c.no_children(ctx, el, tag)
+    text = c.text_of(el)
+    if not text:
+        ctx.error(el, "`playtext` has no text to speak")
+    speed = PLAYTEXT_SPEED
+    if "speed" in a:
+        speed = c.as_int(ctx, el, tag, "speed", a["speed"], PLAYTEXT_SPEED, 1, "a number from 1 to 9")
+        if speed > 9:
+            ctx.error(el, f"`playtext` attribute `speed` must be from 1 to 9, not {speed}")
+            speed = PLAYTEXT_SPEED
+    return Speak(text, lang=a.get("lang", PLAYTEXT_LANG).strip() or PLAYTEXT_LANG, speed=speed,
+                 quality=a.get("quality", PLAYTEXT_QUALITY), tts_type=a.get("type"), line=el.sourceline)
+
+
+def _sayas(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:
+    a = _attrs(ctx, el, tag)
+    c.no_children(ctx, el, tag)
+    text = c.text_of(el)
+    if not text:
+        ctx.error(el, "`say-as` has no value to say")
+    fmt = a.get("format", SAYAS_FORMAT).strip()
+    if not fmt.isdigit():
+        ctx.error(el, f"`say-as` attribute `format` must be a format code such as 501 (digits), not \"{fmt}\"")
+        fmt = SAYAS_FORMAT
+    return Speak(text, lang=a.get("lang", PLAYTEXT_LANG).strip() or PLAYTEXT_LANG, say_as=fmt, line=el.sourceline)
+
+
+def _playaudio(ctx: c.Ctx, el: Any, tag: str) -> Play | None:
+    _attrs(ctx, el, tag)
+    c.no_children(ctx, el, tag)
+    return Play(c.as_url(ctx, el, tag, el.text or "", "the URL of an audio file"), line=el.sourceline)
+
+
+def _collectdtmf(ctx: c.Ctx, el: Any, tag: str) -> CollectDigits:
+    a = _attrs(ctx, el, tag)
+    max_digits = c.as_int(ctx, el, tag, "l", a["l"], COLLECT_MAX_DIGITS, 1, "the number of digits") if "l" in a \
+        else COLLECT_MAX_DIGITS
+    term = c.as_key(ctx, el, tag, "t", a["t"], COLLECT_TERMINATOR) if "t" in a else COLLECT_TERMINATOR
+    timeout = c.as_int(ctx, el, tag, "o", a["o"], COLLECT_TIMEOUT_MS, 1, "a timeout in milliseconds") if "o" in a \
+        else COLLECT_TIMEOUT_MS
+    return CollectDigits(_prompts(ctx, el, tag), max_digits, term, timeout, None, "GET", True, line=el.sourceline)
+
+
+def _record(ctx: c.Ctx, el: Any, tag: str) -> Record:
+    a = _attrs(ctx, el, tag)
+    c.no_children(ctx, el, tag)
+    name = c.text_of(el) or None
+    fmt = c.as_choice(ctx, el, tag, "format", a["format"], ("wav", "mp3"), RECORD_FORMAT) if "format" in a \
+        else RECORD_FORMAT
+    silence = c.as_int(ctx, el, tag, "silence", a["silence"], RECORD_SILENCE_S, 0, "a number of seconds") \
+        if "silence" in a else RECORD_SILENCE_S
+    maxd = c.as_int(ctx, el, tag, "maxduration", a["maxduration"], RECORD_MAX_DURATION_S, 1, "a number of seconds") \
+        if "maxduration" in a else RECORD_MAX_DURATION_S
+    raw_term = a.get("termchar", a.get("option"))
+    term = c.as_key(ctx, el, tag, "termchar", raw_term, RECORD_TERMCHAR) if raw_term is not None else RECORD_TERMCHAR
+    return Record(name, fmt, silence * 1000, maxd * 1000, term, False, None, "GET", line=el.sourceline)
+
+
+def _dial(ctx: c.Ctx, el: Any, tag: str) -> Dial:
+    a = _attrs(ctx, el, tag)
+    c.no_children(ctx, el, tag)
+    number = c.as_number(ctx, el, tag, el.text or "")
+    record = c.as_bool(ctx, el, tag, "record", a["record"], False) if "record" in a else False
+    limit = c.as_int(ctx, el, tag, "limittime", a["limittime"], DIAL_LIMIT_S, 1, "a number of seconds") \
+        if "limittime" in a else DIAL_LIMIT_S
+    timeout = c.as_int(ctx, el, tag, "timeout", a["timeout"], DIAL_TIMEOUT_MS, 1, "a timeout in milliseconds") \
+        if "timeout" in a else DIAL_TIMEOUT_MS
+    moh = a.get("moh", DIAL_MOH).strip().lower() or DIAL_MOH
+    prompt = a.get("prompttocallednumber", "no").strip()
+    caller_id = a.get("caller_id", "").strip() or None
+    return Dial((number,), caller_id, record, limit * 1000, timeout, moh,
+                None if prompt.lower() in ("", "no") else prompt, None, "GET", line=el.sourceline)
+
+
+def _conference(ctx: c.Ctx, el: Any, tag: str) -> Conference:
+    a = _attrs(ctx, el, tag)
+    c.no_children(ctx, el, tag)
+    room = c.text_of(el)
+    if not room:
+        ctx.error(el, "`conference` needs a room number")
+    record = c.as_bool(ctx, el, tag, "record", a["record"], CONFERENCE_RECORD) if "record" in a else CONFERENCE_RECORD
+    timeout = c.as_int(ctx, el, tag, "timeout", a["timeout"], CONFERENCE_TIMEOUT_MS, -1, "a timeout in milliseconds") \
+        if "timeout" in a else CONFERENCE_TIMEOUT_MS
+    return Conference(room, a.get("caller_id", "").strip() or None, record, timeout, line=el.sourceline)
+
+
+def _hangup(ctx: c.Ctx, el: Any, tag: str) -> Hangup:
+    _attrs(ctx, el, tag)
+    c.no_children(ctx, el, tag)
+    if c.text_of(el):
+        ctx.error(el, "`hangup` takes no text")
+    return Hangup(line=el.sourceline)
+
+
+def _gotourl(ctx: c.Ctx, el: Any, tag: str) -> GoTo:
+    _attrs(ctx, el, tag)
+    c.no_children(ctx, el, tag)
+    return GoTo(c.as_url(ctx, el, tag, el.text or "", "the URL of your next app"), line=el.sourceline)
+
+
+def _sendsms(ctx: c.Ctx, el: Any, tag: str) -> SendSms:
+    a = _attrs(ctx, el, tag)
+    c.no_children(ctx, el, tag)
+    text = c.text_of(el)
+    if not text:
+        ctx.error(el, "`sendsms` has no message text")
+    to = a.get("to", "").strip()
+    if not to:
+        ctx.error(el, "`sendsms` needs a `to` number")
+    else:
+        c.as_number(ctx, el, tag, to)
+    return SendSms(text, to, line=el.sourceline)
+
+
+def _recognize(ctx: c.Ctx, el: Any, tag: str) -> Recognize:
+    a = _attrs(ctx, el, tag)
+    timeout = c.as_int(ctx, el, tag, "timeout", a["timeout"], RECOGNIZE_TIMEOUT_S, 1, "a number of seconds") \
+        if "timeout" in a else RECOGNIZE_TIMEOUT_S
+    silence = c.as_int(ctx, el, tag, "silence", a["silence"], RECOGNIZE_SILENCE_S, 0, "a number of seconds") \
+        if "silence" in a else RECOGNIZE_SILENCE_S
+    length = c.as_int(ctx, el, tag, "length", a["length"], RECOGNIZE_LENGTH, 1) if "length" in a else RECOGNIZE_LENGTH
+    return Recognize(a.get("type", RECOGNIZE_TYPE).strip() or RECOGNIZE_TYPE, timeout * 1000, silence * 1000,
+                     a.get("lang", RECOGNIZE_LANG).strip() or RECOGNIZE_LANG, length,
+                     a.get("grammar", "").strip() or None, a.get("success_file", "").strip() or None,
+                     _prompts(ctx, el, tag), line=el.sourceline)
+
+
+_BUILDERS = {
+    "playtext": _playtext, "say-as": _sayas, "playaudio": _playaudio, "collectdtmf": _collectdtmf,
+    "record": _record, "dial": _dial, "conference": _conference, "hangup": _hangup, "gotourl": _gotourl,
+    "sendsms": _sendsms, "recognize": _recognize,
+}
+_TAG = {Speak: "playtext", Play: "playaudio", CollectDigits: "collectdtmf", Record: "record", Dial: "dial",
+        Conference: "conference", Hangup: "hangup", GoTo: "gotourl", SendSms: "sendsms", Recognize: "recognize"}

@@ -1,0 +1,60 @@
+"""Parse entry point: hardened loading, dialect detection, then the dialect's builder.
+
+Dialect detection (used when the caller does not say which dialect a document
+is in):
+
+1. the root element must be ``response`` in any case;
+2. a direct child whose exact name is a KML-only verb (``Say``, ``Speak``,
+   ``Play``, ``Pause``, ``Wait``, ``Gather``, ``GetDigits``, ``Redirect``,
+   ``Reject``, ``Sms``) makes it KML;
+3. otherwise a child that is a KooKoo-only tag in any case (``playtext``,
+   ``say-as``, ``playaudio``, ``collectdtmf``, ``gotourl``, ``sendsms``,
+   ``recognize``) makes it KooKoo;
+4. otherwise (only ``Record``/``Dial``/``Hangup``/``Conference``-like tags, or
+   none): KML when the root is spelled exactly ``Response`` and every child
+   starts with a capital letter, KooKoo otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kml import kmlxml, kookoo
+from kml.common import Ctx
+from kml.model import DIALECTS, KML, KOOKOO, App, KmlError, ParseIssue
+from kml.xmlload import load, to_bytes
+
+KML_ONLY = frozenset(("Say", "Speak", "Play", "Pause", "Wait", "Gather", "GetDigits", "Redirect", "Reject", "Sms"))
+KOOKOO_ONLY = frozenset(("playtext", "say-as", "playaudio", "collectdtmf", "gotourl", "sendsms", "recognize"))
+
+
+def detect_dialect(root: Any) -> str:
+    """``"kml"`` or ``"kookoo"`` for a parsed root element (rules in the module docstring)."""
+    names = [kmlxml._name(el.tag) for el in root]
+    names = [n for n in names if n]
+    if any(n in KML_ONLY for n in names):
+        return KML
+    if any(n.lower() in KOOKOO_ONLY for n in names):
+        return KOOKOO
+    if kmlxml._name(root.tag) == "Response" and all(n[:1].isupper() for n in names):
+        return KML
+    return KOOKOO
+
+
+def parse(data: bytes | str, dialect: str | None = None, *, lenient: bool = False,
+          max_bytes: int = 1024 * 1024, max_depth: int = 16) -> App:
+    """Parse a document into an App, or raise KmlError listing every problem with its line."""
+    if dialect is not None and dialect not in DIALECTS:
+        raise KmlError([ParseIssue(None, None, f"unknown dialect \"{dialect}\" (use kookoo or kml)")])
+    raw = to_bytes(data)
+    root = load(raw, max_bytes, max_depth)
+    if dialect is None:
+        if kookoo.local_name(root.tag) != "response":
+            raise KmlError([ParseIssue(root.sourceline, 1, f"the root element must be `response` (KooKoo) or "
+                                       f"`Response` (KML), not `{root.tag}`")])
+        dialect = detect_dialect(root)
+    ctx = Ctx(raw, lenient)
+    app = (kookoo if dialect == KOOKOO else kmlxml).build(root, ctx)
+    if ctx.errors:
+        raise KmlError(ctx.errors)
+    return app

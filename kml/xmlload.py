@@ -1,0 +1,98 @@
+"""Loading untrusted XML safely: no network, no DTD, no entities, a size cap and a depth cap.
+
+Customer apps are fetched from the internet, so a document may be hostile:
+XXE (external entities reading local files or URLs), "billion laughs" (nested
+entity expansion), huge or absurdly deep documents. Any DOCTYPE is refused
+outright: no legitimate KooKoo or KML app needs one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from lxml import etree
+
+from kml.model import KmlError, ParseIssue
+
+_local = threading.local()
+_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def _parser() -> etree.XMLParser:
+    """One hardened parser per OS thread (lxml parsers must not be shared across threads)."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+            huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False,
+        )
+        _local.parser = parser
+    return parser
+
+
+def _fail(message: str, line: int | None = None, column: int | None = None) -> KmlError:
+    return KmlError([ParseIssue(line, column, message)])
+
+
+def to_bytes(data: bytes | str) -> bytes:
+    """The document as bytes; a str is encoded as UTF-8 (its own XML declaration, if any, dropped)."""
+    if isinstance(data, str):
+        return _DECL.sub("", data, count=1).encode("utf-8")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"a document must be bytes or str, not {type(data).__name__}")
+
+
+def load(data: bytes, max_bytes: int, max_depth: int) -> etree._Element:
+    """Parse ``data`` into its root element, or raise KmlError saying why it is refused."""
+    if len(data) > max_bytes:
+        raise _fail(f"the document is {len(data)} bytes; the limit is {max_bytes} bytes")
+    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise _fail("the document is empty: an app must answer with XML such as <response>...</response>")
+    # Cheap refusal before libxml2 sees an internal subset; the checks after parsing
+    # catch the same thing in encodings other than UTF-8/ASCII.
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise _fail(_doctype_message(), *_where(data, b"<!"))
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position if exc.position else (exc.lineno, None)
+        message = re.sub(r",? line \d+(, column \d+)?\s*$", "", str(exc.msg or exc))
+        raise _fail(f"the document is not well-formed XML: {message}", line, column) from None
+    except ValueError as exc:  # e.g. a str with an encoding declaration lxml cannot honour
+        raise _fail(f"the document cannot be read: {exc}") from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise _fail(_doctype_message(), 1, None)
+    # Elements deeper than max_depth: one path lookup instead of walking every element.
+    if root.find("/".join(["*"] * max_depth)) is not None:
+        deep = root.find("/".join(["*"] * max_depth))
+        raise _fail(f"elements are nested more than {max_depth} levels deep", deep.sourceline, None)
+    return root
+
+
+def _doctype_message() -> str:
+    return ("the document has a DOCTYPE or entity declaration; these are refused "
+            "(apps may not use DTDs or entities)")
+
+
+def _where(data: bytes, needle: bytes) -> tuple[int | None, int | None]:
+    at = data.find(needle)
+    if at < 0:
+        return None, None
+    line = data.count(b"\n", 0, at) + 1
+    column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+    return line, column
+
+
+def element_column(data: bytes, line: int | None, tag: str) -> int | None:
+    """1-based column of ``<tag`` on ``line`` of the source (lxml keeps no element columns)."""
+    if not line:
+        return None
+    lines = data.split(b"\n")
+    if line > len(lines):
+        return None
+    text = lines[line - 1].decode("utf-8", "replace")
+    at = text.lower().find("<" + tag.lower())
+    return at + 1 if at >= 0 else None
