@@ -1,0 +1,182 @@
+"""Phone numbers: E.164 normalisation with ``phonenumbers``, and where a number is (region, time zone).
+
+Every number the platform stores or dials is E.164 (``+919979270001``). Input
+arrives in every shape the seeds show: ``91997927XXXX`` (country code without
+``+``), a 10-digit national number, ``+1 516-814-8111``. :func:`normalize`
+reads national numbers in the account's default region, accepts a country
+code written without ``+``, and says why a number is refused::
+
+    normalize("9199792 70001", "IN")  -> "+919979270001"
+    normalize("12", "IN")             -> InvalidNumber("too short")
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, geocoder, timezone as pn_timezone
+from phonenumbers import PhoneNumberType, ValidationResult
+
+# Characters people put in numbers that carry no meaning.
+_DECORATION = re.compile(r"[\s\-().\u00a0/]")
+_ALLOWED = re.compile(r"^\+?[0-9]+$")
+# phonenumbers still names a few zones by their old IANA aliases; answer with the current names.
+_ZONE_ALIASES = {"Asia/Calcutta": "Asia/Kolkata", "Asia/Katmandu": "Asia/Kathmandu", "Asia/Saigon": "Asia/Ho_Chi_Minh"}
+
+
+class InvalidNumber(ValueError):
+    """A phone number that cannot be dialed; ``reason`` is short and readable ("too short", ...)."""
+
+    def __init__(self, number: object, reason: str):
+        super().__init__(f"invalid phone number {number!r}: {reason}")
+        self.number = number
+        self.reason = reason
+
+
+_REASONS = {
+    ValidationResult.TOO_SHORT: "too short",
+    ValidationResult.TOO_LONG: "too long",
+    ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
+    ValidationResult.INVALID_LENGTH: "wrong length",
+    ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "local number without area code",
+}
+
+
+def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber:
+    try:
+        return phonenumbers.parse(raw, region)
+    except NumberParseException as exc:
+        reasons = {
+            NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+            NumberParseException.NOT_A_NUMBER: "not a number",
+            NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+            NumberParseException.TOO_SHORT_NSN: "too short",
+            NumberParseException.TOO_LONG: "too long",
+        }
+        raise InvalidNumber(raw, reasons.get(exc.error_type, "not a number")) from None
+
+
+def _check(parsed: phonenumbers.PhoneNumber, raw: str, region: str | None) -> None:
+    possible = phonenumbers.is_possible_number_with_reason(parsed)
+    if possible in _REASONS:
+        raise InvalidNumber(raw, _REASONS[possible])
+    if not phonenumbers.is_valid_number(parsed):
+        where = phonenumbers.region_code_for_number(parsed) or region or "its country"
+        raise InvalidNumber(raw, f"invalid for region {where}")
+
+
+def normalize(number: object, region: str | None = "IN") -> str:
+    """The E.164 form of ``number``, read in ``region`` when it has no country code.
+
+    A number written as digits starting with a country code but without ``+``
+    (``919979270001``, seed 002's style) is accepted when it is not valid as a
+    national number of ``region``. Raises :class:`InvalidNumber` with a reason.
+    """
+    if isinstance(number, int) and not isinstance(number, bool):
+        number = str(number)
+    if not isinstance(number, str):
+        raise InvalidNumber(number, "not a number")
+    raw = _DECORATION.sub("", number.strip())
+    if raw.startswith("00"):
+        raw = "+" + raw[2:]
+    if not raw:
+        raise InvalidNumber(number, "empty")
+    if not _ALLOWED.match(raw):
+        raise InvalidNumber(number, "not a number")
+    region = (region or "IN").upper()
+    if raw.startswith("+"):
+        parsed = _parse(raw, region)
+        _check(parsed, number, None)
+        return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    # Digits only: national in the account's region first, then as "country code without +".
+    first_error: InvalidNumber | None = None
+    try:
+        parsed = _parse(raw, region)
+        _check(parsed, number, region)
+        return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    except InvalidNumber as exc:
+        first_error = exc
+    try:
+        parsed = _parse("+" + raw, region)
+        _check(parsed, number, None)
+        return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    except InvalidNumber:
+        raise InvalidNumber(number, first_error.reason) from None
+
+
+def try_normalize(number: object, region: str | None = "IN") -> tuple[str | None, str | None]:
+    """``(e164, None)`` or ``(None, reason)``, for bulk imports that report bad rows and keep going."""
+    try:
+        return normalize(number, region), None
+    except InvalidNumber as exc:
+        return None, exc.reason
+
+
+def region_for_account(account, default: str | None = None) -> str:
+    """The region national numbers of ``account`` are read in: its own, else ``default``, else config."""
+    if account is not None and getattr(account, "default_region", None):
+        return account.default_region
+    if default:
+        return default
+    from config import settings
+
+    return settings().default_region
+
+
+@dataclass(frozen=True)
+class NumberInfo:
+    """Where a number is: ISO region, its time zones (most likely first), a place name, line type."""
+
+    e164: str
+    region: str | None
+    time_zones: tuple[str, ...]
+    description: str
+    mobile: bool
+
+    @property
+    def time_zone(self) -> str | None:
+        """One time zone for calling-hours decisions: the number's only one, else None (ambiguous)."""
+        return self.time_zones[0] if len(self.time_zones) == 1 else None
+
+
+def info(e164: str) -> NumberInfo:
+    """Region, time zones and line type of an E.164 number (raises InvalidNumber when it is not one)."""
+    parsed = _parse(e164 if e164.startswith("+") else "+" + e164, "ZZ")
+    zones = tuple(
+        _ZONE_ALIASES.get(z, z) for z in pn_timezone.time_zones_for_number(parsed) if z != "Etc/Unknown"
+    )
+    kind = phonenumbers.number_type(parsed)
+    return NumberInfo(
+        e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
+        region=phonenumbers.region_code_for_number(parsed),
+        time_zones=zones,
+        description=geocoder.description_for_number(parsed, "en"),
+        mobile=kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE),
+    )
+
+
+def time_zone_for(e164: str, fallback: str | None = None) -> str | None:
+    """The IANA time zone to apply calling hours in for ``e164``.
+
+    A number whose country spans several zones (US, Brazil, Russia…) and whose
+    prefix does not pin one down gets ``fallback`` (the campaign's zone): a
+    wrong guess would call someone at night.
+    """
+    try:
+        zone = info(e164).time_zone
+    except InvalidNumber:
+        return fallback
+    return zone or fallback
+
+
+def national_digits(e164: str) -> str:
+    """The national significant number of an E.164 number (for display and for dial strings that want it)."""
+    parsed = _parse(e164, "ZZ")
+    return phonenumbers.national_significant_number(parsed)
+
+
+def seed_style(e164: str) -> str:
+    """The number as seed 002 shows it in CDRs: country code and digits, no ``+`` (``919979270001``)."""
+    return e164[1:] if e164.startswith("+") else e164
