@@ -1,0 +1,208 @@
+"""Attempt state in SQL: atomic claims, conditional transitions, retries and the recovery of dead workers' claims.
+
+An attempt is one dial of one number. Its states (``dialer.store.models.ATTEMPT_STATES``)::
+
+    queued ──claim──► dialing ──progress──► ringing ──answer──► answered ──hangup──► completed
+       ▲                 │  └──────────────────────────────────hangup / -ERR──────► failed
+       └──release────────┘ (claimed but not launched: pause, calling hours, full, dead worker)
+    queued ──stop / cancel──► cancelled
+
+Every change is one conditional ``UPDATE ... WHERE state IN (...)``: two
+workers (or one event delivered twice) cannot both move the same attempt,
+and the side effects of a transition (a retry row, live counters, slot
+release) happen only for the caller whose update changed the row.
+
+The claim picks the next due attempt and makes it ``dialing`` in one
+statement. On PostgreSQL the candidate row is chosen with
+``FOR UPDATE SKIP LOCKED``, so concurrent workers take different rows
+without waiting; on SQLite the statement runs under the database's single
+write lock, and the ``state = 'queued'`` guard on the outer UPDATE makes a
+lost race claim nothing. The claim also reserves the channel uuid
+(``origination_uuid``) and records the node, so the attempt is findable on
+FreeSWITCH before the originate is even sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dialer.store.models import Attempt, Campaign, utcnow
+
+FINAL_STATES = ("completed", "failed", "cancelled")
+LIVE_STATES = ("dialing", "ringing", "answered")
+
+
+def _attempt_columns():
+    return [c for c in Attempt.__table__.columns]
+
+
+def _row_to_attempt(row) -> Attempt:
+    data = dict(row._mapping)
+    a = Attempt()
+    for k, v in data.items():
+        setattr(a, k, v)
+    return a
+
+
+def claim_next(session: Session, worker_id: str, call_uuid: str, node: str | None, *,
+               campaign_id: str | None = None, requests: bool = False,
+               now: datetime | None = None) -> Attempt | None:
+    """Claim the next due queued attempt of a campaign (or of single call requests) for ``worker_id``.
+
+    Returns the claimed attempt (state ``dialing``, ``origination_uuid`` =
+    ``call_uuid``, ``fs_node`` = ``node``) or None when nothing is due.
+    Commit the session to make the claim durable.
+    """
+    now = now or utcnow()
+    t = Attempt.__table__
+    cond = [t.c.state == "queued", sa.or_(t.c.next_try_at.is_(None), t.c.next_try_at <= now)]
+    if campaign_id is not None:
+        cond.append(t.c.campaign_id == campaign_id)
+    elif requests:
+        cond.append(t.c.campaign_id.is_(None))
+    pick = (sa.select(t.c.id).where(*cond).order_by(t.c.next_try_at, t.c.created_at).limit(1)
+            .with_for_update(skip_locked=True).scalar_subquery())
+    stmt = (sa.update(t).where(t.c.id == pick, t.c.state == "queued")
+            .values(state="dialing", claimed_by=worker_id, claimed_at=now, origination_uuid=call_uuid,
+                    fs_node=node, job_uuid=call_uuid, updated_at=now)
+            .returning(*_attempt_columns()))
+    row = session.execute(stmt).first()
+    return _row_to_attempt(row) if row is not None else None
+
+
+def release(session: Session, attempt_id: str, worker_id: str, *, cancel: bool = False,
+            next_try_at: datetime | None = None, dial_status: str | None = None) -> bool:
+    """Give back a claimed, never-launched attempt: queued again (or cancelled). True when it was ours."""
+    t = Attempt.__table__
+    values: dict = {"claimed_by": None, "claimed_at": None, "origination_uuid": None, "job_uuid": None,
+                    "fs_node": None, "updated_at": utcnow()}
+    if cancel:
+        values.update(state="cancelled", dial_status=dial_status)
+    else:
+        values.update(state="queued")
+        if next_try_at is not None:
+            values["next_try_at"] = next_try_at
+    res = session.execute(sa.update(t).where(t.c.id == attempt_id, t.c.state == "dialing",
+                                             t.c.claimed_by == worker_id).values(**values))
+    return res.rowcount == 1
+
+
+def transition(session: Session, call_uuid: str, from_states: Iterable[str], to_state: str,
+               **values) -> Attempt | None:
+    """Move the attempt of channel ``call_uuid`` from one of ``from_states`` to ``to_state``.
+
+    Returns the updated attempt, or None when it was not in one of those
+    states (already moved: a duplicate event, another process was first).
+    """
+    t = Attempt.__table__
+    values.setdefault("updated_at", utcnow())
+    stmt = (sa.update(t).where(t.c.origination_uuid == call_uuid, t.c.state.in_(list(from_states)))
+            .values(state=to_state, **values).returning(*_attempt_columns()))
+    row = session.execute(stmt).first()
+    return _row_to_attempt(row) if row is not None else None
+
+
+def finish_without_channel(session: Session, attempt_id: str, to_state: str, **values) -> Attempt | None:
+    """Final state for an attempt that never got a channel (DND) while it is still claimed or queued."""
+    t = Attempt.__table__
+    values.setdefault("updated_at", utcnow())
+    stmt = (sa.update(t).where(t.c.id == attempt_id, t.c.state.in_(["queued", "dialing"]))
+            .values(state=to_state, **values).returning(*_attempt_columns()))
+    row = session.execute(stmt).first()
+    return _row_to_attempt(row) if row is not None else None
+
+
+def by_uuid(session: Session, call_uuid: str) -> Attempt | None:
+    """The attempt whose channel is ``call_uuid``."""
+    return session.execute(sa.select(Attempt).where(Attempt.origination_uuid == call_uuid)).scalar_one_or_none()
+
+
+def add_attempt(session: Session, *, account_id: str, call_type: str, number: str,
+                request_id: str | None = None, campaign_id: str | None = None, contact_id: int | None = None,
+                attempt_no: int = 1, number_index: int = 0, ref_id: str | None = None,
+                next_try_at: datetime | None = None) -> Attempt:
+    """A new queued attempt (due at ``next_try_at``, default now)."""
+    a = Attempt(account_id=account_id, call_type=call_type, number=number, request_id=request_id,
+                campaign_id=campaign_id, contact_id=contact_id, attempt_no=attempt_no,
+                number_index=number_index, ref_id=ref_id, state="queued",
+                next_try_at=next_try_at or utcnow())
+    session.add(a)
+    return a
+
+
+def next_attempt(session: Session, finished: Attempt, dial_status: str, numbers: list[str],
+                 max_retries: int, retry_time: int, retry_on: Iterable[str]) -> Attempt | None:
+    """The follow-up of a failed attempt, or None: the next alternate number now, else a retry after ``retry_time``.
+
+    ``numbers`` is the recipient's number and its alternates in order. Call
+    only from the transaction that moved ``finished`` to its final state, so
+    the follow-up is created once.
+    """
+    if dial_status == "ANSWER":
+        return None
+    common = dict(account_id=finished.account_id, call_type=finished.call_type,
+                  request_id=finished.request_id, campaign_id=finished.campaign_id,
+                  contact_id=finished.contact_id, ref_id=finished.ref_id)
+    if finished.number_index + 1 < len(numbers):
+        idx = finished.number_index + 1
+        return add_attempt(session, number=numbers[idx], attempt_no=finished.attempt_no, number_index=idx, **common)
+    retry_set = {s.strip().upper() for s in retry_on or () if s}
+    if finished.attempt_no <= max_retries and (not retry_set or dial_status in retry_set):
+        return add_attempt(session, number=numbers[0] if numbers else finished.number,
+                           attempt_no=finished.attempt_no + 1, number_index=0,
+                           next_try_at=utcnow() + timedelta(seconds=max(0, retry_time)), **common)
+    return None
+
+
+def counts(session: Session, campaign_id: str) -> dict[str, int]:
+    """Attempts of a campaign per state."""
+    t = Attempt.__table__
+    rows = session.execute(sa.select(t.c.state, sa.func.count()).where(t.c.campaign_id == campaign_id)
+                           .group_by(t.c.state)).all()
+    return {state: n for state, n in rows}
+
+
+def stale_claims(session: Session, live_workers: set[str], older_than: datetime, limit: int = 500) -> list[Attempt]:
+    """Live-state attempts claimed by workers that are no longer alive, claimed before ``older_than``."""
+    stmt = (sa.select(Attempt).where(Attempt.state.in_(LIVE_STATES), Attempt.claimed_at < older_than)
+            .order_by(Attempt.claimed_at).limit(limit))
+    return [a for a in session.execute(stmt).scalars() if a.claimed_by not in live_workers]
+
+
+def adopt(session: Session, attempt_id: str, dead_worker: str | None, worker_id: str) -> bool:
+    """Take over a dead worker's live attempt (its channel still exists). True when taken."""
+    t = Attempt.__table__
+    res = session.execute(sa.update(t).where(t.c.id == attempt_id, t.c.claimed_by == dead_worker,
+                                             t.c.state.in_(LIVE_STATES))
+                          .values(claimed_by=worker_id, updated_at=utcnow()))
+    return res.rowcount == 1
+
+
+def requeue_unlaunched(session: Session, attempt_id: str, dead_worker: str | None) -> bool:
+    """Put back a dead worker's ``dialing`` attempt whose channel FreeSWITCH does not have (never launched)."""
+    t = Attempt.__table__
+    res = session.execute(sa.update(t).where(t.c.id == attempt_id, t.c.claimed_by == dead_worker,
+                                             t.c.state == "dialing")
+                          .values(state="queued", claimed_by=None, claimed_at=None, origination_uuid=None,
+                                  job_uuid=None, fs_node=None, updated_at=utcnow()))
+    return res.rowcount == 1
+
+
+def cancel_queued(session: Session, *, campaign_id: str | None = None, request_id: str | None = None) -> int:
+    """Cancel every still-queued attempt of a campaign or request; returns how many."""
+    t = Attempt.__table__
+    cond = [t.c.state == "queued"]
+    if campaign_id is not None:
+        cond.append(t.c.campaign_id == campaign_id)
+    if request_id is not None:
+        cond.append(t.c.request_id == request_id)
+    return session.execute(sa.update(t).where(*cond).values(state="cancelled", updated_at=utcnow())).rowcount
+
+
+def campaign_of(session: Session, attempt: Attempt) -> Campaign | None:
+    """The attempt's campaign row (None for single call requests)."""
+    return session.get(Campaign, attempt.campaign_id) if attempt.campaign_id else None
