@@ -113,6 +113,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds during which a byte-identical Kairos payload is refused with CHECKSUM_REPEATED."),
     # Dialer
     Setting("dialer_workers", "DIALER_WORKERS", "1", _int, "Dialer worker processes `make run` starts."),
+    # Status callbacks
+    Setting("callback_connect_timeout", "CALLBACK_CONNECT_TIMEOUT", "3", _float,
+            "Seconds to connect to a customer's callback_url."),
+    Setting("callback_read_timeout", "CALLBACK_READ_TIMEOUT", "5", _float,
+            "Seconds to wait for a callback receiver's answer before counting the try as failed."),
+    Setting("callback_max_tries", "CALLBACK_MAX_TRIES", "6", _int,
+            "Tries of one status callback before it is marked failed."),
+    Setting("callback_backoff", "CALLBACK_BACKOFF", "10", _float,
+            "Seconds before the first retry of a failed callback; doubled on each retry (at most 10 minutes)."),
 )
 
 
@@ -150,6 +159,10 @@ class Settings:
     default_region: str
     kairos_checksum_window: int
     dialer_workers: int
+    callback_connect_timeout: float
+    callback_read_timeout: float
+    callback_max_tries: int
+    callback_backoff: float
 
     def path(self, value: str) -> str:
         """Resolve a configured path against DATA_DIR (absolute paths are kept)."""
