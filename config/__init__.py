@@ -86,6 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Address the IVR runtime's outbound-socket server listens on."),
     Setting("ivr_socket_address", "IVR_SOCKET_ADDRESS", "", _str,
             "Address FreeSWITCH is told to connect to in `&socket(...)`. Empty: IVR_LISTEN."),
+    Setting("ivr_dial_endpoint", "IVR_DIAL_ENDPOINT", "sofia/gateway/vaani_trunk/{number}", _str,
+            "FreeSWITCH endpoint an IVR app's `<dial>` bridges to; `{number}` is replaced by the number dialled."),
     Setting("app_connect_timeout", "APP_CONNECT_TIMEOUT", "3", _float,
             "Seconds to connect to a customer's IVR app (doc_url) before falling back."),
     Setting("app_read_timeout", "APP_READ_TIMEOUT", "10", _float,
@@ -145,6 +147,7 @@ class Settings:
     sim_sps: int
     ivr_listen: str
     ivr_socket_address: str
+    ivr_dial_endpoint: str
     app_connect_timeout: float
     app_read_timeout: float
     app_max_bytes: int
