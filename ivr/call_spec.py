@@ -107,6 +107,11 @@ class CallSpec:
     click2call: ClickToCall | None = None
     #: Seconds; the runtime hangs up an app that runs longer (0: no limit).
     max_duration: int = 0
+    #: Per-account app fetch timeouts in seconds (None: APP_CONNECT_TIMEOUT / APP_READ_TIMEOUT).
+    app_connect_timeout: float | None = None
+    app_read_timeout: float | None = None
+    #: FreeSWITCH gateway for <dial> legs of this call (None: the runtime's IVR_DIAL_ENDPOINT).
+    gateway: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, dropping empty values to keep the channel variable short."""

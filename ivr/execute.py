@@ -1,0 +1,305 @@
+"""Each instruction of the model carried out with FreeSWITCH dialplan applications.
+
+:class:`Executor` turns one :mod:`kml.model` instruction into ``execute``
+commands on the call's :class:`freeswitch.outbound.OutboundSession` and returns
+what the instruction produced, as the parameters both dialects report:
+KooKoo's ``data``/``duration``/``status``/``message`` and KML's
+``key_pressed``/``media_url``/``record_duration``/``dial_status``/... .
+
+Every value from a document or a contact that goes into an application
+argument passes through :func:`kml.escape_fs_arg` (text) or a strict pattern
+(numbers, room names, URLs), so an app cannot inject channel variables,
+extra arguments or ESL headers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import uuid as _uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+import kml
+from freeswitch.outbound import OutboundSession
+from freeswitch.wire import Event
+from ivr import tts
+
+_NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
+_ROOM = re.compile(r"[^A-Za-z0-9_.-]")
+_URL_BAD = re.compile(r"[\s'\"{}\[\]<>|^\\!]")
+_DTMF_KEYS = re.compile(r"[^0-9*#]")
+
+#: What the caller hears while a dial rings (model ``moh``): KooKoo's default music, a ring tone, or nothing.
+RINGBACK = {"default": "local_stream://moh", "ring": "%(2000,4000,440,480)", "normal": "%(2000,4000,440,480)"}
+BEEP = "tone_stream://%(500,0,800)"
+#: Reasons of <hangup>/<reject> → FreeSWITCH hangup causes.
+HANGUP_CAUSES = {"busy": "USER_BUSY", "rejected": "CALL_REJECTED", "reject": "CALL_REJECTED",
+                 "no-answer": "NO_ANSWER", None: "NORMAL_CLEARING", "": "NORMAL_CLEARING"}
+#: FreeSWITCH DIALSTATUS / originate dispositions → KooKoo's not-answered message.
+_DIAL_MESSAGES = {"NOANSWER": "no answer", "NO_ANSWER": "no answer", "BUSY": "busy", "USER_BUSY": "busy",
+                  "CALL_REJECTED": "rejected", "UNALLOCATED_NUMBER": "invalid number",
+                  "INVALID_NUMBER_FORMAT": "invalid number", "NORMAL_TEMPORARY_FAILURE": "network failure",
+                  "ORIGINATOR_CANCEL": "caller hung up", "RECOVERY_ON_TIMER_EXPIRE": "no answer"}
+
+
+class InstructionError(Exception):
+    """An instruction that cannot be carried out (bad number, unsupported verb); the call records it."""
+
+
+@dataclass
+class ExecConfig:
+    """What the executor needs from configuration."""
+
+    tts_engine: str = "flite"
+    voice_map: dict[str, str] = field(default_factory=lambda: dict(tts.DEFAULT_VOICE_MAP))
+    recordings_dir: str = "recordings"
+    public_url: str = "http://127.0.0.1:8080"
+    dial_endpoint: str = "sofia/gateway/vaani_trunk/{number}"
+    default_caller_id: str = ""
+
+
+def event_time(event: Event) -> float:
+    """An event's FreeSWITCH timestamp in seconds (``Event-Date-Timestamp`` is in microseconds)."""
+    try:
+        return int(event.headers.get("Event-Date-Timestamp", "0")) / 1e6
+    except ValueError:
+        return 0.0
+
+
+def media_arg(url: str) -> str:
+    """The ``playback`` argument for an audio URL: http(s) through mod_http_cache, local files as they are."""
+    url = (url or "").strip()
+    if not url or _URL_BAD.search(url):
+        raise InstructionError(f"unplayable audio URL {url!r}")
+    if url.lower().startswith(("http://", "https://")):
+        return "http_cache://" + url
+    if url.startswith(("tone_stream://", "silence_stream://", "local_stream://", "/")):
+        return url
+    raise InstructionError(f"unsupported audio URL {url!r} (http, https or an absolute path)")
+
+
+class Executor:
+    """Runs instructions on one call. ``heard`` is told what the caller hears (for transcripts)."""
+
+    def __init__(self, session: OutboundSession, config: ExecConfig, *, record_mode: str = "both",
+                 heard: Callable[[str], None] | None = None):
+        self.session = session
+        self.config = config
+        self.record_mode = record_mode
+        self.heard = heard or (lambda text: None)
+        self._bridged_at: float | None = None
+        self._recordings = 0
+        self._started: dict[str, float] = {}
+        session.listeners.append(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if event.name == "CHANNEL_BRIDGE":
+            self._bridged_at = event_time(event)
+        elif event.name == "CHANNEL_EXECUTE":
+            self._started[event.headers.get("Application", "")] = event_time(event)
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    def run(self, instr: kml.Instruction) -> dict[str, str]:
+        """Carry out ``instr``; returns what it produced (empty for prompts)."""
+        handler = getattr(self, "_do_" + instr.kind, None)
+        if handler is None:
+            raise InstructionError(f"<{instr.kind}> is not supported by this platform")
+        return handler(instr) or {}
+
+    # -- prompts ------------------------------------------------------------------------
+
+    def _speak_app(self, s: kml.Speak) -> tuple[str, str]:
+        if s.say_as:
+            self.heard(f"say-as {s.say_as}: {s.text}")
+            return "say", tts.say_arg(s.text, s.say_as, s.lang)
+        self.heard(f"speech ({s.voice or tts.DEFAULT_VOICE}): {s.text}")
+        return "speak", tts.speak_arg(s.text, engine=self.config.tts_engine, voice_map=self.config.voice_map,
+                                      voice=s.voice, rate=s.rate, pitch=s.pitch, volume=s.volume, speed=s.speed)
+
+    def _do_speak(self, s: kml.Speak) -> dict:
+        app, arg = self._speak_app(s)
+        for _ in range(max(1, s.loop)):
+            self.session.execute(app, arg)
+
+    def _do_play(self, p: kml.Play) -> dict:
+        arg = media_arg(p.url)
+        self.heard(f"audio: {p.url}")
+        for _ in range(max(1, p.loop)):
+            self.session.execute("playback", arg)
+
+    def _do_pause(self, p: kml.Pause) -> dict:
+        self.heard(f"silence {p.length_ms} ms")
+        self.session.execute("sleep", str(max(0, int(p.length_ms))))
+
+    def _prompt_file(self, prompts) -> str:
+        """Prompts as one ``file_string://`` so that a key pressed during any of them ends them all."""
+        parts = []
+        for p in prompts:
+            if isinstance(p, kml.Speak):
+                app, arg = self._speak_app(p)
+                if app == "say":
+                    # play_and_get_digits plays files; say-as text is read as plain TTS there.
+                    arg = tts.speak_arg(p.text, engine=self.config.tts_engine, voice_map=self.config.voice_map,
+                                        voice=p.voice)
+                # '!' separates file_string parts; spaces are kept inside the quoted argument.
+                parts.extend(["speak:" + arg.replace("!", ".")] * max(1, p.loop))
+            elif isinstance(p, kml.Play):
+                self.heard(f"audio: {p.url}")
+                parts.extend([media_arg(p.url)] * max(1, p.loop))
+            elif isinstance(p, kml.Pause):
+                parts.append(f"silence_stream://{max(0, int(p.length_ms))}")
+        if not parts:
+            return "silence_stream://250"
+        return "file_string://" + "!".join(parts)
+
+    # -- input ----------------------------------------------------------------------------
+
+    def _do_collect_digits(self, c: kml.CollectDigits) -> dict:
+        terminators = _DTMF_KEYS.sub("", c.finish_on_key or "") or "none"
+        var = "vaani_digits"
+        timeout = max(1, int(c.timeout_ms))
+        arg = (f"1 {max(1, int(c.max_digits))} 1 {timeout} {terminators} '{self._prompt_file(c.prompts)}' "
+               f"silence_stream://1 {var} [0-9*#]+ {timeout}")
+        done = self.session.execute("play_and_get_digits", arg)
+        digits = _DTMF_KEYS.sub("", done.headers.get("variable_" + var, "") or "")
+        self.heard(f"caller pressed {digits!r}" if digits else "caller pressed nothing")
+        return {"data": digits, "key_pressed": digits, "digits": digits}
+
+    def _do_recognize(self, r: kml.Recognize) -> dict:
+        raise InstructionError("<recognize> (speech recognition) needs an ASR engine; none is configured")
+
+    def _recording_path(self, name: str | None, fmt: str) -> tuple[str, str]:
+        self._recordings += 1
+        fmt = fmt if fmt in ("wav", "mp3") else "wav"
+        base = re.sub(r"[^A-Za-z0-9_-]", "_", name or "")[:64] or f"rec{self._recordings}"
+        fname = f"{self.session.uuid}-{base}.{fmt}"
+        path = os.path.join(self.config.recordings_dir, fname)
+        url = f"{self.config.public_url.rstrip('/')}/recordings/{fname}"
+        return path, url
+
+    def _do_record(self, r: kml.Record) -> dict:
+        path, url = self._recording_path(r.name, r.format)
+        terminators = _DTMF_KEYS.sub("", r.finish_on_key or "") or "none"
+        self.session.set_var("playback_terminators", terminators)
+        if r.play_beep:
+            self.session.execute("playback", BEEP)
+        limit = max(1, math.ceil(r.max_duration_ms / 1000))
+        hits = max(1, math.ceil(r.silence_ms / 1000))
+        self.heard(f"recording up to {limit}s")
+        done = self.session.execute("record", f"{path} {limit} 200 {hits}")
+        ms = _int(done.headers.get("variable_record_ms"))
+        if ms is None:
+            secs = _int(done.headers.get("variable_record_seconds")) or 0
+            ms = secs * 1000
+        seconds = str(round(ms / 1000))
+        return {"data": url, "duration": seconds, "media_url": url, "record_duration": seconds,
+                "recording": {"name": os.path.basename(path), "url": url, "duration_ms": ms}}
+
+    # -- connecting ----------------------------------------------------------------------
+
+    def _dial_string(self, d: kml.Dial) -> str:
+        caller_id = d.caller_id or self.config.default_caller_id
+        legs = []
+        for number in d.numbers:
+            number = (number or "").strip()
+            if not _NUMBER.match(number):
+                raise InstructionError(f"cannot dial {number!r}: not a phone number")
+            legs.append(self.config.dial_endpoint.format(number=number))
+        if not legs:
+            raise InstructionError("<dial> has no number")
+        variables = [f"call_timeout={max(1, d.timeout_ms // 1000)}", f"leg_timeout={max(1, d.timeout_ms // 1000)}"]
+        if caller_id:
+            if not _NUMBER.match(caller_id):
+                raise InstructionError(f"bad caller id {caller_id!r}")
+            variables.append(f"origination_caller_id_number={caller_id}")
+        if d.time_limit_ms and d.time_limit_ms < 1000_000:
+            variables.append(f"execute_on_answer='sched_hangup +{max(1, d.time_limit_ms // 1000)} ALLOTTED_TIMEOUT'")
+        # Numbers are tried in order: '|' is FreeSWITCH's "on failure, try the next" separator.
+        return "{" + ",".join(variables) + "}" + "|".join(legs)
+
+    def _do_dial(self, d: kml.Dial) -> dict:
+        dial_string = self._dial_string(d)
+        ringback = RINGBACK.get(d.moh, RINGBACK["default"])
+        self.session.set_var("ringback", ringback)
+        self.session.set_var("transfer_ringback", ringback)
+        self.session.set_var("hangup_after_bridge", "false")
+        url = ""
+        if d.record:
+            path, url = self._recording_path("dial", "wav")
+            if self.record_mode == "agent":
+                self.session.set_var("RECORD_READ_ONLY", "true")
+            elif self.record_mode == "customer":
+                self.session.set_var("RECORD_WRITE_ONLY", "true")
+            else:
+                self.session.set_var("RECORD_STEREO", "true")
+            self.session.execute("record_session", path)
+        self.heard(f"dialling {', '.join(d.numbers)} ({d.moh} while ringing)")
+        self._bridged_at = None
+        done = self.session.execute("bridge", dial_string)
+        status = (done.headers.get("variable_DIALSTATUS") or "").upper()
+        cause = done.headers.get("variable_originate_disposition") or done.headers.get(
+            "variable_bridge_hangup_cause") or status
+        answered = status == "SUCCESS" or self._bridged_at is not None
+        duration = 0
+        if answered and self._bridged_at:
+            duration = max(0, round(event_time(done) - self._bridged_at))
+        if d.record and not self.session.hung_up:
+            try:
+                self.session.execute("stop_record_session", dial_path(url, self.config))
+            except Exception:  # the recording stops with the call anyway
+                pass
+        message = "" if answered else _DIAL_MESSAGES.get(cause.upper(), cause.lower().replace("_", " "))
+        self.heard(f"dial {'answered' if answered else 'not answered'}"
+                   + (f" ({duration}s)" if answered else f": {message}"))
+        result = {"data": url if answered else "", "status": "answered" if answered else "not_answered",
+                  "duration": str(duration), "message": message,
+                  "dial_status": "answered" if answered else "not_answered", "dial_duration": str(duration),
+                  "media_url": url if answered else "",
+                  "dial": {"number": ",".join(d.numbers), "status": "answered" if answered else "not_answered",
+                           "billsec": duration}}
+        if d.record and answered:
+            result["recording"] = {"name": url.rsplit("/", 1)[-1], "url": url, "duration_ms": duration * 1000}
+        return result
+
+    def _do_conference(self, c: kml.Conference) -> dict:
+        room = _ROOM.sub("_", c.room or "")[:64]
+        if not room:
+            raise InstructionError("<conference> has no room name")
+        self.heard(f"conference room {room}")
+        if c.timeout_ms and c.timeout_ms > 0:
+            self.session.execute("sched_hangup", f"+{max(1, c.timeout_ms // 1000)} ALLOTTED_TIMEOUT")
+        done = self.session.execute("conference", f"{room}@default")
+        started = self._started.get("conference")
+        seconds = str(max(0, round(event_time(done) - started))) if started else "0"
+        return {"data": room, "duration": seconds, "conference_duration": seconds}
+
+    # -- control --------------------------------------------------------------------------
+
+    def _do_hangup(self, h: kml.Hangup) -> dict:
+        self.heard("the platform hangs up")
+        self.session.hangup(HANGUP_CAUSES.get(h.reason, "NORMAL_CLEARING"))
+
+    def _do_reject(self, r: kml.Reject) -> dict:
+        self.heard(f"call rejected ({r.reason})")
+        self.session.hangup(HANGUP_CAUSES.get(r.reason, "CALL_REJECTED"))
+
+    def _do_goto(self, g: kml.GoTo) -> dict:
+        return None
+
+    def _do_send_sms(self, s: kml.SendSms) -> dict:
+        raise InstructionError("<sendsms> needs an SMS gateway; none is configured (the call carries on)")
+
+
+def dial_path(url: str, config: ExecConfig) -> str:
+    """The file path of a recording given its public URL (same name under RECORDINGS_DIR)."""
+    return os.path.join(config.recordings_dir, url.rsplit("/", 1)[-1])
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(float(value)) if value not in (None, "") else None
+    except ValueError:
+        return None

@@ -1,0 +1,59 @@
+"""The parameters of each request to a customer's app, per dialect and call event.
+
+KooKoo apps (seed 003) get, on every event, ``event`` and ``sid`` plus ``cid``,
+``called_number``, ``data``, ``duration``, ``status``, ``message``,
+``outbound_sid``, ``process``, ``circle`` and ``operator`` — empty when the event
+has no value for them, so an app can read any of them on any request.
+
+KML apps (Konnect ``doc_url``, seed 000) get ``call_id``, ``campaign_id``,
+``phone_number``, ``key_pressed`` and ``call_status`` (``continue`` while the
+call is up, ``end`` after a hangup, ``error`` when the platform failed), and on
+an ``action`` request what the verb produced (:data:`kml.KML_EVENT_PARAMS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import kml
+
+KOOKOO_PARAMS = ("event", "sid", "cid", "called_number", "data", "duration", "status", "message",
+                 "outbound_sid", "process", "circle", "operator")
+
+
+@dataclass
+class CallIdentity:
+    """What identifies a call to the app: the same on every request of the call."""
+
+    sid: str
+    cid: str = ""            # the remote party: the contact on an outbound call, the caller on an inbound one
+    called_number: str = ""  # the DID: our caller id on outbound, the dialled number on inbound
+    outbound_sid: str = ""   # the request id of an outbound call (empty on inbound)
+    campaign_id: str = ""
+    circle: str = ""
+    operator: str = ""
+
+
+def request_params(dialect: str, ident: CallIdentity, event: str | None, result: dict[str, str] | None = None,
+                   call_status: str = "continue") -> dict[str, str]:
+    """The query (or form) parameters of one request for ``event`` with the instruction's ``result``."""
+    result = result or {}
+    if dialect == kml.KML:
+        params = {
+            "call_id": ident.sid,
+            "campaign_id": ident.campaign_id,
+            "phone_number": ident.cid,
+            "key_pressed": result.get("key_pressed", ""),
+            "call_status": call_status,
+        }
+        for name in kml.KML_EVENT_PARAMS.get(event, ()):
+            params[name] = result.get(name, "")
+        return params
+    params = {name: "" for name in KOOKOO_PARAMS}
+    params.update(event=event or "", sid=ident.sid, cid=ident.cid,
+                  called_number=ident.called_number, outbound_sid=ident.outbound_sid,
+                  circle=ident.circle, operator=ident.operator)
+    for name in ("data", "duration", "status", "message", "process"):
+        if result.get(name) is not None:
+            params[name] = str(result[name])
+    return params
