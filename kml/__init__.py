@@ -32,9 +32,7 @@ def parse(data: bytes | str, dialect: str | None = None, *, lenient: bool = Fals
     (see :func:`kml.parser.detect_dialect`). ``lenient`` skips unknown tags and
     attributes with a warning (``App.warnings``) instead of failing.
     """
-    from kml.parser import parse as _parse
-
-    return _parse(data, dialect, lenient=lenient, max_bytes=max_bytes, max_depth=max_depth)
+    return _parser.parse(data, dialect, lenient=lenient, max_bytes=max_bytes, max_depth=max_depth)
 
 
 def to_xml(app: App) -> bytes:
@@ -56,3 +54,6 @@ def escape_fs_arg(value: str) -> str:
     from kml.template import escape_fs_arg as _escape
 
     return _escape(value)
+
+
+from kml import parser as _parser  # noqa: E402  (after the names kml.parser imports from us)

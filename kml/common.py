@@ -7,6 +7,7 @@ go on and report every problem of the document at once.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kml.model import ParseIssue
@@ -15,6 +16,7 @@ from kml.xmlload import element_column
 DTMF_KEYS = "0123456789*#"
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
+_SPACE = re.compile(r"\s")
 
 
 class Ctx:
@@ -120,7 +122,7 @@ def as_url(ctx: Ctx, el: Any, tag: str, raw: str, what: str = "a URL") -> str:
     value = raw.strip()
     if not value:
         ctx.error(el, f"`{tag}` needs {what}")
-    elif any(c.isspace() for c in value):
+    elif _SPACE.search(value):
         ctx.error(el, f"`{tag}` URL may not contain spaces: \"{value}\"")
     return value
 
@@ -139,6 +141,8 @@ def as_number(ctx: Ctx, el: Any, tag: str, raw: str) -> str:
 
 def no_children(ctx: Ctx, el: Any, tag: str) -> None:
     """Report element children of a tag that takes none."""
+    if not len(el):
+        return
     for child in el:
         if isinstance(child.tag, str):
             ctx.error(child, f"`{tag}` may not contain `{child.tag}`")

@@ -66,11 +66,12 @@ def _name(tag: Any) -> str | None:
 
 
 def _attrs(ctx: c.Ctx, el: Any, verb: str, shown: str) -> dict[str, str]:
-    if not el.attrib:
+    items = el.items()
+    if not items:
         return {}
     allowed = ATTRIBUTES[verb]
     out = {}
-    for key, value in el.attrib.items():
+    for key, value in items:
         if key in allowed:
             out[key] = value
         else:

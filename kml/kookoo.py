@@ -55,32 +55,38 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "sendsms": ("to", "unicode"),
     "recognize": ("type", "timeout", "silence", "lang", "length", "grammar", "success_file"),
 }
+_ALLOWED = {tag: frozenset(names) for tag, names in ATTRIBUTES.items()}
+_SPEEDS = {str(i): i for i in range(1, 10)}
 PROMPT_TAGS = ("playtext", "playaudio", "say-as")
 TOP_TAGS = tuple(t for t in ATTRIBUTES if t != "response")
 
 
 def local_name(tag: Any) -> str | None:
     """Lower-case tag name without namespace; None for comments and other non-elements."""
-    if not isinstance(tag, str):
+    if tag.__class__ is not str:
         return None
-    if tag[:1] == "{":
+    if tag[0] == "{":
         tag = tag.split("}", 1)[1]
     return tag.lower()
 
 
-def _attrs(ctx: c.Ctx, el: Any, tag: str) -> dict[str, str]:
+def _attrs(ctx: c.Ctx, el: Any, tag: str, items: list | None = None) -> dict[str, str]:
     """The element's attributes by lower-case name; unknown ones reported."""
-    if not el.attrib:
-        return {}
-    allowed = ATTRIBUTES[tag]
-    out = {}
-    for key, value in el.attrib.items():
-        name = key.lower()
-        if name in allowed:
-            out[name] = value
-        else:
-            takes = ", ".join(allowed) if allowed else "no attributes"
-            ctx.unknown(el, f"`{tag}` has no attribute `{key}` (it takes {takes})")
+    if items is None:
+        items = el.items()
+        if not items:
+            return {}
+    allowed = _ALLOWED[tag]
+    out = dict(items)
+    if not allowed.issuperset(out):
+        out = {k.lower(): v for k, v in items}
+    if not allowed.issuperset(out):
+        for key, _ in items:
+            if key.lower() not in allowed:
+                del out[key.lower()]
+                names = ATTRIBUTES[tag]
+                takes = ", ".join(names) if names else "no attributes"
+                ctx.unknown(el, f"`{tag}` has no attribute `{key}` (it takes {takes})")
     return out
 
 
@@ -97,9 +103,10 @@ def build(root: Any, ctx: c.Ctx) -> App:
         ctx.error(root, "`response` may not contain loose text; put words to speak in `playtext`")
     instructions: list[Instruction] = []
     for el in root:
-        tag = local_name(el.tag)
-        if tag is None:
+        tag = el.tag
+        if tag.__class__ is not str:
             continue
+        tag = tag.lower() if tag[0] != "{" else local_name(tag)
         builder = _BUILDERS.get(tag)
         if builder is None:
             ctx.unknown(el, f"`{el.tag}` is not a KooKoo tag (KooKoo has {', '.join(TOP_TAGS)})")
@@ -137,9 +144,10 @@ def _prompts(ctx: c.Ctx, el: Any, tag: str) -> tuple:
         ctx.error(el, f"`{tag}` may not contain loose text; put the prompt in `playtext`")
     prompts = []
     for child in el:
-        ctag = local_name(child.tag)
-        if ctag is None:
+        ctag = child.tag
+        if ctag.__class__ is not str:
             continue
+        ctag = ctag.lower() if ctag[0] != "{" else local_name(ctag)
         if ctag in PROMPT_TAGS:
             prompt = _BUILDERS[ctag](ctx, child, ctag)
             if prompt is not None:
@@ -155,19 +163,28 @@ def _prompts(ctx: c.Ctx, el: Any, tag: str) -> tuple:
 
 
 def _playtext(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:
-    a = _attrs(ctx, el, tag)
-    c.no_children(ctx, el, tag)
-    text = c.text_of(el)
+    # The hottest builder (most of a typical app is prompts), hence written out flat.
+    lang, speed, quality, tts_type = PLAYTEXT_LANG, PLAYTEXT_SPEED, PLAYTEXT_QUALITY, None
+    items = el.items()
+    if items:
+        a = _attrs(ctx, el, tag, items)
+        if "lang" in a:
+            lang = a["lang"].strip() or PLAYTEXT_LANG
+        if "speed" in a:
+            raw = a["speed"]
+            speed = _SPEEDS.get(raw.strip())
+            if speed is None:
+                ctx.error(el, f"`playtext` attribute `speed` must be a number from 1 to 9, not \"{raw}\"")
+                speed = PLAYTEXT_SPEED
+        quality = a.get("quality", PLAYTEXT_QUALITY)
+        tts_type = a.get("type")
+    if len(el):
+        c.no_children(ctx, el, tag)
+    text = el.text
+    text = text.strip() if text else ""
     if not text:
         ctx.error(el, "`playtext` has no text to speak")
-    speed = PLAYTEXT_SPEED
-    if "speed" in a:
-        speed = c.as_int(ctx, el, tag, "speed", a["speed"], PLAYTEXT_SPEED, 1, "a number from 1 to 9")
-        if speed > 9:
-            ctx.error(el, f"`playtext` attribute `speed` must be from 1 to 9, not {speed}")
-            speed = PLAYTEXT_SPEED
-    return Speak(text, lang=a.get("lang", PLAYTEXT_LANG).strip() or PLAYTEXT_LANG, speed=speed,
-                 quality=a.get("quality", PLAYTEXT_QUALITY), tts_type=a.get("type"), line=el.sourceline)
+    return Speak(text, lang, None, speed, quality, tts_type, line=el.sourceline)
 
 
 def _sayas(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:

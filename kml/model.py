@@ -19,8 +19,10 @@ dialect writes (KooKoo mixes ms and seconds; KML uses seconds). Every field hold
 a concrete value: the parser fills in the dialect's default, as documented in
 ``docs/kookoo.md`` and ``docs/kml.md``.
 
-Instances are frozen (apps are cached and shared between greenlets); nested
-lists are tuples. ``line`` is where the element started in the source; it is
+Apps are cached and shared between greenlets: treat instances as read-only
+(nested lists are tuples). They are plain (slotted, not frozen) dataclasses
+because a frozen dataclass is three times slower to build, and building them
+is much of a parse. ``line`` is where the element started in the source; it is
 excluded from equality so that model → XML → model is an identity.
 """
 
@@ -100,6 +102,8 @@ def _line_field() -> Any:
 class Instruction:
     """Base of every instruction: what it reports and where the call goes afterwards."""
 
+    __slots__ = ()
+
     #: Short name used in JSON output (``kml validate``) and error messages.
     kind: ClassVar[str] = ""
     #: The call event this instruction produces when it finishes (None: it produces none).
@@ -134,7 +138,7 @@ def _event_request(app: "App", event: str, action: str | None, method: str) -> N
 # --- prompts ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Speak(Instruction):
     """Speak ``text`` with TTS. KooKoo ``playtext``/``say-as``; KML ``Say``/``Speak``.
 
@@ -160,7 +164,7 @@ class Speak(Instruction):
     line: int | None = _line_field()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Play(Instruction):
     """Play the audio file at ``url``. KooKoo ``playaudio``; KML ``Play``."""
 
@@ -170,7 +174,7 @@ class Play(Instruction):
     line: int | None = _line_field()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Pause(Instruction):
     """Silence for ``length_ms``. KML ``Pause``/``Wait`` (KooKoo has no pause tag)."""
 
@@ -185,7 +189,7 @@ Prompt = Union[Speak, Play, Pause]
 # --- input -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CollectDigits(Instruction):
     """Play ``prompts`` and collect DTMF digits. KooKoo ``collectdtmf``; KML ``Gather``/``GetDigits``.
 
@@ -212,7 +216,7 @@ class CollectDigits(Instruction):
         return _event_request(app, EVENT_GOT_DTMF, self.action, self.method)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Recognize(Instruction):
     """Speech recognition. KooKoo ``recognize``; reported as event Recognize with the text.
 
@@ -237,7 +241,7 @@ class Recognize(Instruction):
         return _event_request(app, EVENT_RECOGNIZE, None, "GET")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record(Instruction):
     """Record the caller. KooKoo ``record`` (body = file name); KML ``Record``.
 
@@ -265,7 +269,7 @@ class Record(Instruction):
 # --- connecting ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Dial(Instruction):
     """Call ``numbers`` (tried in order) and bridge. KooKoo ``dial``; KML ``Dial``/``Number``.
 
@@ -296,7 +300,7 @@ class Dial(Instruction):
         return _event_request(app, EVENT_DIAL, self.action, self.method)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Conference(Instruction):
     """Put the caller into conference ``room``. KooKoo ``conference``; KML ``Conference``.
 
@@ -322,7 +326,7 @@ class Conference(Instruction):
 # --- control -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Hangup(Instruction):
     """Hang up. KooKoo ``hangup``; KML ``Hangup``. The app then gets event Disconnect."""
 
@@ -335,7 +339,7 @@ class Hangup(Instruction):
         return END
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Reject(Instruction):
     """Refuse an unanswered inbound call (``reason``: rejected | busy). KML ``Reject``."""
 
@@ -348,7 +352,7 @@ class Reject(Instruction):
         return END
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GoTo(Instruction):
     """Fetch the next document from ``url``. KooKoo ``gotourl``; KML ``Redirect``.
 
@@ -371,7 +375,7 @@ class GoTo(Instruction):
         return NextRequest(NEXT_ACTION, self.url, self.method, None)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SendSms(Instruction):
     """Send ``text`` as SMS to ``to``; the call carries on. KooKoo ``sendsms``; KML ``Sms``."""
 
@@ -413,7 +417,7 @@ class KmlError(ValueError):
         super().__init__("; ".join(str(e) for e in self.errors) or "invalid document")
 
 
-@dataclass(frozen=True)
+@dataclass
 class App:
     """One parsed document: root attributes plus instructions, in document order.
 

@@ -30,15 +30,23 @@ KOOKOO_ONLY = frozenset(("playtext", "say-as", "playaudio", "collectdtmf", "goto
 
 def detect_dialect(root: Any) -> str:
     """``"kml"`` or ``"kookoo"`` for a parsed root element (rules in the module docstring)."""
-    names = [kmlxml._name(el.tag) for el in root]
-    names = [n for n in names if n]
-    if any(n in KML_ONLY for n in names):
-        return KML
-    if any(n.lower() in KOOKOO_ONLY for n in names):
+    kookoo_seen = False
+    all_capitalised = True
+    for el in root:
+        name = el.tag
+        if name.__class__ is not str:
+            continue
+        if name[0] == "{":
+            name = name.split("}", 1)[1]
+        if name in KML_ONLY:
+            return KML
+        if not kookoo_seen and name.lower() in KOOKOO_ONLY:
+            kookoo_seen = True
+        if all_capitalised and not name[:1].isupper():
+            all_capitalised = False
+    if kookoo_seen:
         return KOOKOO
-    if kmlxml._name(root.tag) == "Response" and all(n[:1].isupper() for n in names):
-        return KML
-    return KOOKOO
+    return KML if all_capitalised and kmlxml._name(root.tag) == "Response" else KOOKOO
 
 
 def parse(data: bytes | str, dialect: str | None = None, *, lenient: bool = False,

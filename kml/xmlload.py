@@ -8,6 +8,7 @@ outright: no legitimate KooKoo or KML app needs one.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
@@ -62,14 +63,23 @@ def load(data: bytes, max_bytes: int, max_depth: int) -> etree._Element:
         raise _fail(f"the document is not well-formed XML: {message}", line, column) from None
     except ValueError as exc:  # e.g. a str with an encoding declaration lxml cannot honour
         raise _fail(f"the document cannot be read: {exc}") from None
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise _fail(_doctype_message(), 1, None)
-    # Elements deeper than max_depth: one path lookup instead of walking every element.
-    if root.find("/".join(["*"] * max_depth)) is not None:
+    # The byte check above is exact for every ASCII-compatible encoding; others
+    # (UTF-16/32, which contain NUL bytes) get the check on the parsed tree.
+    if b"\x00" in data:
+        docinfo = root.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None:
+            raise _fail(_doctype_message(), 1, None)
+    if _too_deep(max_depth)(root):
         deep = root.find("/".join(["*"] * max_depth))
-        raise _fail(f"elements are nested more than {max_depth} levels deep", deep.sourceline, None)
+        raise _fail(f"elements are nested more than {max_depth} levels deep",
+                    deep.sourceline if deep is not None else None, None)
     return root
+
+
+@functools.lru_cache(maxsize=8)
+def _too_deep(max_depth: int) -> etree.XPath:
+    """A compiled XPath that is true when some element lies deeper than ``max_depth`` levels."""
+    return etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")")
 
 
 def _doctype_message() -> str:
