@@ -57,8 +57,12 @@ class NodePool:
         return self.pacer.slots_key("node", node.name)
 
     def rate(self, node: Node) -> Rate:
-        """The node's sessions-per-second limit."""
-        return Rate.per_second(self.pacer.rate_key("node", node.name), node.sps)
+        """The node's sessions-per-second limit.
+
+        FreeSWITCH decrements its per-second budget before testing it, so
+        ``sps N`` admits N-1 sessions a second; the rate leaves that margin.
+        """
+        return Rate.per_second(self.pacer.rate_key("node", node.name), max(1, node.sps - 1))
 
     def load(self, node: Node) -> float:
         """Live channels as a fraction of max_sessions."""

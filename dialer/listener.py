@@ -1,0 +1,347 @@
+"""Channel events → attempt states, CDRs and live counters; and reconciliation after events were missed.
+
+Every dialer process subscribes (on each node's inbound connection) to
+BACKGROUND_JOB, CHANNEL_PROGRESS, CHANNEL_PROGRESS_MEDIA, CHANNEL_ANSWER and
+CHANNEL_HANGUP_COMPLETE, filtered to this installation's calls
+(``variable_vaani_prefix``; BACKGROUND_JOB carries no channel variables, so it
+passes a filter on its name and is matched by its Job-UUID, which the dialer
+sets to the call's uuid).
+
+So every process sees every call's events, not only its own: a call whose
+launcher died is still followed. The launcher applies an event at once;
+the others apply it after ``foreign_delay`` seconds, when the launcher has
+normally done so already and their attempt ``UPDATE ... WHERE state IN``
+changes nothing. Application is idempotent in any case:
+
+* a transition is a conditional UPDATE (a duplicate moves nothing);
+* CDRs are upserts keyed by the channel uuid (``dialer.records``);
+* side effects (retry rows, live counters, slot release, learning) happen only
+  for the caller whose transition changed the row.
+
+Events of one call are applied in order (one shard greenlet per call uuid).
+
+After a reconnect (or when a dead worker's calls are recovered) the
+:class:`Reconciler` asks FreeSWITCH which of our live attempts still have a
+channel (``show channels as json`` / ``uuid_exists``): those that do are
+followed again, those that do not ended while nobody listened and get their
+final state and CDR from what is known.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import gevent
+import gevent.queue
+
+from dialer import attempts as _attempts
+from dialer import campaigns as _campaigns
+from dialer import pacing as _pacing
+from dialer.store import db
+from dialer.records import dial_status_for
+from dialer.store.models import CallRequest, Contact, utcnow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dialer.engine import Dialer
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("BACKGROUND_JOB", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
+          "CHANNEL_HANGUP_COMPLETE")
+
+def _event_time(headers: dict, name: str) -> datetime | None:
+    raw = headers.get(name)
+    try:
+        us = int(raw)
+    except (TypeError, ValueError):
+        return None
+    if us <= 0:
+        return None
+    return datetime.fromtimestamp(us / 1e6, timezone.utc).replace(tzinfo=None)
+
+
+class Listener:
+    """Applies channel events for one dialer process (see the module docs)."""
+
+    def __init__(self, dialer: "Dialer", shards: int = 4, foreign_delay: float = 1.0):
+        self.d = dialer
+        self.foreign_delay = foreign_delay
+        self._queues = [gevent.queue.Queue() for _ in range(shards)]
+        self._workers: list[gevent.Greenlet] = []
+        self.applied = 0
+
+    def start(self) -> None:
+        """Start the shard greenlets."""
+        self._workers = [gevent.spawn(self._drain, q) for q in self._queues]
+
+    def stop(self) -> None:
+        """Stop applying events."""
+        gevent.killall(self._workers, timeout=2)
+
+    # -- intake ----------------------------------------------------------------
+    def on_event(self, event) -> None:
+        """Entry point for the ESL client: route one event to its call's shard."""
+        h = event.headers
+        name = h.get("Event-Name", "")
+        if name == "BACKGROUND_JOB":
+            arg = h.get("Job-Command-Arg", "")
+            if f"vaani_prefix={self.d.key_prefix}," not in arg and f"vaani_prefix={self.d.key_prefix}}}" not in arg:
+                return
+            call_uuid = h.get("Job-UUID", "")
+        else:
+            if h.get("variable_vaani_prefix") != self.d.key_prefix:
+                return
+            call_uuid = h.get("Unique-ID", "")
+        if not call_uuid:
+            return
+        mine = call_uuid in self.d.launched
+        if name == "BACKGROUND_JOB" and event.body.startswith("-ERR"):
+            # A failed originate that had a channel also sends CHANNEL_HANGUP_COMPLETE, the richer
+            # record; give it a head start so the job's -ERR only records calls that had none.
+            delay = 0.3 if mine else self.foreign_delay + 0.3
+        else:
+            delay = 0.0 if mine else self.foreign_delay
+        item = (name, call_uuid, dict(h), event.body)
+        q = self._queues[zlib.crc32(call_uuid.encode()) % len(self._queues)]
+        if delay:
+            gevent.spawn_later(delay, q.put, item)
+        else:
+            q.put(item)
+
+    def _drain(self, q: gevent.queue.Queue) -> None:
+        while True:
+            name, call_uuid, headers, body = q.get()
+            try:
+                self.apply(name, call_uuid, headers, body)
+                self.applied += 1
+            except Exception:
+                log.exception("applying %s of %s failed", name, call_uuid)
+
+    # -- application -----------------------------------------------------------
+    def apply(self, name: str, call_uuid: str, headers: dict, body: str = "") -> None:
+        """Apply one event (idempotent)."""
+        if name in ("CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
+            with db.session_scope(self.d.db_url) as s:
+                _attempts.transition(s, call_uuid, ["dialing"], "ringing")
+        elif name == "CHANNEL_ANSWER":
+            with db.session_scope(self.d.db_url) as s:
+                a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered",
+                                         answered_at=_event_time(headers, "Caller-Channel-Answered-Time") or utcnow())
+            if a is not None:
+                self.d.live_change(a.call_type, +1)
+        elif name == "CHANNEL_HANGUP_COMPLETE":
+            self.finish(call_uuid, headers)
+        elif name == "BACKGROUND_JOB":
+            text = body.strip()
+            if text.startswith("-ERR"):
+                cause = text[4:].strip().split()[0] if text[4:].strip() else "NORMAL_TEMPORARY_FAILURE"
+                self.fail_without_channel(call_uuid, cause)
+            elif text.startswith("+OK"):
+                with db.session_scope(self.d.db_url) as s:
+                    a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered", answered_at=utcnow())
+                if a is not None:
+                    self.d.live_change(a.call_type, +1)
+
+    def finish(self, call_uuid: str, headers: dict, reconciled: bool = False) -> bool:
+        """A call's channel is gone: final state, CDR, follow-up attempt. True when this call made the change.
+
+        ``reconciled`` marks headers synthesised for a call that ended unseen.
+        """
+        cause = headers.get("Hangup-Cause") or headers.get("variable_hangup_cause") or "NORMAL_CLEARING"
+        deliveries: list[int] = []
+        changed = None
+        with db.session_scope(self.d.db_url, immediate=True) as s:
+            current = _attempts.by_uuid(s, call_uuid)
+            if current is None:
+                return False
+            if current.state in _attempts.FINAL_STATES:
+                if not reconciled:
+                    # Finished earlier by a -ERR job or a reconciliation: the real hangup event merges
+                    # into the same CDR row (upsert by uuid) and its times win.
+                    deliveries += self.d.record_hangup(s, headers)
+            else:
+                answered_at = _event_time(headers, "Caller-Channel-Answered-Time")
+                answered = current.state == "answered" or answered_at is not None
+                status = dial_status_for(cause, answered)
+                a = _attempts.transition(
+                    s, call_uuid, _attempts.LIVE_STATES, "completed" if answered else "failed",
+                    dial_status=status, hangup_cause=cause, answered_at=current.answered_at or answered_at,
+                    ended_at=_event_time(headers, "Caller-Channel-Hangup-Time") or utcnow())
+                if a is not None:
+                    deliveries += self.d.record_hangup(s, headers)
+                    self._follow_up(s, a, status)
+                    changed = (a, current.state == "answered", answered)
+        self.d.enqueue_callbacks(deliveries)
+        if changed is None:
+            return False
+        a, was_answered, answered = changed
+        self._after_final(a, was_answered=was_answered, answered=answered, headers=headers)
+        return True
+
+    def fail_without_channel(self, call_uuid: str, cause: str) -> bool:
+        """An originate that failed (``-ERR``) with no CHANNEL_HANGUP_COMPLETE before it."""
+        status = dial_status_for(cause, False)
+        deliveries: list[int] = []
+        with db.session_scope(self.d.db_url, immediate=True) as s:
+            a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "failed", dial_status=status,
+                                     hangup_cause=cause, ended_at=utcnow())
+            if a is None:
+                return False
+            deliveries += self.d.record_failure(s, a, cause)
+            self._follow_up(s, a, status)
+        self.d.enqueue_callbacks(deliveries)
+        self._after_final(a, was_answered=False, answered=False, headers={})
+        return True
+
+    def _follow_up(self, s, a, status: str) -> None:
+        """Create the next alternate number or retry for a failed attempt (inside the final transition's transaction)."""
+        if status == "ANSWER":
+            return
+        if a.campaign_id:
+            camp = self.d.campaign_row(s, a.campaign_id)
+            if camp is None or camp.status in ("stopped", "completed"):
+                return
+            contact = s.get(Contact, a.contact_id) if a.contact_id is not None else None
+            nums = _campaigns.alternates(contact, a.number)
+            _attempts.next_attempt(s, a, status, nums, camp.max_retries or 0, camp.retry_time or 0,
+                                   camp.retry_on_statuses or [])
+        elif a.request_id:
+            req = s.get(CallRequest, a.request_id)
+            if req is None or req.status == "cancelled":
+                return
+            from dialer.submit import request_numbers
+
+            groups = request_numbers(req)
+            nums = next((g for g in groups if len(g) > a.number_index and g[a.number_index] == a.number), [a.number])
+            p = req.parameters or {}
+            _attempts.next_attempt(s, a, status, nums, int(p.get("max_retries") or 0),
+                                   int(p.get("retry_time") or 0), p.get("retry_on_statuses") or [])
+
+    def _after_final(self, a, *, was_answered: bool, answered: bool, headers: dict) -> None:
+        """Outside the transaction: slots, live counters, learning, local bookkeeping."""
+        self.d.release_call(a)
+        if was_answered:  # counted live when its answer was applied
+            self.d.live_change(a.call_type, -1)
+        if a.campaign_id:
+            try:
+                ring = talk = 0.0
+                if a.claimed_at and a.ended_at:
+                    total = (a.ended_at - a.claimed_at).total_seconds()
+                    if a.answered_at:
+                        ring = max(0.0, (a.answered_at - a.claimed_at).total_seconds())
+                        talk = max(0.0, (a.ended_at - a.answered_at).total_seconds())
+                    else:
+                        ring = max(0.0, total)
+                _pacing.learn(self.d.redis, self.d.key_prefix, a.campaign_id, answered, ring, talk)
+            except Exception:
+                log.debug("learning failed", exc_info=True)
+
+
+class Reconciler:
+    """Compares live attempts with what FreeSWITCH reports and settles the differences."""
+
+    def __init__(self, dialer: "Dialer", listener: Listener, grace: float = 3.0):
+        self.d = dialer
+        self.listener = listener
+        self.grace = grace
+
+    def node_reconnected(self, node_name: str, client) -> int:
+        """After (re)connecting to a node: settle our attempts on it whose channel is gone. Returns how many."""
+        try:
+            present = client.channel_uuids()
+        except Exception as exc:
+            log.warning("reconcile %s: cannot list channels: %s", node_name, exc)
+            return 0
+        import sqlalchemy as sa
+
+        from dialer.store.models import Attempt
+
+        with db.session_scope(self.d.db_url) as s:
+            rows = s.execute(sa.select(Attempt).where(Attempt.fs_node == node_name,
+                                                      Attempt.state.in_(_attempts.LIVE_STATES))).scalars().all()
+        settled = 0
+        for a in rows:
+            if a.origination_uuid in present:
+                continue
+            mine_and_sent = a.origination_uuid in self.d.launched
+            age = (utcnow() - a.claimed_at).total_seconds() if a.claimed_at else 1e9
+            if a.state == "dialing" and not mine_and_sent:
+                if age < self.grace:
+                    continue  # being launched right now by some worker
+                if a.claimed_by in self.d.live_workers() and a.claimed_by != self.d.worker_id:
+                    continue  # its live launcher knows whether it sent it
+            settled += self.settle_gone(a)
+        return settled
+
+    def settle_gone(self, a) -> int:
+        """An attempt whose channel FreeSWITCH does not have: launched → final with a CDR; never launched → queued."""
+        if a.state == "dialing" and a.origination_uuid not in self.d.launched:
+            with db.session_scope(self.d.db_url) as s:
+                ok = _attempts.requeue_unlaunched(s, a.id, a.claimed_by)
+            if ok:
+                self.d.release_call(a)
+            return int(ok)
+        headers = self.synthetic_hangup(a)
+        return int(self.listener.finish(a.origination_uuid, headers, reconciled=True))
+
+    def synthetic_hangup(self, a) -> dict:
+        """What is known of a call that ended unseen, in CHANNEL_HANGUP_COMPLETE's shape."""
+        now_us = int(datetime.now(timezone.utc).timestamp() * 1e6)
+
+        def us(dt):
+            return str(int(dt.replace(tzinfo=timezone.utc).timestamp() * 1e6)) if dt else "0"
+
+        answered = a.state == "answered"
+        return {
+            "Event-Name": "CHANNEL_HANGUP_COMPLETE",
+            "Unique-ID": a.origination_uuid,
+            "Hangup-Cause": "NORMAL_CLEARING" if answered else "NORMAL_TEMPORARY_FAILURE",
+            "Caller-Destination-Number": a.number,
+            "Caller-Channel-Created-Time": us(a.claimed_at),
+            "Caller-Channel-Answered-Time": us(a.answered_at),
+            "Caller-Channel-Hangup-Time": str(now_us),
+            "variable_vaani_attempt_id": a.id,
+            "variable_vaani_request_id": a.request_id or "",
+            "variable_vaani_prefix": self.d.key_prefix,
+            "variable_vaani_reconciled": "true",
+            "variable_uuid": a.origination_uuid,
+            "variable_start_uepoch": us(a.claimed_at),
+            "variable_answer_uepoch": us(a.answered_at),
+            "variable_end_uepoch": str(now_us),
+        }
+
+    def recover_dead_workers(self) -> int:
+        """Settle or adopt live attempts of workers whose heartbeat stopped. Returns how many were handled."""
+        live = self.d.live_workers()
+        older = utcnow() - _timedelta(self.grace)
+        with db.session_scope(self.d.db_url) as s:
+            stale = _attempts.stale_claims(s, live, older)
+        handled = 0
+        for a in stale:
+            client = self.d.nodes.client(a.fs_node)
+            if client is None or not client.connected:
+                if a.fs_node is None and a.state == "dialing":
+                    with db.session_scope(self.d.db_url) as s:
+                        handled += int(_attempts.requeue_unlaunched(s, a.id, a.claimed_by))
+                continue
+            try:
+                exists = client.uuid_exists(a.origination_uuid)
+            except Exception:
+                continue
+            if exists:
+                with db.session_scope(self.d.db_url) as s:
+                    if _attempts.adopt(s, a.id, a.claimed_by, self.d.worker_id):
+                        self.d.launched.add(a.origination_uuid)
+                        handled += 1
+            else:
+                handled += self.settle_gone(a)
+        return handled
+
+
+def _timedelta(seconds: float):
+    from datetime import timedelta
+
+    return timedelta(seconds=seconds)
