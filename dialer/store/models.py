@@ -361,6 +361,8 @@ class Cdr(Base):
     account_id: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[Optional[str]] = mapped_column(String(40))
     attempt_id: Mapped[Optional[str]] = mapped_column(String(36), unique=True)
+    #: Identity of a record without a channel, e.g. ``dnd:<campaign_id>:<number>``.
+    record_key: Mapped[Optional[str]] = mapped_column(String(100), unique=True)
     campaign_id: Mapped[Optional[str]] = mapped_column(String(32))
     list_id: Mapped[Optional[str]] = mapped_column(String(32))
     contact_id: Mapped[Optional[int]] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))

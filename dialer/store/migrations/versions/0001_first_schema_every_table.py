@@ -60,6 +60,7 @@ def upgrade() -> None:
     sa.Column('account_id', sa.String(length=64), nullable=False),
     sa.Column('request_id', sa.String(length=40), nullable=True),
     sa.Column('attempt_id', sa.String(length=36), nullable=True),
+    sa.Column('record_key', sa.String(length=100), nullable=True),
     sa.Column('campaign_id', sa.String(length=32), nullable=True),
     sa.Column('list_id', sa.String(length=32), nullable=True),
     sa.Column('contact_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -93,6 +94,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cdrs')),
+    sa.UniqueConstraint('record_key', name=op.f('uq_cdrs_record_key')),
     sa.UniqueConstraint('attempt_id', name=op.f('uq_cdrs_attempt_id')),
     sa.UniqueConstraint('uniqueid', name=op.f('uq_cdrs_uniqueid'))
     )

@@ -1,0 +1,692 @@
+"""Call detail records: written from FreeSWITCH's hangup event and the IVR runtime's call facts.
+
+A call's record has two halves that arrive in either order, possibly twice:
+
+* the **hangup half**, from the ESL listener's ``CHANNEL_HANGUP_COMPLETE``
+  (:func:`record_channel_hangup`) or from an originate that failed
+  (:func:`record_originate_failure`): times, billsec, hangup cause, dial status;
+* the **IVR half**, from the runtime's RQ job :func:`ivr_call_finished`
+  (contract 3 in docs/architecture.md): DTMF, recordings, media duration,
+  dial results, app errors.
+
+Every write is an upsert keyed by the channel UUID (``uniqueid``; the attempt
+id or a ``record_key`` for records without a channel), so any order and any
+duplicate give one row with the same content. The write that completes the
+record (both halves in, or the hangup half of a call that never reached the
+IVR) queues the status callback in the same transaction (an outbox row in
+``callback_deliveries``); the RQ job is enqueued after the commit.
+
+The mapping from FreeSWITCH causes to seed 002's dial statuses is
+:data:`DIAL_STATUS_BY_CAUSE`, documented in docs/cdr.md.
+
+Run the ``record_*`` functions inside ``db.session_scope(url, immediate=True)``
+(or use the ``handle_*`` wrappers that do): on SQLite that serialises the
+read-merge-write; on PostgreSQL the row is locked ``FOR UPDATE``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from dialer import callbacks
+from dialer.numbers import seed_style
+from dialer.store import db
+from dialer.store.models import Attempt, Campaign, Cdr, InboundNumber, utcnow
+from ivr.call_spec import CallFacts, CallSpec, CallSpecError
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- the status table
+
+#: FreeSWITCH hangup causes (and originate ``-ERR`` causes) of calls that were NOT answered,
+#: mapped to seed 002's ``dial_status``. An answered call is ``ANSWER`` whatever the cause.
+DIAL_STATUS_BY_CAUSE: dict[str, str] = {
+    # the called party is busy or declined
+    "USER_BUSY": "BUSY",
+    "CALL_REJECTED": "BUSY",
+    # rang, nobody picked up
+    "NO_ANSWER": "NOANSWER",
+    "NO_USER_RESPONSE": "NOANSWER",
+    "PROGRESS_TIMEOUT": "NOANSWER",
+    "ALLOTTED_TIMEOUT": "NOANSWER",
+    "RECOVERY_ON_TIMER_EXPIRE": "NOANSWER",
+    # we gave up before an answer (stop/pause, uuid_kill, the originator went away)
+    "ORIGINATOR_CANCEL": "CANCEL",
+    "LOSE_RACE": "CANCEL",
+    "PICKED_OFF": "CANCEL",
+    "MANAGER_REQUEST": "CANCEL",
+    "NORMAL_CLEARING": "CANCEL",
+    "SYSTEM_SHUTDOWN": "CANCEL",
+    # the number or the route does not exist or cannot be reached
+    "UNALLOCATED_NUMBER": "CHANUNAVAIL",
+    "NO_ROUTE_TRANSIT_NET": "CHANUNAVAIL",
+    "NO_ROUTE_DESTINATION": "CHANUNAVAIL",
+    "NUMBER_CHANGED": "CHANUNAVAIL",
+    "DESTINATION_OUT_OF_ORDER": "CHANUNAVAIL",
+    "INVALID_NUMBER_FORMAT": "CHANUNAVAIL",
+    "SUBSCRIBER_ABSENT": "CHANUNAVAIL",
+    "USER_NOT_REGISTERED": "CHANUNAVAIL",
+    "INCOMPATIBLE_DESTINATION": "CHANUNAVAIL",
+    "FACILITY_REJECTED": "CHANUNAVAIL",
+    "FACILITY_NOT_SUBSCRIBED": "CHANUNAVAIL",
+    "OUTGOING_CALL_BARRED": "CHANUNAVAIL",
+    "INCOMING_CALL_BARRED": "CHANUNAVAIL",
+    "BEARERCAPABILITY_NOTAVAIL": "CHANUNAVAIL",
+    "BEARERCAPABILITY_NOTIMPL": "CHANUNAVAIL",
+    "SERVICE_UNAVAILABLE": "CHANUNAVAIL",
+    "SERVICE_NOT_IMPLEMENTED": "CHANUNAVAIL",
+    "CHAN_NOT_IMPLEMENTED": "CHANUNAVAIL",
+    "GATEWAY_DOWN": "CHANUNAVAIL",
+    "INVALID_GATEWAY": "CHANUNAVAIL",
+    "INVALID_PROFILE": "CHANUNAVAIL",
+    "INVALID_URL": "CHANUNAVAIL",
+    "MANDATORY_IE_MISSING": "CHANUNAVAIL",
+    "MEDIA_TIMEOUT": "CHANUNAVAIL",
+    "USER_CHALLENGE": "CHANUNAVAIL",
+    # the network or our own switch has no capacity right now
+    "NORMAL_CIRCUIT_CONGESTION": "CONGESTION",
+    "SWITCH_CONGESTION": "CONGESTION",
+    "NORMAL_TEMPORARY_FAILURE": "CONGESTION",
+    "REQUESTED_CHAN_UNAVAIL": "CONGESTION",
+    "NETWORK_OUT_OF_ORDER": "CONGESTION",
+    "EXCHANGE_ROUTING_ERROR": "CONGESTION",
+    "DESTINATION_CONGESTION": "CONGESTION",
+    "CRASH": "CONGESTION",
+}
+#: A cause not in the table, on a call that was not answered.
+DEFAULT_UNANSWERED_STATUS = "CHANUNAVAIL"
+DIAL_STATUSES = ("ANSWER", "BUSY", "NOANSWER", "CANCEL", "CHANUNAVAIL", "CONGESTION", "DND")
+
+#: seed 002 ``call_status`` (the Asterisk-style disposition) for each dial status.
+CALL_STATUS_BY_DIAL_STATUS = {
+    "ANSWER": "ANSWERED",
+    "BUSY": "BUSY",
+    "NOANSWER": "NO ANSWER",
+    "CANCEL": "NO ANSWER",
+    "CHANUNAVAIL": "FAILED",
+    "CONGESTION": "CONGESTION",
+    "DND": None,
+}
+
+#: ``call_direction`` and ``destination_context`` per call type, in seed 002's vocabulary.
+CONTEXT_BY_CALL_TYPE = {
+    "click2call": ("outbound-api", "click2call"),
+    "callback": ("outbound-api", "click2call"),
+    "otp": ("outbound-api", "local_call"),
+    "konnect": ("outbound-api", "konnect_call"),
+    "kairos": ("outbound-api", "kairos_flow"),
+    "inbound": ("inbound", "inbound_ivr"),
+}
+
+
+def dial_status_for(cause: str | None, answered: bool) -> str:
+    """Seed 002 ``dial_status`` of a call that ended with ``cause`` (see :data:`DIAL_STATUS_BY_CAUSE`)."""
+    if answered:
+        return "ANSWER"
+    cause = (cause or "").strip().upper()
+    if cause.startswith("-ERR"):
+        cause = cause[4:].strip()
+    return DIAL_STATUS_BY_CAUSE.get(cause, DEFAULT_UNANSWERED_STATUS)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class Recorded:
+    """What a ``record_*`` call did: the row, whether this write completed it, callbacks to enqueue."""
+
+    cdr_id: int
+    uniqueid: str | None
+    completed: bool = False
+    deliveries: list[int] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- the upsert
+
+
+def _dialect_insert(session: Session):
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - only the two supported databases
+        raise RuntimeError(f"unsupported database {name}")
+    return dialect_insert
+
+
+def _locked_row(
+    session: Session, *, uniqueid: str | None, attempt_id: str | None, record_key: str | None, account_id: str
+) -> Cdr:
+    """The CDR for these keys, created empty if absent, locked for this transaction."""
+    keys = {k: v for k, v in (("uniqueid", uniqueid), ("attempt_id", attempt_id), ("record_key", record_key)) if v}
+    if not keys:
+        raise ValueError("a CDR needs a channel uuid, an attempt id or a record key")
+    # Insert-if-absent first: the insert takes SQLite's write lock, and on PostgreSQL
+    # a concurrent twin waits on the unique index instead of creating a second row.
+    stmt = _dialect_insert(session)(Cdr).values(account_id=account_id or "", call_date=utcnow(), **keys)
+    session.execute(stmt.on_conflict_do_nothing())
+    conds = [getattr(Cdr, k) == v for k, v in keys.items()]
+    rows = session.scalars(
+        select(Cdr).where(or_(*conds)).order_by(Cdr.id).with_for_update().execution_options(populate_existing=True)
+    ).all()
+    row = rows[0]
+    for k, v in keys.items():
+        if getattr(row, k) is None:
+            setattr(row, k, v)
+    return row
+
+
+def _fill(row: Cdr, **values: Any) -> None:
+    """Set fields that are still empty; never overwrite what the other half already knows."""
+    for key, value in values.items():
+        if value in (None, ""):
+            continue
+        if getattr(row, key) in (None, "", 0):
+            setattr(row, key, value)
+
+
+def _epoch(value: Any, scale: float = 1.0) -> datetime | None:
+    try:
+        number = float(value) / scale
+    except (TypeError, ValueError):
+        return None
+    if number <= 0:
+        return None
+    return datetime.fromtimestamp(number, timezone.utc).replace(tzinfo=None)
+
+
+def _time(headers: Mapping[str, str], name: str) -> datetime | None:
+    """``variable_<name>_uepoch`` (µs) or ``variable_<name>_epoch`` (s) as naive UTC."""
+    return _epoch(headers.get(f"variable_{name}_uepoch"), 1e6) or _epoch(headers.get(f"variable_{name}_epoch"))
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _context_for(call_type: str, campaign: Campaign | None) -> tuple[str, str]:
+    if call_type == "campaign":
+        kind = campaign.campaign_type if campaign is not None else 0
+        return "outbound-campaign", f"local_call_campaign_type_{kind}"
+    return CONTEXT_BY_CALL_TYPE.get(call_type, ("outbound-api", "local_call"))
+
+
+def _identity(session: Session, row: Cdr, spec: CallSpec | None, attempt: Attempt | None) -> None:
+    """Fill who/what the call was from the call spec, the attempt row and the campaign."""
+    call_type = (spec and spec.call_type) or (attempt and attempt.call_type) or row.call_type or ""
+    _fill(
+        row,
+        call_type=call_type,
+        account_id=(spec and spec.account_id) or (attempt and attempt.account_id),
+        request_id=(spec and spec.request_id) or (attempt and attempt.request_id),
+        attempt_id=(spec and spec.attempt_id) or (attempt and attempt.id),
+        campaign_id=(spec and spec.campaign_id) or (attempt and attempt.campaign_id),
+        contact_id=(spec and _int(spec.contact_id)) or (attempt and attempt.contact_id),
+        caller_id=spec and spec.caller_id,
+        dialed_number=(spec and spec.called_number) or (attempt and attempt.number),
+    )
+    campaign = session.get(Campaign, row.campaign_id) if row.campaign_id else None
+    if campaign is not None:
+        _fill(row, list_id=campaign.list_id, caller_id=campaign.caller_id)
+    direction, context = _context_for(row.call_type, campaign)
+    _fill(row, call_direction=direction, destination_context=context)
+    if row.call_type in ("click2call", "callback"):
+        _fill(row, agent_number=row.dialed_number)
+        if spec is not None and spec.click2call is not None:
+            _fill(row, customer_number=spec.click2call.destination)
+    elif row.call_type in ("otp", "konnect", "kairos", "inbound"):
+        _fill(row, customer_number=row.dialed_number)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _complete_if_ready(session: Session, row: Cdr, result: Recorded) -> None:
+    answered = row.answer is not None or row.dial_status == "ANSWER"
+    ready = row.hangup_recorded and (row.ivr_recorded or not answered or row.is_dnd)
+    if not ready or row.callback_queued:
+        return
+    row.callback_queued = True
+    result.completed = True
+    session.flush()
+    delivery = callbacks.queue_status_callback(session, row)
+    if delivery is not None:
+        result.deliveries.append(delivery)
+
+
+# ---------------------------------------------------------------- the hangup half
+
+
+def record_channel_hangup(session: Session, headers: Mapping[str, str], *, node: str | None = None) -> Recorded:
+    """Upsert the CDR of a channel from its ``CHANNEL_HANGUP_COMPLETE`` event headers (URL-decoded).
+
+    Uses ``Unique-ID``, ``Hangup-Cause``, ``variable_{start,answer,end}_uepoch``,
+    ``variable_billmsec``/``billsec``, ``variable_mduration``/``duration`` and our
+    ``variable_vaani_call``/``vaani_request_id``/``vaani_attempt_id``.
+    Inbound calls (no call spec) are matched to their account by the called number.
+    """
+    uniqueid = headers.get("Unique-ID") or headers.get("variable_uuid")
+    if not uniqueid:
+        raise ValueError("CHANNEL_HANGUP_COMPLETE without Unique-ID")
+    spec = None
+    if headers.get("variable_vaani_call"):
+        try:
+            spec = CallSpec.decode(headers["variable_vaani_call"])
+        except CallSpecError as exc:
+            log.warning("channel %s: %s", uniqueid, exc)
+    attempt_id = headers.get("variable_vaani_attempt_id") or (spec and spec.attempt_id) or None
+    attempt = session.get(Attempt, attempt_id) if attempt_id else None
+    inbound = None
+    if spec is None and attempt is None and (headers.get("Call-Direction") or "").lower() == "inbound":
+        inbound = session.get(InboundNumber, _plus(headers.get("Caller-Destination-Number")))
+    account_id = (spec and spec.account_id) or (attempt and attempt.account_id) or (inbound and inbound.account_id)
+    row = _locked_row(session, uniqueid=uniqueid, attempt_id=attempt_id, record_key=None, account_id=account_id or "")
+    if inbound is not None:
+        _fill(
+            row,
+            call_type="inbound",
+            dialed_number=inbound.number,
+            customer_number=_plus(headers.get("Caller-Caller-ID-Number")),
+            caller_id=_plus(headers.get("Caller-Caller-ID-Number")),
+        )
+    _identity(session, row, spec, attempt)
+    _fill(
+        row,
+        request_id=headers.get("variable_vaani_request_id"),
+        dialed_number=_plus(headers.get("Caller-Destination-Number")),
+        caller_id=_plus(headers.get("variable_origination_caller_id_number") or headers.get("Caller-Caller-ID-Number")),
+    )
+    start = _time(headers, "start") or _epoch(headers.get("Caller-Channel-Created-Time"), 1e6)
+    answer = _time(headers, "answer")
+    end = _time(headers, "end") or _epoch(headers.get("Event-Date-Timestamp"), 1e6)
+    billmsec = _float(headers.get("variable_billmsec"))
+    billsec = billmsec / 1000 if billmsec is not None else _float(headers.get("variable_billsec"))
+    mduration = _float(headers.get("variable_mduration"))
+    duration = mduration / 1000 if mduration is not None else _float(headers.get("variable_duration"))
+    cause = headers.get("Hangup-Cause") or headers.get("variable_hangup_cause")
+    dial_status = dial_status_for(cause, answer is not None)
+    # The hangup event is the authority on times and outcome: it overwrites an earlier failure guess.
+    row.call_date = start or row.call_date
+    row.answer, row.end = answer, end
+    row.billsec = billsec if answer is not None else 0.0
+    row.call_duration = duration
+    row.hangup_cause = cause
+    row.dial_status = dial_status
+    row.call_status = CALL_STATUS_BY_DIAL_STATUS[dial_status]
+    row.fs_node = node or headers.get("FreeSWITCH-Switchname") or row.fs_node
+    row.hangup_recorded = True
+    result = Recorded(cdr_id=row.id, uniqueid=row.uniqueid)
+    _complete_if_ready(session, row, result)
+    return result
+
+
+def _plus(number: str | None) -> str | None:
+    """Numbers from FreeSWITCH headers as E.164 when they look international (digits, 8+ long)."""
+    if not number:
+        return None
+    number = number.strip()
+    if number.startswith("+"):
+        return number
+    return "+" + number if number.isdigit() and len(number) >= 8 else number
+
+
+def record_originate_failure(
+    session: Session,
+    attempt_id: str,
+    cause: str,
+    *,
+    origination_uuid: str | None = None,
+    node: str | None = None,
+    at: datetime | None = None,
+) -> Recorded:
+    """Record an originate that failed (``-ERR <CAUSE>`` in BACKGROUND_JOB, or refused before sending).
+
+    When FreeSWITCH created a channel before failing, its hangup event merges
+    into the same row (same origination uuid / attempt id) and wins.
+    """
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None:
+        raise ValueError(f"unknown attempt {attempt_id!r}")
+    uniqueid = origination_uuid or attempt.origination_uuid
+    row = _locked_row(session, uniqueid=uniqueid, attempt_id=attempt_id, record_key=None, account_id=attempt.account_id)
+    _identity(session, row, None, attempt)
+    cause = (cause or "").strip()
+    if cause.upper().startswith("-ERR"):
+        cause = cause[4:].strip()
+    if not row.hangup_recorded:
+        status = dial_status_for(cause, False)
+        row.hangup_cause = cause.upper() or None
+        row.dial_status = status
+        row.call_status = CALL_STATUS_BY_DIAL_STATUS[status]
+        row.call_date = at or attempt.claimed_at or row.call_date
+        row.end = at or utcnow()
+        row.billsec, row.call_duration = 0.0, 0.0
+        row.fs_node = node or attempt.fs_node
+        row.hangup_recorded = True
+    result = Recorded(cdr_id=row.id, uniqueid=row.uniqueid)
+    _complete_if_ready(session, row, result)
+    return result
+
+
+def record_dnd(
+    session: Session,
+    *,
+    account_id: str,
+    number: str,
+    campaign_id: str | None = None,
+    list_id: str | None = None,
+    contact_id: int | None = None,
+    caller_id: str | None = None,
+    request_id: str | None = None,
+) -> Recorded:
+    """Record a contact that was not dialed because it is on a DND list (seed 002: ``dial_status`` DND).
+
+    Idempotent per campaign (or request) and number: loading a campaign twice records it once.
+    """
+    scope = campaign_id or request_id or "account"
+    row = _locked_row(
+        session, uniqueid=None, attempt_id=None, record_key=f"dnd:{scope}:{number}", account_id=account_id
+    )
+    campaign = session.get(Campaign, campaign_id) if campaign_id else None
+    call_type = "campaign" if campaign_id else "otp"
+    direction, context = _context_for(call_type, campaign)
+    _fill(
+        row,
+        call_type=call_type,
+        campaign_id=campaign_id,
+        request_id=request_id,
+        list_id=list_id or (campaign and campaign.list_id),
+        contact_id=contact_id,
+        dialed_number=number,
+        caller_id=caller_id or (campaign and campaign.caller_id),
+        call_direction=direction,
+        destination_context=context,
+    )
+    row.dial_status = "DND"
+    row.call_status = None
+    row.is_dnd = True
+    row.hangup_recorded = True
+    result = Recorded(cdr_id=row.id, uniqueid=None)
+    _complete_if_ready(session, row, result)
+    return result
+
+
+# ---------------------------------------------------------------- the IVR half
+
+
+def record_ivr_facts(session: Session, facts: CallFacts) -> Recorded:
+    """Merge the runtime's :class:`CallFacts` into the call's CDR (upsert by channel uuid)."""
+    if not facts.uuid:
+        raise ValueError("call facts without a channel uuid")
+    attempt = session.get(Attempt, facts.attempt_id) if facts.attempt_id else None
+    row = _locked_row(
+        session,
+        uniqueid=facts.uuid,
+        attempt_id=facts.attempt_id or None,
+        record_key=None,
+        account_id=facts.account_id or (attempt and attempt.account_id) or "",
+    )
+    spec = CallSpec(
+        call_type=facts.call_type,
+        request_id=facts.request_id,
+        attempt_id=facts.attempt_id,
+        account_id=facts.account_id,
+        campaign_id=facts.campaign_id,
+        caller_id=facts.caller_id,
+        called_number=facts.called_number,
+    )
+    _identity(session, row, spec, attempt)
+    if facts.call_type == "inbound" or facts.direction == "inbound":
+        _fill(row, call_direction="inbound", destination_context="inbound_ivr", customer_number=facts.caller_id)
+    row.dtmf_inputs = ",".join(str(d) for d in facts.dtmf_inputs)
+    row.recordings = list(facts.recordings)
+    row.recording_name = ",".join(str(r.get("name") or r.get("url") or "") for r in facts.recordings)
+    row.media_duration = float(facts.media_duration or 0.0)
+    row.dial_results = list(facts.dial_results)
+    row.app_errors = list(facts.app_errors)
+    row.final_status = facts.final_status
+    if not row.hangup_recorded:
+        # Provisional until the hangup event (the authority on times) arrives.
+        _fill(row, answer=_epoch(facts.answered_at), end=_epoch(facts.ended_at), hangup_cause=facts.hangup_cause)
+    row.ivr_recorded = True
+    result = Recorded(cdr_id=row.id, uniqueid=row.uniqueid)
+    _complete_if_ready(session, row, result)
+    return result
+
+
+def _enqueue(result: Recorded, cfg) -> Recorded:
+    if result.deliveries:
+        callbacks.enqueue(result.deliveries, cfg=cfg)
+    return result
+
+
+def ivr_call_finished(facts: dict, cfg=None) -> dict:
+    """RQ job (contract 3): the IVR runtime reports an answered call's facts when it ends.
+
+    Returns a small summary (kept by RQ as the job result).
+    """
+    cfg = cfg or _settings()
+    parsed = CallFacts.from_dict(facts or {})
+    with db.session_scope(cfg.sqlalchemy_url, immediate=True) as session:
+        result = record_ivr_facts(session, parsed)
+    _enqueue(result, cfg)
+    return {"cdr_id": result.cdr_id, "completed": result.completed}
+
+
+def handle_channel_hangup(headers: Mapping[str, str], *, cfg=None, node: str | None = None) -> Recorded:
+    """:func:`record_channel_hangup` in its own transaction, then enqueue any status callback."""
+    cfg = cfg or _settings()
+    with db.session_scope(cfg.sqlalchemy_url, immediate=True) as session:
+        result = record_channel_hangup(session, headers, node=node)
+    return _enqueue(result, cfg)
+
+
+def handle_originate_failure(attempt_id: str, cause: str, *, cfg=None, **kwargs) -> Recorded:
+    """:func:`record_originate_failure` in its own transaction, then enqueue any status callback."""
+    cfg = cfg or _settings()
+    with db.session_scope(cfg.sqlalchemy_url, immediate=True) as session:
+        result = record_originate_failure(session, attempt_id, cause, **kwargs)
+    return _enqueue(result, cfg)
+
+
+def complete_stale(cfg=None, *, older_than: float = 120.0) -> int:
+    """Complete records whose other half never came (a lost event, a runtime that died).
+
+    An answered call's hangup half without IVR facts after ``older_than``
+    seconds, or IVR facts without a hangup half, is completed as it is and its
+    callback queued. Returns how many were completed. The dialer runs this
+    periodically.
+    """
+    cfg = cfg or _settings()
+    cutoff = utcnow() - timedelta(seconds=older_than)
+    done: list[Recorded] = []
+    with db.session_scope(cfg.sqlalchemy_url, immediate=True) as session:
+        rows = session.scalars(
+            select(Cdr)
+            .where(Cdr.callback_queued.is_(False), Cdr.updated_at < cutoff)
+            .where(or_(Cdr.hangup_recorded.is_(True), Cdr.ivr_recorded.is_(True)))
+            .with_for_update(skip_locked=True)
+            .limit(500)
+        ).all()
+        for row in rows:
+            if not row.hangup_recorded:
+                row.hangup_recorded = True
+                answered = row.answer is not None
+                row.dial_status = row.dial_status or dial_status_for(row.hangup_cause, answered)
+                row.call_status = row.call_status or CALL_STATUS_BY_DIAL_STATUS[row.dial_status]
+                if row.answer and row.end:
+                    row.billsec = (row.end - row.answer).total_seconds()
+            else:
+                row.ivr_recorded = True
+            result = Recorded(cdr_id=row.id, uniqueid=row.uniqueid)
+            _complete_if_ready(session, row, result)
+            done.append(result)
+    for result in done:
+        _enqueue(result, cfg)
+    return len(done)
+
+
+def _settings():
+    from config import settings
+
+    return settings()
+
+
+# ---------------------------------------------------------------- seed 002 output and queries
+
+_EPOCH0 = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def http_date(value: datetime | None) -> str:
+    """A time as seed 002 shows it: ``"Fri, 07 Jul 2023 06:08:16 GMT"``; no time → the Unix epoch, as the seed does."""
+    if value is None:
+        return _EPOCH0
+    return value.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 5)
+
+
+def to_seed(row: Cdr) -> dict[str, Any]:
+    """A CDR in seed 002's JSON shape (campaign CDRs also carry ``is_dnd`` and ``list_id``)."""
+    out: dict[str, Any] = {
+        "account_id": row.account_id,
+        "agent_number": seed_style(row.agent_number or ""),
+        "answer": http_date(row.answer),
+        "billsec": None if row.is_dnd else _round(row.billsec),
+        "call_date": http_date(row.call_date),
+        "call_direction": row.call_direction,
+        "call_duration": None if row.is_dnd else _round(row.call_duration),
+        "call_status": row.call_status,
+        "caller_id": seed_style(row.caller_id or ""),
+        "customer_number": seed_style(row.customer_number or ""),
+        "destination_context": row.destination_context,
+        "dial_status": row.dial_status,
+        "dialed_number": seed_style(row.dialed_number or ""),
+        "dtmf_inputs": row.dtmf_inputs or "",
+        "end": http_date(row.end),
+        "id": row.id,
+        "recording_name": row.recording_name or "",
+        "request_id": row.request_id or "",
+        "uniqueid": row.uniqueid or "",
+    }
+    if row.campaign_id:
+        out["is_dnd"] = "1" if row.is_dnd else "0"
+        out["list_id"] = row.list_id or ""
+    return out
+
+
+def _as_date(value: date | str, name: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return datetime.strptime(str(value).strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def get_cdr_by_date(
+    session: Session,
+    account_id: str,
+    start_call_date: date | str,
+    end_call_date: date | str,
+    record_count: int = 1000,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Seed 002 ``get_cdr_by_date``: the account's CDRs with ``call_date`` on or between the two dates (UTC)."""
+    start = _as_date(start_call_date, "start_call_date")
+    end = _as_date(end_call_date, "end_call_date")
+    if end < start:
+        raise ValueError("end_call_date is before start_call_date")
+    record_count, offset = int(record_count), int(offset)
+    if record_count < 0 or offset < 0:
+        raise ValueError("record_count and offset must not be negative")
+    lo = datetime.combine(start, datetime.min.time())
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
+    rows = session.scalars(
+        select(Cdr)
+        .where(Cdr.account_id == account_id, Cdr.call_date >= lo, Cdr.call_date < hi)
+        .order_by(Cdr.id)
+        .offset(offset)
+        .limit(record_count)
+    )
+    return [to_seed(r) for r in rows]
+
+
+def get_cdr_by_request_id(session: Session, account_id: str, request_id: str) -> list[dict[str, Any]]:
+    """Seed 002 ``get_cdr_by_request_id``: the CDRs of one request of this account."""
+    rows = session.scalars(
+        select(Cdr).where(Cdr.account_id == account_id, Cdr.request_id == request_id).order_by(Cdr.id)
+    )
+    return [to_seed(r) for r in rows]
+
+
+def get_cdr_by_campaign_id(
+    session: Session, account_id: str, campaign_id: str, record_count: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Seed 002 ``get_cdr_by_campaign_id``: the CDRs of one campaign of this account."""
+    query = (
+        select(Cdr)
+        .where(Cdr.account_id == account_id, Cdr.campaign_id == campaign_id)
+        .order_by(Cdr.id)
+        .offset(int(offset))
+    )
+    if record_count is not None:
+        query = query.limit(int(record_count))
+    return [to_seed(r) for r in session.scalars(query)]
+
+
+_STAT_KEYS = (
+    ("ANSWER", "answer_calls"),
+    ("BUSY", "busy_calls"),
+    ("CANCEL", "cancel_calls"),
+    ("CHANUNAVAIL", "chanunavail_calls"),
+    ("CONGESTION", "congestion_calls"),
+)
+
+
+def _statistics(session: Session, *conditions, dnd: bool) -> dict[str, list[int]]:
+    counts = dict(session.execute(select(Cdr.dial_status, func.count()).where(*conditions).group_by(Cdr.dial_status)).all())
+    out = {key: [int(counts.get(status, 0))] for status, key in _STAT_KEYS}
+    if dnd:
+        out["dnd_calls"] = [int(counts.get("DND", 0))]
+    out["noanswer_calls"] = [int(counts.get("NOANSWER", 0))]
+    out["total_calls"] = [int(sum(counts.values()))]
+    return out
+
+
+def get_cdr_statistics(session: Session, account_id: str) -> dict[str, list[int]]:
+    """Seed 002 ``get_cdr_statistics``: counts per dial status of the account's CDRs, each in a one-item list."""
+    return _statistics(session, Cdr.account_id == account_id, dnd=False)
+
+
+def get_campaign_cdr_statistics(session: Session, account_id: str, campaign_id: str) -> dict[str, list[int]]:
+    """Seed 002 ``get_campaign_cdr_statistics``: as :func:`get_cdr_statistics` for one campaign, with ``dnd_calls``."""
+    return _statistics(session, Cdr.account_id == account_id, Cdr.campaign_id == campaign_id, dnd=True)
+
+
+def cdrs_for_uuids(session: Session, uuids: Iterable[str]) -> dict[str, Cdr]:
+    """The CDRs of these channel uuids (for reconciliation after an ESL reconnect)."""
+    uuids = list(uuids)
+    if not uuids:
+        return {}
+    return {r.uniqueid: r for r in session.scalars(select(Cdr).where(Cdr.uniqueid.in_(uuids)))}
+
