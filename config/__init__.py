@@ -115,6 +115,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds during which a byte-identical Kairos payload is refused with CHECKSUM_REPEATED."),
     # Dialer
     Setting("dialer_workers", "DIALER_WORKERS", "1", _int, "Dialer worker processes `make run` starts."),
+    Setting("dialer_gateway", "DIALER_GATEWAY", "vaani_trunk", _str,
+            "Sofia gateway outbound calls go through: `sofia/gateway/<DIALER_GATEWAY>/<number>`."),
+    Setting("dialer_gateway_cps", "DIALER_GATEWAY_CPS", "10", _float,
+            "Calls per second the gateway (carrier) accepts; a cap shared by every dialer worker (0: none)."),
+    Setting("originate_timeout", "ORIGINATE_TIMEOUT", "45", _int,
+            "Seconds an outbound call may ring before it counts as NOANSWER."),
     # Status callbacks
     Setting("callback_connect_timeout", "CALLBACK_CONNECT_TIMEOUT", "3", _float,
             "Seconds to connect to a customer's callback_url."),
@@ -162,6 +168,9 @@ class Settings:
     default_region: str
     kairos_checksum_window: int
     dialer_workers: int
+    dialer_gateway: str
+    dialer_gateway_cps: float
+    originate_timeout: int
     callback_connect_timeout: float
     callback_read_timeout: float
     callback_max_tries: int
