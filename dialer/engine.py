@@ -62,9 +62,9 @@ log = logging.getLogger(__name__)
 class EngineOptions:
     """Tunables of a dialer process (defaults suit production; tests shorten the timers)."""
 
-    gateway: str = "vaani_trunk"
-    gateway_cps: float = 10.0
-    originate_timeout: int = 45
+    gateway: str | None = None  # None: DIALER_GATEWAY
+    gateway_cps: float | None = None  # None: DIALER_GATEWAY_CPS (0: no gateway cap)
+    originate_timeout: int | None = None  # None: ORIGINATE_TIMEOUT
     max_call_seconds: int = 3600  # slot expiry for a call whose end was never seen
     lanes_per_campaign: int = 4
     horizon: float = 0.5  # how far ahead a lane may reserve its next call
@@ -84,6 +84,12 @@ class Dialer:
                  worker_id: str | None = None, db_url: str | None = None):
         self.cfg = cfg or settings()
         self.opts = options or EngineOptions()
+        if self.opts.gateway is None:
+            self.opts.gateway = self.cfg.dialer_gateway
+        if self.opts.gateway_cps is None:
+            self.opts.gateway_cps = self.cfg.dialer_gateway_cps
+        if self.opts.originate_timeout is None:
+            self.opts.originate_timeout = self.cfg.originate_timeout
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{_uuid.uuid4().hex[:6]}"
         self.db_url = db_url or self.cfg.sqlalchemy_url
         self.key_prefix = self.cfg.key_prefix

@@ -1,0 +1,127 @@
+"""A dialer worker process: the dialing engine, plus the RQ jobs of the records and callbacks queues.
+
+The worker model, chosen deliberately (measured in docs/dialer.md):
+
+* **No fork per job.** RQ's default ``Worker`` runs each job in a new child
+  process; an inbound ESL connection, its event subscription and the
+  in-memory set of launched calls would not survive that, and re-connecting
+  and re-subscribing per originate would cost more than the originate. So
+  dialing is not an RQ job at all: a long-lived gevent process runs
+  :class:`dialer.engine.Dialer`, whose lanes claim due attempts straight from
+  SQL (scheduled calls, callbacks and retries are attempts with a
+  ``next_try_at``; the claim picks them when due, so no scheduler is needed
+  and a lost Redis loses no call).
+* **RQ for what is a job.** The same process serves the ``<prefix>-records``
+  queue (the IVR runtime's ``dialer.records.ivr_call_finished``) and the
+  ``<prefix>-callbacks`` queue (status callbacks) with RQ's ``SimpleWorker``,
+  which runs jobs in-process, in a greenlet, next to the engine. RQ's
+  scheduler (needed for callback retries) normally forks a process; here a
+  greenlet takes the scheduler lock and moves due jobs instead.
+* **Housekeeping** in greenlets: records whose second half never came
+  (:func:`dialer.records.complete_stale`) and callback jobs lost with Redis
+  (:func:`dialer.callbacks.requeue_due`).
+
+Scale by running more processes (``--workers`` or DIALER_WORKERS), on any
+number of machines: claims are atomic in SQL and pacing is shared in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import gevent
+
+from config import Settings, settings
+from dialer.engine import Dialer, EngineOptions
+
+log = logging.getLogger(__name__)
+
+QUEUE_SUFFIXES = ("records", "callbacks")
+
+
+def _rq_worker(cfg: Settings, name: str):
+    import redis
+    from rq import Queue, SimpleWorker
+
+    conn = redis.Redis.from_url(cfg.redis_url)
+    queues = [Queue(f"{cfg.key_prefix}-{s}", connection=conn) for s in QUEUE_SUFFIXES]
+    worker = SimpleWorker(queues, connection=conn, name=name)
+    # The process handles SIGTERM/SIGINT itself (see run); RQ must not take them over.
+    worker._install_signal_handlers = lambda: None
+    return worker, queues, conn
+
+
+def _scheduler_loop(queues, conn, every: float = 1.0) -> None:
+    """RQ's scheduler without its fork: move due scheduled jobs to their queues."""
+    from rq.scheduler import RQScheduler
+
+    sched = RQScheduler(queues, connection=conn)
+    while True:
+        try:
+            if not sched.acquired_locks:
+                sched.acquire_locks()
+            if sched.acquired_locks:
+                sched.enqueue_scheduled_jobs()
+                sched.heartbeat()
+        except Exception:
+            log.warning("RQ scheduler pass failed", exc_info=True)
+        gevent.sleep(every)
+
+
+def _housekeeping(cfg: Settings, every: float = 15.0) -> None:
+    from dialer import callbacks, records
+
+    while True:
+        gevent.sleep(every)
+        for fn in (records.complete_stale, callbacks.requeue_due):
+            try:
+                fn(cfg)
+            except Exception:
+                log.warning("%s failed", fn.__name__, exc_info=True)
+
+
+def run(cfg: Settings | None = None, *, options: EngineOptions | None = None, jobs: bool = True,
+        worker_id: str | None = None) -> int:
+    """Run one dialer worker until SIGTERM/SIGINT; returns the exit status."""
+    cfg = cfg or settings()
+    dialer = Dialer(cfg, options=options, worker_id=worker_id)
+    dialer.start()
+    log.info("dialer worker %s started (nodes: %s)", dialer.worker_id, ", ".join(dialer.nodes.nodes))
+    greenlets = []
+    rq_worker = None
+    if jobs:
+        rq_worker, queues, conn = _rq_worker(cfg, f"dialer-{dialer.worker_id.replace(':', '-')}")
+        greenlets += [gevent.spawn(rq_worker.work, with_scheduler=False, logging_level="WARNING"),
+                      gevent.spawn(_scheduler_loop, queues, conn), gevent.spawn(_housekeeping, cfg)]
+    done = gevent.event.Event()
+
+    def _stop(*_):
+        done.set()
+
+    gevent.signal_handler(signal.SIGTERM, _stop)
+    gevent.signal_handler(signal.SIGINT, _stop)
+    done.wait()
+    log.info("dialer worker %s stopping", dialer.worker_id)
+    if rq_worker is not None:
+        rq_worker._stop_requested = True
+    dialer.stop()
+    gevent.killall(greenlets, timeout=3)
+    return 0
+
+
+def run_many(n: int, argv: list[str]) -> int:
+    """Start ``n`` worker processes (``python -m dialer worker``) and wait for them; SIGTERM reaches all."""
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-m", "dialer", "worker", *argv]) for _ in range(n)]
+
+    def _forward(signum, _frame):
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    return max(p.wait() for p in procs)
