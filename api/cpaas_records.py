@@ -16,53 +16,23 @@ from sqlalchemy import func, select
 from api import cpaas_schemas as S
 from api import store
 from api.auth import cpaas_account
-from api.cpaas import PREFIX, bp, http_date, ok, own_campaign
+from api.cpaas import PREFIX, bp, ok, own_campaign
 from api.endpoints import endpoint
 from api.errors import ApiError
+from dialer import records
 from dialer.store.models import Attempt, Cdr
 
 # The routes below are added to api.cpaas.bp (seed 002 is one blueprint).
 
-STAT_STATUSES = (("answer_calls", "ANSWER"), ("busy_calls", "BUSY"), ("cancel_calls", "CANCEL"),
-                 ("chanunavail_calls", "CHANUNAVAIL"), ("congestion_calls", "CONGESTION"),
-                 ("noanswer_calls", "NOANSWER"))
 LIVE_STATES = ("dialing", "ringing", "answered")
 
 
-def _num(value: str | None) -> str:
-    return (value or "").lstrip("+")
-
-
-def cdr_json(c: Cdr, campaign: bool = False) -> dict[str, Any]:
-    """One CDR in seed 002's shape (plus ``recording_url`` and ``hangup_cause``)."""
+def cdr_json(row: Cdr) -> dict[str, Any]:
+    """One CDR in seed 002's shape (``dialer.records.to_seed``) plus the recording's URL."""
     from api.recordings import recording_url
 
-    out: dict[str, Any] = {
-        "account_id": c.account_id,
-        "agent_number": _num(c.agent_number),
-        "answer": http_date(c.answer),
-        "billsec": c.billsec,
-        "call_date": http_date(c.call_date),
-        "call_direction": c.call_direction,
-        "call_duration": c.call_duration,
-        "call_status": c.call_status,
-        "caller_id": _num(c.caller_id),
-        "customer_number": _num(c.customer_number),
-        "destination_context": c.destination_context,
-        "dial_status": c.dial_status,
-        "dialed_number": _num(c.dialed_number),
-        "dtmf_inputs": c.dtmf_inputs or "",
-        "end": http_date(c.end),
-        "id": c.id,
-        "recording_name": c.recording_name or "",
-        "request_id": c.request_id or "",
-        "uniqueid": c.uniqueid or "",
-    }
-    if campaign:
-        out["is_dnd"] = "1" if c.is_dnd else "0"
-        out["list_id"] = c.list_id or ""
-    out["hangup_cause"] = c.hangup_cause or ""
-    out["recording_url"] = recording_url(c.recording_name) if c.recording_name else ""
+    out = records.to_seed(row)
+    out["recording_url"] = recording_url(row.recording_name) if row.recording_name else ""
     return out
 
 
@@ -75,12 +45,12 @@ def _found(rows: list[dict[str, Any]]):
 def get_cdr_by_date(data: dict[str, Any]):
     """CDRs of the account whose call_date falls in [start_call_date, end_call_date]."""
     account = cpaas_account()
-    start = dt.datetime.combine(data["start_call_date"], dt.time())
-    end = dt.datetime.combine(data["end_call_date"] + dt.timedelta(days=1), dt.time())
     with store.session() as s:
-        rows = s.scalars(select(Cdr).where(Cdr.account_id == account.id, Cdr.call_date >= start,
-                                           Cdr.call_date < end)
-                         .order_by(Cdr.id).offset(data["offset"]).limit(data["record_count"])).all()
+        rows = s.scalars(select(Cdr).where(
+            Cdr.account_id == account.id,
+            Cdr.call_date >= dt.datetime.combine(data["start_call_date"], dt.time()),
+            Cdr.call_date < dt.datetime.combine(data["end_call_date"] + dt.timedelta(days=1), dt.time()))
+            .order_by(Cdr.id).offset(data["offset"]).limit(data["record_count"])).all()
         return _found([cdr_json(c) for c in rows])
 
 
@@ -104,28 +74,15 @@ def get_cdr_by_campaign_id(data: dict[str, Any]):
         own_campaign(s, account.id, data["campaign_id"])
         rows = s.scalars(select(Cdr).where(Cdr.account_id == account.id, Cdr.campaign_id == data["campaign_id"])
                          .order_by(Cdr.id).offset(data["offset"]).limit(data["record_count"])).all()
-        return _found([cdr_json(c, campaign=True) for c in rows])
+        return _found([cdr_json(c) for c in rows])
 
 
 def cdr_statistics(account_id: str, campaign_id: str | None = None) -> dict[str, list[int]]:
-    """Counts per dial status, as seed 002 shows them (each wrapped in a list)."""
+    """Counts per dial status, as seed 002 shows them (each wrapped in a list); ``dialer.records`` counts."""
     with store.session() as s:
-        q = select(Cdr.dial_status, Cdr.is_dnd, func.count()).where(Cdr.account_id == account_id)
         if campaign_id:
-            q = q.where(Cdr.campaign_id == campaign_id)
-        counts: dict[str, int] = {}
-        dnd = total = 0
-        for status, is_dnd, n in s.execute(q.group_by(Cdr.dial_status, Cdr.is_dnd)).all():
-            total += n
-            if is_dnd or status == "DND":
-                dnd += n
-                continue
-            counts[(status or "").upper()] = counts.get((status or "").upper(), 0) + n
-    result = {name: [counts.get(status, 0)] for name, status in STAT_STATUSES}
-    if campaign_id:
-        result["dnd_calls"] = [dnd]
-    result["total_calls"] = [total]
-    return dict(sorted(result.items()))
+            return records.get_campaign_cdr_statistics(s, account_id, campaign_id)
+        return records.get_cdr_statistics(s, account_id)
 
 
 @endpoint(bp, "GET", "/get_cdr_statistics", dialect="cpaas", auth=cpaas_account, blueprint_prefix=PREFIX,

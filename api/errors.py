@@ -174,7 +174,6 @@ def render(err: ApiError, dialect: str | None = None) -> Response:
             extra["field"] = err.field
         extra.update({k: v for k, v in err.extra.items() if k != "status"})
         body = kairos_body(name, **extra)
-        err = ApiError(err.message, kind=err.kind, field=err.field, kairos=name)
     else:
         payload: dict[str, Any] = {"message": err.message}
         if err.field:

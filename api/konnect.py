@@ -162,7 +162,9 @@ def _calls(account_id: str, data: dict[str, Any]):
     result = {"status": "ok"}
     request_id = new_id()
     params = {k: v for k, v in data.items() if k not in ("recipient",)}
-    params.update(numbers=data.get("recipient") or [], caller_id=caller_id, konnect_id=data["id"], **app)
+    numbers = data.get("recipient") or []
+    ref_ids = [new_ref_id() for _ in numbers]
+    params.update(numbers=numbers, ref_ids=ref_ids, caller_id=caller_id, konnect_id=data["id"], **app)
     try:
         with store.session() as sess:
             sess.add(CallRequest(id=request_id, account_id=account.id, kind="konnect", parameters=params,
@@ -178,15 +180,25 @@ def _calls(account_id: str, data: dict[str, Any]):
             dialer_submit.submit_call_request(request_id, cfg=store.cfg())
         except dialer_submit.SubmitError as exc:
             raise ApiError(str(exc), kind="conflict") from None
-        _queue_accepted(request_id)
+        if data.get("callback_url"):
+            _queue_accepted(account.id, request_id, data["callback_url"], data["id"], list(zip(numbers, ref_ids)))
     return jsonify(result)
 
 
-def _queue_accepted(request_id: str) -> None:
-    """Queue the asynchronous ``accepted`` callback (status + ref_ids per number)."""
+def new_ref_id() -> str:
+    """A Konnect-style ref_id: ``AC`` and 32 hex characters."""
+    return new_id("AC", 32)
+
+
+def _queue_accepted(account_id: str, request_id: str, url: str, konnect_id: str,
+                    pairs: list[tuple[str, str]]) -> None:
+    """Queue the asynchronous ``accepted`` callback (status + ref_ids per number) to ``url``."""
     from dialer import callbacks
 
-    callbacks.queue_accepted(request_id, cfg=store.cfg())
+    with store.session() as sess:
+        delivery_id = callbacks.queue_accepted(sess, url=url, account_id=account_id, request_id=request_id,
+                                               ref_ids=pairs, konnect_id=konnect_id)
+    callbacks.enqueue([delivery_id], cfg=store.cfg())
 
 
 @endpoint(bp, "POST", "/{account_id}/Calls", dialect="konnect", auth=konnect_account, schema=CALLS, prepare=_lower_keys, blueprint_prefix=PREFIX,
