@@ -1,0 +1,307 @@
+"""Dialer benchmarks: pacing accuracy, originate throughput against a bare ESL loop, campaign throughput.
+
+1. **Pacing accuracy** at 60, 600 and 6,000 calls/min with 1 and 4 worker
+   processes. All six points run at once for 61 s, each against its own
+   campaign limiter in the real Redis (the limiter is what every dialer
+   worker asks before each originate; a grant time is the instant the worker
+   dials). Figures: achieved rate over the run vs the target, and the number
+   of 60-second sliding windows holding more calls than the cap (an exact
+   check: window violations exist iff grants i and i+cap are less than 60 s
+   apart). One point also runs for real through the simulator: a campaign at
+   600/min dialed by two dialer processes, its originates timed by the
+   simulator's CHANNEL_CREATE events (20 s: rate and minimum spacing).
+2. **Originate throughput**: the dialer engine (claim in SQL, pacing in Redis,
+   originate over its ESL connection) with caps high enough not to bind,
+   against a bare loop of ``bgapi originate`` on one raw ESL connection to
+   the same simulator, in the same run. Target ratio ≥ 0.5.
+3. **Campaign throughput**: contacts loaded → CDRs written, per second, for a
+   campaign of short calls (simulator at speed 50).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+_PACER_WORKER = r"""
+import json, sys, time, redis
+from dialer.pacing import Pacer, Rate
+url, prefix, key, cpm, until = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+p = Pacer(redis.Redis.from_url(url), prefix)
+rate = [Rate.per_minute(p.rate_key("campaign", key), cpm)]
+grants = []
+while True:
+    g = p.reserve(rate, horizon=0.5)
+    if g.ok:
+        if g.at >= until:
+            break
+        grants.append(g.at)
+        time.sleep(g.wait)   # a dialer sleeps until its slot, then dials
+    else:
+        time.sleep(min(g.wait, 0.25))
+print(json.dumps(grants))
+"""
+
+
+def window_violations(times: list[float], cap: int, window: float = 60.0) -> int:
+    """How many sliding windows of ``window`` seconds hold more than ``cap`` calls (0 is the requirement)."""
+    times = sorted(times)
+    return sum(1 for i in range(len(times) - cap) if times[i + cap] - times[i] < window)
+
+
+def achieved_per_minute(times: list[float]) -> float:
+    """Calls per minute over the run (first to last call)."""
+    times = sorted(times)
+    if len(times) < 2:
+        return 0.0
+    return (len(times) - 1) * 60.0 / (times[-1] - times[0])
+
+
+def pacing_grants(redis_url: str, prefix: str, duration: float = 61.0) -> dict:
+    """Run the six pacing points at once in separate processes; returns figures per point."""
+    import redis
+
+    now = redis.Redis.from_url(redis_url).time()
+    start = now[0] + now[1] / 1e6 + 1.0
+    until = start + duration
+    points = [(cpm, workers) for cpm in (60, 600, 6000) for workers in (1, 4)]
+    procs = {}
+    for cpm, workers in points:
+        key = f"bench-{cpm}-{workers}"
+        procs[(cpm, workers)] = [subprocess.Popen(
+            [sys.executable, "-c", _PACER_WORKER, redis_url, prefix, key, str(cpm), str(until)],
+            stdout=subprocess.PIPE, text=True) for _ in range(workers)]
+    out = {}
+    for (cpm, workers), ps in procs.items():
+        grants = []
+        for p in ps:
+            stdout, _ = p.communicate(timeout=duration + 60)
+            grants += json.loads(stdout)
+        rate = achieved_per_minute(grants)
+        out[f"pacing_{cpm}cpm_{workers}w"] = {
+            "target_per_min": cpm, "achieved_per_min": round(rate, 2),
+            "error_pct": round(100.0 * (rate - cpm) / cpm, 3), "calls": len(grants),
+            "windows_over_cap": window_violations(grants, cpm)}
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Runs through the simulator
+# ---------------------------------------------------------------------------
+
+def _start_simulator(port: int, speed: float, extra: list[str] = ()) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "freeswitch.sim", "--host", "127.0.0.1", "--port", str(port),
+                             "--speed", str(speed), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_port(port)
+    return proc
+
+
+def _wait_port(port: int, timeout: float = 15.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(db_url: str, redis_url: str, prefix: str, port: int, ivr_port: int, **extra) -> dict:
+    env = dict(os.environ)
+    env.update({"DATABASE_URL": db_url, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": prefix,
+                "FREESWITCH_NODES": f"127.0.0.1:{port}:ClueCon:100000:100000",
+                "IVR_LISTEN": f"127.0.0.1:{ivr_port}", "DIALER_GATEWAY_CPS": "0"})
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class _Monitor:
+    """A raw ESL connection recording CHANNEL_CREATE times (the instants the simulator created our calls)."""
+
+    def __init__(self, port: int):
+        from freeswitch.inbound import InboundClient
+
+        self.times: list[float] = []
+        self.client = InboundClient("127.0.0.1", port, "ClueCon", events=["CHANNEL_CREATE"],
+                                    on_event=self._on)
+        self.client.start()
+        self.client.wait_connected(10)
+
+    def _on(self, event):
+        ts = event.headers.get("Event-Date-Timestamp")
+        if ts:
+            self.times.append(int(ts) / 1e6)
+
+    def stop(self):
+        self.client.stop()
+
+
+def _make_campaign(db_url: str, n: int, cpm: int, **kw) -> str:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from tests.dialer.engine_helpers import make_campaign, numbers
+
+    _, campaign_id = make_campaign(db_url, numbers(n), calls_per_minute=cpm, **kw)
+    return campaign_id
+
+
+def _worker_procs(n: int, env: dict) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-m", "dialer", "worker", "--no-jobs", "--log-level", "WARNING"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
+
+
+def _stop(procs) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def _cdr_count(db_url: str, campaign_id: str) -> int:
+    import sqlalchemy as sa
+
+    from dialer.store import db
+    from dialer.store.models import Cdr
+
+    with db.session_scope(db_url) as s:
+        return s.execute(sa.select(sa.func.count()).select_from(Cdr).where(Cdr.campaign_id == campaign_id)).scalar()
+
+
+def simulator_pacing(redis_url: str, prefix: str, tmp: str, seconds: float = 20.0) -> dict:
+    """Campaign at 600/min through the simulator with two dialer processes; originate instants as it saw them."""
+    from dialer import submit
+    from config import load
+
+    port, ivr = _free_port(), _free_port()
+    db_url = f"sqlite:///{tmp}/pace.db"
+    sim = _start_simulator(port, speed=20)
+    env = _env(db_url, redis_url, prefix + "p", port, ivr)
+    cfg = load(env)
+    try:
+        campaign_id = _make_campaign(db_url, 400, 600)
+        monitor = _Monitor(port)
+        workers = _worker_procs(2, env)
+        time.sleep(1.0)
+        submit.start_campaign(campaign_id, cfg=cfg)
+        time.sleep(seconds)
+        submit.stop_campaign(campaign_id, cfg=cfg)
+        times = sorted(monitor.times)
+        monitor.stop()
+        _stop(workers)
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    return {"sim_600cpm_2w": {"target_per_min": 600, "achieved_per_min": round(achieved_per_minute(times), 2),
+                              "calls": len(times), "min_gap_s": round(min(gaps), 4) if gaps else None,
+                              "windows_over_cap_scaled_10s_100calls": window_violations(times, 100, 10.0)}}
+
+
+def bare_originate_rate(port: int, n: int) -> float:
+    """Originates per second of a plain loop of ``bgapi originate`` on one ESL connection."""
+    from freeswitch.inbound import InboundClient
+
+    c = InboundClient("127.0.0.1", port, "ClueCon")
+    c.start()
+    c.wait_connected(10)
+    t0 = time.monotonic()
+    for i in range(n):
+        c.bgapi(f"originate {{origination_uuid={uuid.uuid4()},sim_outcome=busy,sim_ring=0}}"
+                f"sofia/gateway/vaani_trunk/+1555{i:07d} &park()")
+    elapsed = time.monotonic() - t0
+    c.stop()
+    return n / elapsed
+
+
+def throughput(redis_url: str, prefix: str, tmp: str, n: int = 1500) -> dict:
+    """(2) dialer vs bare originate loop, (3) contacts → CDRs per second; one simulator for both."""
+    from dialer import submit
+    from config import load
+
+    port, ivr = _free_port(), _free_port()
+    sim = _start_simulator(port, speed=50)
+    out = {}
+    try:
+        bare = bare_originate_rate(port, n)
+        db_url = f"sqlite:///{tmp}/tp.db"
+        env = _env(db_url, redis_url, prefix + "t", port, ivr)
+        cfg = load(env)
+        campaign_id = _make_campaign(db_url, n, 1_000_000)
+        monitor = _Monitor(port)
+        workers = _worker_procs(1, env)
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        submit.start_campaign(campaign_id, cfg=cfg)
+        deadline = t0 + 90
+        while len(monitor.times) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        dial_elapsed = time.monotonic() - t0
+        launched = len(monitor.times)
+        while _cdr_count(db_url, campaign_id) < n and time.monotonic() < deadline:
+            time.sleep(0.2)
+        cdr_elapsed = time.monotonic() - t0
+        cdrs = _cdr_count(db_url, campaign_id)
+        monitor.stop()
+        _stop(workers)
+        dialer_rate = launched / dial_elapsed
+        out["originate_bare_per_s"] = round(bare, 1)
+        out["originate_dialer_per_s"] = round(dialer_rate, 1)
+        out["originate_ratio"] = round(dialer_rate / bare, 3)
+        out["campaign_contacts"] = n
+        out["campaign_cdrs"] = cdrs
+        out["campaign_contacts_to_cdr_per_s"] = round(cdrs / cdr_elapsed, 1)
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    return out
+
+
+def main() -> dict:
+    """Run the dialer benchmarks; returns the figures."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    prefix = f"bench-dialer-{uuid.uuid4().hex[:8]}"
+    figures: dict = {}
+    import gevent
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            grants = gevent.spawn(pacing_grants, redis_url, prefix)
+            try:
+                figures.update(simulator_pacing(redis_url, prefix, tmp))
+            except Exception as exc:  # the grant-time figures still count
+                figures["sim_600cpm_2w"] = f"failed: {exc}"
+            figures.update(grants.get())
+            figures.update(throughput(redis_url, prefix, tmp))
+        finally:
+            import redis
+
+            r = redis.Redis.from_url(redis_url)
+            for key in r.scan_iter(match=f"{prefix}*", count=1000):
+                r.delete(key)
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
