@@ -1,0 +1,110 @@
+"""Live-call counters in Redis for seed 002's ``get_live_call_statistics``.
+
+One hash ``<prefix>:live:channels`` maps each live channel uuid to
+``"<category>|<account_id>"``; one hash per account,
+``<prefix>:live:calls:<account_id>``, holds the counts per category. Both
+change together in a Lua script, and a channel is counted only when it is
+added to (or removed from) the first hash, so a duplicated ``CHANNEL_ANSWER``
+or ``CHANNEL_HANGUP_COMPLETE`` changes nothing: the counters are idempotent
+per channel uuid.
+
+The ESL listener calls :func:`call_answered` on ``CHANNEL_ANSWER`` and
+:func:`call_ended` on ``CHANNEL_HANGUP_COMPLETE``; after a reconnect it calls
+:func:`reconcile` with the uuids FreeSWITCH still reports, which drops the
+channels whose hangup was missed.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+#: Seed 002 live-statistics category of each call type.
+CATEGORY_BY_CALL_TYPE = {
+    "click2call": "c2c",
+    "callback": "c2c",
+    "campaign": "campaign",
+    "konnect": "campaign",  # Konnect ``Calls`` and Kairos flows are outbound campaigns in their own vocabulary
+    "kairos": "campaign",
+    "inbound": "inbound",
+    "otp": "otp",
+}
+CATEGORIES = ("c2c", "campaign", "inbound", "otp")
+
+_ANSWER = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3]) == 1 then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  return 1
+end
+return 0
+"""
+
+_END = """
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if not value then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local sep = string.find(value, '|', 1, true)
+local category = string.sub(value, 1, sep - 1)
+local account = string.sub(value, sep + 1)
+local counter = ARGV[2] .. account
+if redis.call('HINCRBY', counter, category, -1) < 0 then
+  redis.call('HSET', counter, category, 0)
+end
+return 1
+"""
+
+
+def _channels_key(prefix: str) -> str:
+    return f"{prefix}:live:channels"
+
+
+def _counter_prefix(prefix: str) -> str:
+    return f"{prefix}:live:calls:"
+
+
+def category_for(call_type: str | None) -> str:
+    """The live-statistics category of a call type (unknown types count as campaign calls)."""
+    return CATEGORY_BY_CALL_TYPE.get(call_type or "", "campaign")
+
+
+def call_answered(client, prefix: str, uuid: str, call_type: str | None, account_id: str | None) -> bool:
+    """Count an answered channel once; returns False when it was already counted."""
+    if not uuid:
+        raise ValueError("call_answered needs a channel uuid")
+    account = account_id or ""
+    if "|" in (account + uuid):
+        raise ValueError("account ids and uuids must not contain '|'")
+    counter = _counter_prefix(prefix) + account
+    return bool(client.eval(_ANSWER, 2, _channels_key(prefix), counter, uuid, category_for(call_type), account))
+
+
+def call_ended(client, prefix: str, uuid: str) -> bool:
+    """Uncount a channel that hung up; returns False when it was not counted (never answered, or already ended)."""
+    if not uuid:
+        return False
+    return bool(client.eval(_END, 1, _channels_key(prefix), uuid, _counter_prefix(prefix)))
+
+
+def live_call_statistics(client, prefix: str, account_id: str) -> dict[str, int]:
+    """Seed 002 ``get_live_call_statistics`` result for one account."""
+    raw = client.hgetall(_counter_prefix(prefix) + account_id)
+    counts = {k.decode() if isinstance(k, bytes) else k: int(v) for k, v in raw.items()}
+    return {f"live_calls_{c}": max(0, counts.get(c, 0)) for c in CATEGORIES}
+
+
+def live_channels(client, prefix: str, account_id: str | None = None) -> dict[str, tuple[str, str]]:
+    """Live channel uuids → ``(category, account_id)``, optionally only one account's (e.g. for ``modify_call``)."""
+    out = {}
+    for uuid, value in client.hscan_iter(_channels_key(prefix), count=1000):
+        uuid = uuid.decode() if isinstance(uuid, bytes) else uuid
+        value = value.decode() if isinstance(value, bytes) else value
+        category, _, account = value.partition("|")
+        if account_id is None or account == account_id:
+            out[uuid] = (category, account)
+    return out
+
+
+def reconcile(client, prefix: str, alive_uuids: Iterable[str]) -> int:
+    """Uncount every channel FreeSWITCH no longer has (hangups missed during an ESL outage). Returns how many."""
+    alive = set(alive_uuids)
+    gone = [u for u in live_channels(client, prefix) if u not in alive]
+    return sum(1 for u in gone if call_ended(client, prefix, u))
