@@ -26,6 +26,7 @@ from dialer.store.models import (
     AnnounceTemplate,
     CallRequest,
     Campaign,
+    Contact,
     ContactList,
     DndList,
     new_id,
@@ -357,6 +358,10 @@ def create_campaign(data: dict[str, Any]):
     try:
         with store.session() as s:
             own_list(s, ContactList, account.id, data["list_id"], "list_id")
+            # Contacts are loaded when the campaign is created: an empty list would dial nobody, ever.
+            if s.scalar(select(Contact.id).where(Contact.list_id == data["list_id"]).limit(1)) is None:
+                raise ApiError("list_id: the list has no contacts; add contacts before creating the campaign",
+                               field="list_id")
             if data.get("dnd_list_id"):
                 own_list(s, DndList, account.id, data["dnd_list_id"], "dnd_list_id")
             s.add(Campaign(
