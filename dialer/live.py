@@ -8,10 +8,13 @@ added to (or removed from) the first hash, so a duplicated ``CHANNEL_ANSWER``
 or ``CHANNEL_HANGUP_COMPLETE`` changes nothing: the counters are idempotent
 per channel uuid.
 
-The ESL listener calls :func:`call_answered` on ``CHANNEL_ANSWER`` and
-:func:`call_ended` on ``CHANNEL_HANGUP_COMPLETE``; after a reconnect it calls
-:func:`reconcile` with the uuids FreeSWITCH still reports, which drops the
-channels whose hangup was missed.
+The ESL listener calls ``call_started(call_type, uuid=..., account_id=...)``
+on ``CHANNEL_ANSWER`` and ``call_ended(uuid)`` on ``CHANNEL_HANGUP_COMPLETE``;
+after a reconnect it calls ``reconcile_live(alive_uuids)`` with the uuids
+FreeSWITCH still reports, which drops the channels whose hangup was missed.
+The API reads ``live_counts(account_id)``. These take ``cfg`` (default: the
+process configuration); the functions taking ``(client, prefix, ...)`` below
+them are the same operations on an explicit Redis client.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def category_for(call_type: str | None) -> str:
     return CATEGORY_BY_CALL_TYPE.get(call_type or "", "campaign")
 
 
-def call_answered(client, prefix: str, uuid: str, call_type: str | None, account_id: str | None) -> bool:
+def answered(client, prefix: str, uuid: str, call_type: str | None, account_id: str | None) -> bool:
     """Count an answered channel once; returns False when it was already counted."""
     if not uuid:
         raise ValueError("call_answered needs a channel uuid")
@@ -77,7 +80,7 @@ def call_answered(client, prefix: str, uuid: str, call_type: str | None, account
     return bool(client.eval(_ANSWER, 2, _channels_key(prefix), counter, uuid, category_for(call_type), account))
 
 
-def call_ended(client, prefix: str, uuid: str) -> bool:
+def ended(client, prefix: str, uuid: str) -> bool:
     """Uncount a channel that hung up; returns False when it was not counted (never answered, or already ended)."""
     if not uuid:
         return False
@@ -107,4 +110,47 @@ def reconcile(client, prefix: str, alive_uuids: Iterable[str]) -> int:
     """Uncount every channel FreeSWITCH no longer has (hangups missed during an ESL outage). Returns how many."""
     alive = set(alive_uuids)
     gone = [u for u in live_channels(client, prefix) if u not in alive]
-    return sum(1 for u in gone if call_ended(client, prefix, u))
+    return sum(1 for u in gone if ended(client, prefix, u))
+
+
+# ---------------------------------------------------------------- with the configuration
+
+
+def _client(cfg):
+    from dialer.callbacks import _redis
+
+    return _redis(cfg.redis_url)
+
+
+def _cfg(cfg):
+    if cfg is not None:
+        return cfg
+    from config import settings
+
+    return settings()
+
+
+def call_started(call_type: str | None, cfg=None, *, uuid: str | None = None, account_id: str | None = None) -> bool:
+    """Count an answered channel (``CHANNEL_ANSWER``); idempotent per ``uuid``."""
+    if not uuid:
+        raise ValueError("call_started needs the channel uuid (counters are idempotent per channel)")
+    cfg = _cfg(cfg)
+    return answered(_client(cfg), cfg.key_prefix, uuid, call_type, account_id)
+
+
+def call_ended(uuid: str | None, cfg=None) -> bool:
+    """Uncount a channel that hung up (``CHANNEL_HANGUP_COMPLETE``); harmless for a channel never counted."""
+    cfg = _cfg(cfg)
+    return ended(_client(cfg), cfg.key_prefix, uuid or "")
+
+
+def live_counts(account_id: str, cfg=None) -> dict[str, int]:
+    """Seed 002 ``get_live_call_statistics`` result for one account."""
+    cfg = _cfg(cfg)
+    return live_call_statistics(_client(cfg), cfg.key_prefix, account_id)
+
+
+def reconcile_live(alive_uuids: Iterable[str], cfg=None) -> int:
+    """:func:`reconcile` with the configured Redis."""
+    cfg = _cfg(cfg)
+    return reconcile(_client(cfg), cfg.key_prefix, alive_uuids)
