@@ -97,7 +97,7 @@ def _loop(ctx: c.Ctx, el: Any, shown: str, a: dict[str, str]) -> int:
 
 def build(root: Any, ctx: c.Ctx) -> App:
     """Build the App of a KML document whose root element is ``root``."""
-    if _name(root.tag) != "Response":
+    if (_name(root.tag) or "").lower() != "response":  # the root's case is forgiven, verbs' is not
         ctx.error(root, f"the root element must be `Response`, not `{root.tag}`")
         return App(KML)
     _attrs(ctx, root, "Response", "Response")

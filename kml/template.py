@@ -23,7 +23,9 @@ import re
 from typing import Callable, Mapping
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|\$flow\.key\.([A-Za-z0-9_]+)")
-_XML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"})
+_XML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "\r": "&#13;"})
+# Characters XML 1.0 cannot hold at all: one of them would make the whole document unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 # Control characters would end an ESL header line (header injection); the rest of
 # these change how FreeSWITCH reads an argument: ${...} and $${...} expand
 # variables, {..} [..] <..> prefix channel variables, ' and " quote, \ escapes,
@@ -42,8 +44,13 @@ class TemplateError(KeyError):
 
 
 def escape_xml(value: str) -> str:
-    """``value`` safe as XML text or attribute content."""
-    return value.translate(_XML)
+    """``value`` safe as XML text or attribute content.
+
+    ``& < > " '`` become entities, a carriage return becomes ``&#13;`` (XML would
+    otherwise turn it into a line feed), and characters XML cannot hold become
+    U+FFFD.
+    """
+    return _NOT_XML.sub("\ufffd", value).translate(_XML)
 
 
 def escape_fs_arg(value: str) -> str:

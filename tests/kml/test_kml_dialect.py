@@ -178,8 +178,8 @@ def test_hangup_redirect_reject_sms_errors():
 
 
 def test_root_errors():
-    assert messages("<response><Say>x</Say></response>", "kml") == [
-        "the root element must be `Response`, not `response`"]
+    assert messages("<Reply><Say>x</Say></Reply>", "kml") == ["the root element must be `Response`, not `Reply`"]
+    assert kml.parse(b"<response><Say>x</Say></response>", "kml").dialect == "kml"
     assert messages('<Response voice="x"/>', "kml") == ["`Response` has no attribute `voice` (it takes no attributes)"]
     assert messages("<Response>Hello</Response>", "kml") == [
         "`Response` may not contain loose text; put words to speak in `Say`"]

@@ -1,0 +1,118 @@
+"""Hostile and odd input: XXE, billion laughs, size and depth caps, encodings, BOM, comments, garbage."""
+
+from __future__ import annotations
+
+import pytest
+
+import kml
+from tests.kml.helpers import errors_of, messages
+
+DOCTYPE_REFUSED = ("the document has a DOCTYPE or entity declaration; these are refused "
+                   "(apps may not use DTDs or entities)")
+
+
+def test_xxe_file_entity_is_refused(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    doc = (f'<?xml version="1.0"?>\n<!DOCTYPE response [<!ENTITY x SYSTEM "file://{secret}">]>\n'
+           f"<response><playtext>&x;</playtext></response>").encode()
+    (issue,) = errors_of(doc)
+    assert issue.message == DOCTYPE_REFUSED and (issue.line, issue.column) == (2, 1)
+    assert "TOP-SECRET" not in str(issue)
+
+
+def test_billion_laughs_is_refused_quickly():
+    lol = "".join(f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, 10))
+    doc = f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY lol0 "lol">{lol}]><response><playtext>&lol9;</playtext></response>'
+    assert messages(doc) == [DOCTYPE_REFUSED]
+
+
+def test_external_dtd_and_network_are_refused():
+    doc = b'<!DOCTYPE response SYSTEM "http://127.0.0.1:9/evil.dtd"><response/>'
+    assert messages(doc) == [DOCTYPE_REFUSED]
+
+
+def test_doctype_in_utf16_is_refused_after_parsing():
+    doc = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY a "b">]><response><playtext>&a;</playtext></response>'
+    assert messages(doc.encode("utf-16")) == [DOCTYPE_REFUSED]
+
+
+def test_utf16_document_without_doctype_parses():
+    doc = '<?xml version="1.0" encoding="UTF-16"?><response><playtext lang="HI">नमस्ते</playtext></response>'
+    assert kml.parse(doc.encode("utf-16")).instructions[0].text == "नमस्ते"
+
+
+def test_size_cap():
+    doc = b"<response>" + b"<playtext>x</playtext>" * 60000 + b"</response>"
+    assert len(doc) > kml.MAX_BYTES
+    assert messages(doc) == [f"the document is {len(doc)} bytes; the limit is {kml.MAX_BYTES} bytes"]
+    assert messages(b"<response/>", max_bytes=5) == ["the document is 11 bytes; the limit is 5 bytes"]
+
+
+def test_depth_cap():
+    deep = b"<response>" + b"<a>" * 20 + b"</a>" * 20 + b"</response>"
+    (issue,) = errors_of(deep)
+    assert issue.message == f"elements are nested more than {kml.MAX_DEPTH} levels deep"
+    assert messages(b"<response><collectdtmf><playtext>x</playtext></collectdtmf></response>", max_depth=2) == [
+        "elements are nested more than 2 levels deep"]
+    # At the cap itself the document is judged by the grammar, not the depth rule.
+    assert kml.parse(b"<response><collectdtmf><playtext>x</playtext></collectdtmf></response>", max_depth=3)
+
+
+def test_very_deep_document_is_refused_not_crashing():
+    deep = b"<response>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</response>"
+    (issue,) = errors_of(deep)
+    assert "nested" in issue.message or "not well-formed" in issue.message
+
+
+def test_malformed_xml_names_line_and_column():
+    (issue,) = errors_of(b"<response>\n  <playtext>hi</playtxt>\n</response>")
+    assert issue.message.startswith("the document is not well-formed XML: ")
+    assert "playtext" in issue.message and issue.line == 2 and issue.column
+
+
+def test_empty_and_whitespace_documents():
+    expected = ["the document is empty: an app must answer with XML such as <response>...</response>"]
+    for doc in (b"", b"   \n\t", b"\xef\xbb\xbf", ""):
+        assert messages(doc) == expected
+
+
+def test_html_error_page_is_not_an_app():
+    (issue,) = errors_of(b"<html><body><h1>502 Bad Gateway</h1></body></html>")
+    assert issue.message == "the root element must be `response` (KooKoo) or `Response` (KML), not `html`"
+    (issue,) = errors_of(b"Internal Server Error")
+    assert issue.message.startswith("the document is not well-formed XML")
+
+
+def test_utf8_bom_whitespace_comments_and_processing_instructions():
+    doc = ("\ufeff<?xml version='1.0' encoding='UTF-8'?>\n\n<!-- generated -->\n<response>\n  <!-- greet -->\n"
+           "  <?php echo 1; ?>\n  <playtext>\n     Hello   \n  </playtext>\n\n</response>\n<!-- end -->\n").encode()
+    app = kml.parse(doc)
+    assert app.instructions == (kml.Speak("Hello", lang="EN", speed=2, quality="best"),)
+    assert app.instructions[0].line == 7
+
+
+def test_cdata_text_is_read():
+    app = kml.parse(b"<response><playtext><![CDATA[Tom & Jerry <3]]></playtext></response>")
+    assert app.instructions[0].text == "Tom & Jerry <3"
+
+
+def test_str_input_with_encoding_declaration():
+    app = kml.parse('<?xml version="1.0" encoding="ISO-8859-1"?><response><playtext>Café</playtext></response>')
+    assert app.instructions[0].text == "Café"
+
+
+def test_latin1_bytes_with_declaration():
+    doc = '<?xml version="1.0" encoding="ISO-8859-1"?><response><playtext>Café</playtext></response>'.encode("latin-1")
+    assert kml.parse(doc).instructions[0].text == "Café"
+
+
+def test_unknown_dialect_and_wrong_type():
+    assert messages(b"<response/>", "twiml") == ['unknown dialect "twiml" (use kookoo or kml)']
+    with pytest.raises(TypeError):
+        kml.parse(12345)
+
+
+def test_namespaced_elements_are_read_by_local_name():
+    app = kml.parse(b'<response xmlns="urn:x"><playtext>a</playtext></response>')
+    assert app.dialect == "kookoo" and app.instructions[0].text == "a"
