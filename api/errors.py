@@ -145,15 +145,19 @@ def konnect_error_body(err: ApiError) -> dict[str, Any]:
         code, reason = KONNECT_CODES["auth"]
     if err.kind == "conflict":
         code, reason = KONNECT_CODES["invalid"]
-    body: dict[str, Any] = {"status": err.extra.get("status", "error"), "error_code": code,
-                            "error_reason": reason}
+    # InboundPhoneNumbers answers errors as {"status": "rejected", "ref_id": ...} (seed 000).
+    inbound = "/InboundPhoneNumbers" in request.path
+    status = err.extra.get("status", "rejected" if inbound else "error")
+    body: dict[str, Any] = {"status": status}
+    if inbound:
+        import secrets
+
+        body["ref_id"] = err.extra.get("ref_id") or "RJ" + secrets.token_hex(16)
+    body.update({"error_code": code, "error_reason": reason})
     if err.message and err.message != reason:
         body["error_reason"] = f"{reason}: {err.message}"
     if err.field:
         body["field"] = err.field
-    for key in ("ref_id",):
-        if key in err.extra:
-            body[key] = err.extra[key]
     return body
 
 
