@@ -131,3 +131,15 @@ def test_unique_channel_and_contact_constraints(store):
                 s.add(row)
     with db.session_scope(store) as s:
         assert s.scalars(sa.select(Contact)).one().fields == {"field1": "Añkit"}
+
+
+def test_migrations_match_the_models(store):
+    """A model change without a migration (or the reverse) fails here, on both databases."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from dialer.store.models import Base
+
+    with db.get_engine(store).connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(ctx, Base.metadata) == []
