@@ -32,22 +32,22 @@ def fetch(source: str, max_bytes: int = kml.MAX_BYTES) -> bytes:
             with requests.get(source, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S), stream=True,
                               headers={"Accept": "application/xml, text/xml"}) as resp:
                 if resp.status_code != 200:
-                    raise FetchError(f"{source} answered HTTP {resp.status_code}")
+                    raise FetchError(f"the server answered HTTP {resp.status_code}")
                 body = bytearray()
                 for chunk in resp.iter_content(64 * 1024):
                     body += chunk
                     if len(body) > max_bytes:
-                        raise FetchError(f"{source} sent more than {max_bytes} bytes")
+                        raise FetchError(f"the server sent more than {max_bytes} bytes")
                 return bytes(body)
         except requests.RequestException as exc:
-            raise FetchError(f"cannot fetch {source}: {exc}") from None
+            raise FetchError(f"cannot fetch the URL: {exc}") from None
     try:
         with open(source, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as exc:
-        raise FetchError(f"cannot read {source}: {exc.strerror or exc}") from None
+        raise FetchError(f"cannot read the file: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
-        raise FetchError(f"{source} is larger than {max_bytes} bytes")
+        raise FetchError(f"the file is larger than {max_bytes} bytes")
     return data
 
 
