@@ -135,17 +135,24 @@ class Executor:
         self.session.execute("sleep", str(max(0, int(p.length_ms))))
 
     def _prompt_file(self, prompts) -> str:
-        """Prompts as one ``file_string://`` so that a key pressed during any of them ends them all."""
+        """Prompts as one ``file_string://`` so that a key pressed during any of them ends them all.
+
+        Speech goes in as ``say:<text>``, which FreeSWITCH speaks with the
+        channel's ``tts_engine``/``tts_voice`` (set just before).
+        """
         parts = []
+        voice_set = False
         for p in prompts:
             if isinstance(p, kml.Speak):
-                app, arg = self._speak_app(p)
-                if app == "say":
-                    # play_and_get_digits plays files; say-as text is read as plain TTS there.
-                    arg = tts.speak_arg(p.text, engine=self.config.tts_engine, voice_map=self.config.voice_map,
-                                        voice=p.voice)
-                # '!' separates file_string parts; spaces are kept inside the quoted argument.
-                parts.extend(["speak:" + arg.replace("!", ".")] * max(1, p.loop))
+                if not voice_set:
+                    voice = tts.engine_voice(p.voice, self.config.voice_map)
+                    self.session.execute("multiset", f"tts_engine={self.config.tts_engine} tts_voice={voice}")
+                    voice_set = True
+                self.heard(f"speech ({p.voice or tts.DEFAULT_VOICE}): {p.text}")
+                text = tts.spoken_text(p.text, engine=self.config.tts_engine, rate=p.rate, pitch=p.pitch,
+                                       volume=p.volume, speed=p.speed)
+                # '!' separates file_string parts and the whole argument is single-quoted.
+                parts.extend(["say:" + text.replace("!", ".").replace("'", "\u2019")] * max(1, p.loop))
             elif isinstance(p, kml.Play):
                 self.heard(f"audio: {p.url}")
                 parts.extend([media_arg(p.url)] * max(1, p.loop))

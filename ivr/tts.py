@@ -24,8 +24,8 @@ DEFAULT_VOICE_MAP = {
 DEFAULT_VOICE = "Joanna"
 SSML_ENGINES_EXCLUDED = ("flite",)
 
-#: KooKoo speed 1..9 (5 normal) as SSML rates.
-_SPEED_RATES = {1: "x-slow", 2: "x-slow", 3: "slow", 4: "slow", 5: "medium", 6: "fast", 7: "fast",
+#: KooKoo playtext ``speed`` 1..9 (the parser's default, 2, is normal speech) as SSML rates.
+_SPEED_RATES = {1: "slow", 2: "medium", 3: "medium", 4: "fast", 5: "fast", 6: "x-fast", 7: "x-fast",
                 8: "x-fast", 9: "x-fast"}
 _PROSODY_VALUES = {
     "rate": ("x-slow", "slow", "medium", "fast", "x-fast"),
@@ -52,21 +52,33 @@ def _norm(value: str | None, kind: str) -> str | None:
     return v if v in _PROSODY_VALUES[kind] else None
 
 
-def speak_arg(text: str, *, engine: str, voice_map: dict[str, str], voice: str | None = None,
-              rate: str | None = None, pitch: str | None = None, volume: str | None = None,
-              speed: int | None = None) -> str:
-    """The argument of the ``speak`` application: ``engine|voice|text`` (text escaped for FreeSWITCH)."""
+def engine_voice(voice: str | None, voice_map: dict[str, str]) -> str:
+    """The engine's voice for a seed voice name (unknown names pass through: they may be engine voices)."""
     seed_voice = (voice or DEFAULT_VOICE).strip()
-    engine_voice = voice_map.get(seed_voice.lower(), seed_voice)
+    return voice_map.get(seed_voice.lower(), seed_voice)
+
+
+def spoken_text(text: str, *, engine: str, rate: str | None = None, pitch: str | None = None,
+                volume: str | None = None, speed: int | None = None) -> str:
+    """The text as the engine gets it: escaped for FreeSWITCH, in SSML prosody when the engine reads SSML."""
     if speed and not rate:
         rate = _SPEED_RATES.get(int(speed))
     prosody = {k: v for k, v in (("rate", _norm(rate, "rate")), ("pitch", _norm(pitch, "pitch")),
                                  ("volume", _norm(volume, "volume"))) if v and v != "medium"}
-    body = text
+    # The app's text is escaped first; the markup around it is ours.
+    body = kml.escape_fs_arg(text)
     if prosody and engine not in SSML_ENGINES_EXCLUDED:
         attrs = " ".join(f'{k}="{v}"' for k, v in prosody.items())
-        body = f"<speak><prosody {attrs}>{_xml_escape(text)}</prosody></speak>"
-    return f"{engine}|{engine_voice}|{kml.escape_fs_arg(body)}"
+        body = f"<speak><prosody {attrs}>{_xml_escape(body)}</prosody></speak>"
+    return body
+
+
+def speak_arg(text: str, *, engine: str, voice_map: dict[str, str], voice: str | None = None,
+              rate: str | None = None, pitch: str | None = None, volume: str | None = None,
+              speed: int | None = None) -> str:
+    """The argument of the ``speak`` application: ``engine|voice|text``."""
+    body = spoken_text(text, engine=engine, rate=rate, pitch=pitch, volume=volume, speed=speed)
+    return f"{engine}|{engine_voice(voice, voice_map)}|{body}"
 
 
 #: KooKoo say-as ``format`` codes and words → (say type, say method) of mod_say.
