@@ -111,3 +111,34 @@ def db_url(request, tmp_path):
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     engine.dispose()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "simulator(**options): options for the `simulator` fixture (scenario=dict|path, speed=, max_sessions=, "
+        "sps=, inbound_socket=, recordings_dir=)",
+    )
+
+
+@pytest.fixture
+def simulator(request):
+    """A FreeSWITCH simulator child process on a free port, speed 20 unless told otherwise.
+
+    Yields a ``freeswitch.sim.process.SimulatorProcess`` (``.host``, ``.port``,
+    ``.password``, ``.address``). Options come from ``@pytest.mark.simulator(...)``,
+    e.g. ``@pytest.mark.simulator(scenario={"defaults": {"outcome": "busy"}}, speed=50)``;
+    one call can also be scripted with ``sim_*`` variables in its originate string.
+    """
+    from freeswitch.sim.process import SimulatorProcess
+
+    marker = request.node.get_closest_marker("simulator")
+    options = {"speed": 20.0}
+    if marker is not None:
+        options.update(marker.kwargs)
+    sim = SimulatorProcess(**options)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()

@@ -1,0 +1,815 @@
+"""Dialplan applications with FreeSWITCH's arguments, timing, variables and responses.
+
+:func:`execute` wraps every application as ``switch_core_session_exec`` does:
+``current_application``/``current_application_data`` variables, then
+CHANNEL_EXECUTE, the application itself, CHANNEL_EXECUTE_COMPLETE with
+``Application-Response`` (the ``current_application_response`` variable, which
+FreeSWITCH never clears, or ``_none_``). Media applications take simulated
+time, are cut short by a hangup (response ``PLAYBACK ERROR`` for playback) or
+``uuid_break``, and read the far end's DTMF.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Callable
+
+import gevent
+import gevent.event
+import gevent.queue
+
+from freeswitch.sim import media
+from freeswitch.sim.channel import Channel, normalize_cause
+from freeswitch.sim.dialstring import DialStringError, parse_dialstring, separate_string
+
+log = logging.getLogger("freeswitch.sim")
+
+APPS: dict[str, Callable[[Channel, str], None]] = {}
+
+
+def app(name: str):
+    """Register an application under ``name``."""
+    def deco(fn):
+        APPS[name] = fn
+        return fn
+    return deco
+
+
+def execute(channel: Channel, name: str, arg: str | None, app_uuid: str | None = None) -> str:
+    """Run one application on the channel with FreeSWITCH's events around it; returns the response."""
+    fn = APPS.get(name)
+    if fn is None:
+        # switch_core_session_execute_application: an unknown application hangs the call up.
+        log.error("Invalid Application %s", name)
+        channel.hangup("DESTINATION_OUT_OF_ORDER")
+        return "_none_"
+    app_uuid = app_uuid or channel.switch.new_uuid()
+    data = arg if arg else None
+    channel.current_app = name
+    channel.set_var("current_application_data", data)
+    channel.set_var("current_application", name)
+    head = [("Application", name)]
+    if data is not None:
+        head.append(("Application-Data", data))
+    channel.fire("CHANNEL_EXECUTE", extra=head + [("Application-UUID", app_uuid)])
+    try:
+        fn(channel, arg or "")
+    except gevent.GreenletExit:
+        raise
+    except Exception:
+        log.exception("application %s failed on %s", name, channel.uuid)
+    response = channel.get_var("current_application_response") or "_none_"
+    channel.fire("CHANNEL_EXECUTE_COMPLETE", extra=head + [("Application-Response", response),
+                                                           ("Application-UUID", app_uuid)])
+    channel.set_var("last_app", name)
+    if data is not None:
+        channel.set_var("last_arg", data)
+    return response
+
+
+def respond(channel: Channel, text: str) -> None:
+    """Set the application response (``current_application_response``)."""
+    channel.set_var("current_application_response", text)
+
+
+# ---------------------------------------------------------------------------
+# Waiting with media semantics
+# ---------------------------------------------------------------------------
+
+HANGUP, BREAK, DONE, DIGIT = "hangup", "break", "done", "digit"
+
+
+def media_wait(channel: Channel, seconds: float, on_digit: Callable[[str], bool] | None = None) -> str:
+    """Wait ``seconds`` of simulated time for media to play.
+
+    Ends early on hangup (HANGUP), ``uuid_break`` (BREAK), or when ``on_digit``
+    returns True for a digit the far end sent (DIGIT). Digits ``on_digit``
+    declines are consumed, as a playing file consumes them.
+    """
+    clock = channel.switch.clock
+    deadline = clock.now() + seconds if seconds != media.INFINITE else None
+    while True:
+        if not channel.is_up:
+            return HANGUP
+        if channel.break_evt.is_set():
+            channel.break_evt.clear()
+            return BREAK if channel.is_up else HANGUP
+        if getattr(channel, "transfer_to", None) is not None:
+            return BREAK
+        try:
+            digit = channel.dtmf_queue.get_nowait()
+        except gevent.queue.Empty:
+            digit = None
+        if digit is not None:
+            if on_digit is not None and on_digit(digit):
+                return DIGIT
+            continue
+        channel.dtmf_evt.clear()
+        if deadline is None:
+            timeout = None
+        else:
+            remaining = deadline - clock.now()
+            if remaining <= 0:
+                return DONE
+            timeout = clock.real(remaining)
+        if channel.dtmf_queue.qsize():
+            continue
+        gevent.wait([channel.hung_up, channel.break_evt, channel.dtmf_evt], timeout=timeout, count=1)
+
+
+def terminators_var(channel: Channel) -> str:
+    """playback_terminators (default ``*``; ``none`` disables)."""
+    t = channel.get_var("playback_terminators")
+    if t is None:
+        return "*"
+    return "" if t.lower() == "none" else t
+
+
+def play(channel: Channel, path: str, on_digit: Callable[[str], bool] | None = None,
+         with_events: bool = True) -> str:
+    """Play one source as switch_ivr_play_file: PLAYBACK_START/STOP, playback_* variables.
+
+    Returns 'played', 'break' (digit or uuid_break), 'hangup' or 'notfound'.
+    """
+    try:
+        seconds = media.source_seconds(path, channel.switch.config.sounds_dir)
+    except media.NotFound as exc:
+        log.info("FILE NOT FOUND: %s", exc)
+        return "notfound"
+    if not channel.answered and not channel.early:
+        channel.pre_answer()
+    file_type = []
+    low = path.lower()
+    if low.startswith("tone_stream:"):
+        file_type = [("Playback-File-Type", "tone_stream")]
+    elif low.startswith("local_stream:"):
+        file_type = [("Playback-File-Type", "local_stream")]
+    if with_events:
+        channel.fire("PLAYBACK_START", extra=file_type + [("Playback-File-Path", path)])
+    clock = channel.switch.clock
+    started = clock.now()
+    outcome = media_wait(channel, seconds, on_digit)
+    played = min(seconds, clock.now() - started) if seconds != media.INFINITE else clock.now() - started
+    samples = int(played * 8000)
+    channel.set_var("playback_last_offset_pos", str(samples))
+    channel.set_var("playback_seconds", str(samples // 8000))
+    channel.set_var("playback_ms", str(samples // 8))
+    channel.set_var("playback_samples", str(samples))
+    if with_events:
+        status = "break" if outcome in (DIGIT, BREAK) else "done"
+        channel.fire("PLAYBACK_STOP", extra=file_type + [("Playback-File-Path", path), ("Playback-Status", status)])
+    if outcome == HANGUP:
+        return "hangup"
+    if outcome in (DIGIT, BREAK):
+        return "break"
+    return "played"
+
+
+# ---------------------------------------------------------------------------
+# Call control
+# ---------------------------------------------------------------------------
+
+@app("answer")
+def app_answer(channel: Channel, arg: str) -> None:
+    """Answer the call (an inbound leg: the far end's script starts now)."""
+    from freeswitch.sim.calls import start_caller
+
+    if channel.answer() and channel.profile.direction == "inbound":
+        start_caller(channel)
+
+
+@app("pre_answer")
+def app_pre_answer(channel: Channel, arg: str) -> None:
+    """183 with early media."""
+    channel.pre_answer()
+
+
+@app("ring_ready")
+def app_ring_ready(channel: Channel, arg: str) -> None:
+    """180 Ringing."""
+    channel.ring()
+
+
+@app("hangup")
+def app_hangup(channel: Channel, arg: str) -> None:
+    """Hang up with a cause (name or Q.850 code; default NORMAL_CLEARING)."""
+    channel.hangup(normalize_cause(arg))
+
+
+@app("set")
+def app_set(channel: Channel, arg: str) -> None:
+    """``set name=value`` (an empty value unsets)."""
+    name, _, value = arg.partition("=")
+    name = name.strip()
+    if name:
+        channel.set_var(name, value if value != "" else None)
+
+
+@app("export")
+def app_export(channel: Channel, arg: str) -> None:
+    """``export [nolocal:]name=value``: set here and on legs this channel bridges to."""
+    name, _, value = arg.partition("=")
+    nolocal = name.startswith("nolocal:")
+    name = name.split(":", 1)[1] if nolocal else name
+    name = name.strip()
+    if not name:
+        return
+    if not nolocal:
+        channel.set_var(name, value if value != "" else None)
+    exported = [v for v in (channel.get_var("export_vars") or "").split(",") if v]
+    if name not in exported:
+        exported.append(name)
+    channel.set_var("export_vars", ",".join(exported))
+    channel.exported = getattr(channel, "exported", {})
+    channel.exported[name] = value
+
+
+@app("unset")
+def app_unset(channel: Channel, arg: str) -> None:
+    """Unset a variable."""
+    channel.set_var(arg.strip(), None)
+
+
+@app("multiset")
+def app_multiset(channel: Channel, arg: str) -> None:
+    """``multiset a=1 b=2``."""
+    for piece in separate_string(arg, " "):
+        app_set(channel, piece)
+
+
+@app("sleep")
+def app_sleep(channel: Channel, arg: str) -> None:
+    """``sleep <ms>``: digits that arrive meanwhile stay queued unless sleep_eat_digits is true."""
+    try:
+        ms = int(arg.strip() or "0")
+    except ValueError:
+        ms = 0
+    eat = (channel.get_var("sleep_eat_digits") or "").lower() in ("true", "1", "yes")
+    clock = channel.switch.clock
+    if eat:
+        media_wait(channel, ms / 1000.0, None)
+        return
+    channel.hung_up.wait(clock.real(ms / 1000.0))
+
+
+@app("sched_hangup")
+def app_sched_hangup(channel: Channel, arg: str) -> None:
+    """``sched_hangup [+]<seconds> [<cause>]``."""
+    parts = arg.split()
+    if not parts:
+        return
+    when = parts[0]
+    try:
+        secs = float(when.lstrip("+"))
+    except ValueError:
+        return
+    cause = normalize_cause(parts[1] if len(parts) > 1 else None, "ALLOTTED_TIMEOUT")
+    if not when.startswith("+"):
+        secs = max(0.0, secs - channel.switch.clock.now())
+
+    def later():
+        if not channel.hung_up.wait(channel.switch.clock.real(secs)):
+            channel.hangup(cause)
+    channel.greenlets.append(gevent.spawn(later))
+
+
+@app("park")
+def app_park(channel: Channel, arg: str) -> None:
+    """Park until hung up or transferred; messages sent with sendmsg run meanwhile."""
+    from freeswitch.sim.outbound import park_loop
+
+    park_loop(channel)
+
+
+@app("echo")
+def app_echo(channel: Channel, arg: str) -> None:
+    """Echo the caller until hangup."""
+    media_wait(channel, media.INFINITE, None)
+
+
+@app("transfer")
+def app_transfer(channel: Channel, arg: str) -> None:
+    """``transfer <exten> [<dialplan>] [<context>]``: run the dialplan for exten instead of what is left."""
+    from freeswitch.sim.calls import dialplan_apps
+
+    parts = separate_string(arg, " ")
+    if not parts:
+        return
+    exten = parts[0]
+    context = parts[2] if len(parts) > 2 else channel.profile.context
+    transfer(channel, exten, context)
+
+
+def transfer(channel: Channel, exten: str, context: str = "default") -> None:
+    """Send the channel to a dialplan extension (the current application ends)."""
+    from freeswitch.sim.calls import dialplan_apps
+
+    channel.transfer_us = channel.switch.clock.now_us()
+    channel.profile.destination_number = exten
+    channel.set_var("transfer_history", f"{channel.switch.clock.now():.0f}:{channel.uuid}:bl_xfer:{exten}/{context}/XML")
+    channel.transfer_to = dialplan_apps(channel.switch, exten, context)
+    channel.break_evt.set()
+
+
+@app("start_dtmf")
+def app_start_dtmf(channel: Channel, arg: str) -> None:
+    """Inband DTMF detection: the simulator's digits are always detected, nothing to do."""
+
+
+@app("stop_dtmf")
+def app_stop_dtmf(channel: Channel, arg: str) -> None:
+    """Stop inband DTMF detection."""
+
+
+@app("log")
+def app_log(channel: Channel, arg: str) -> None:
+    """Log a line."""
+    log.info("%s: %s", channel.uuid, arg)
+
+
+@app("info")
+def app_info(channel: Channel, arg: str) -> None:
+    """Dump the channel (to the log)."""
+    log.info("%s: %s", channel.uuid, channel.variables)
+
+
+@app("event")
+def app_event(channel: Channel, arg: str) -> None:
+    """Fire a CUSTOM event with the given headers (``Event-Subclass=x,header=value``)."""
+    extra = []
+    for piece in separate_string(arg, ","):
+        k, _, v = piece.partition("=")
+        if k:
+            extra.append((k, v))
+    channel.fire("CUSTOM", extra=extra)
+
+
+# ---------------------------------------------------------------------------
+# Prompts
+# ---------------------------------------------------------------------------
+
+@app("playback")
+def app_playback(channel: Channel, arg: str) -> None:
+    """Play a file, URL, tone or silence stream; playback_terminators end it."""
+    terms = terminators_var(channel)
+    channel.set_var("playback_terminator_used", None)
+
+    def on_digit(d: str) -> bool:
+        if d in terms:
+            channel.set_var("playback_terminator_used", d)
+            return True
+        return False
+
+    result = play(channel, arg, on_digit)
+    if result in ("played", "break"):
+        respond(channel, "FILE PLAYED")
+    elif result == "notfound":
+        respond(channel, "FILE NOT FOUND")
+    else:
+        respond(channel, "PLAYBACK ERROR")
+
+
+@app("endless_playback")
+def app_endless_playback(channel: Channel, arg: str) -> None:
+    """Play a file again and again until hangup or break."""
+    while channel.is_up:
+        result = play(channel, arg)
+        if result != "played":
+            break
+
+
+@app("speak")
+def app_speak(channel: Channel, arg: str) -> None:
+    """``speak <engine>|<voice>|<text>`` (or just text with tts_engine/tts_voice set)."""
+    parts = arg.split("|", 2)
+    text = parts[2] if len(parts) == 3 else arg
+    channel.set_var("playback_terminator_used", None)
+    terms = terminators_var(channel)
+
+    def on_digit(d: str) -> bool:
+        if d in terms:
+            channel.set_var("playback_terminator_used", d)
+            return True
+        return False
+
+    if not channel.answered and not channel.early:
+        channel.pre_answer()
+    media_wait(channel, media.text_seconds(text), on_digit)
+
+
+@app("say")
+def app_say(channel: Channel, arg: str) -> None:
+    """``say <lang> <type> <method> [<gender>] <text>``: about 0.6 s per spoken item."""
+    parts = arg.split(None, 3)
+    text = parts[3] if len(parts) == 4 else arg
+    items = len(text.replace(" ", "")) if parts[1:2] and parts[1].lower() in ("number", "digits") else len(text.split())
+    media_wait(channel, max(0.6, 0.6 * max(1, items)), None)
+
+
+# ---------------------------------------------------------------------------
+# Collecting digits
+# ---------------------------------------------------------------------------
+
+def read_digits(channel: Channel, min_digits: int, max_digits: int, prompt: str | None, var_name: str | None,
+                timeout_ms: int, terminators: str, digit_timeout_ms: int) -> tuple[str, str]:
+    """switch_ivr_read: play the prompt (a digit stops it), collect, set read_result. Returns (status, digits)."""
+    if not digit_timeout_ms:
+        digit_timeout_ms = timeout_ms
+    if max_digits < min_digits:
+        max_digits = min_digits
+    channel.set_var("read_result", None)
+    channel.set_var("read_terminator_used", None)
+    if var_name:
+        channel.set_var(var_name, None)
+    if not channel.answered and not channel.early:
+        channel.pre_answer()
+    buf: list[str] = []
+    term_used = [""]
+
+    def take(d: str) -> bool:
+        if terminators and d in terminators:
+            term_used[0] = d
+            return True
+        buf.append(d)
+        return True  # the first digit stops the prompt
+
+    status = "success"
+    if prompt and prompt.lower() != "silence":
+        result = play(channel, prompt, take)
+        if result == "hangup" or not channel.is_up:
+            return "failure", ""
+    if not term_used[0] and ((min_digits and len(buf) < min_digits) or len(buf) < max_digits):
+        status = collect(channel, buf, max_digits, terminators, term_used,
+                         digit_timeout_ms if buf else timeout_ms, digit_timeout_ms)
+    if not channel.is_up:
+        return "failure", "".join(buf)
+    if term_used[0]:
+        channel.set_var("read_terminator_used", term_used[0])
+    digits = "".join(buf)
+    if min_digits and len(digits) < min_digits:
+        status = "too_small"
+    channel.set_var("read_result", {"success": "success", "timeout": "timeout"}.get(status, "failure"))
+    if var_name and digits:
+        channel.set_var(var_name, digits)
+    return status, digits
+
+
+def collect(channel: Channel, buf: list[str], max_digits: int, terminators: str, term_used: list[str],
+            first_timeout_ms: int, digit_timeout_ms: int) -> str:
+    """switch_ivr_collect_digits_count: 'success' (max or terminator), 'timeout', or 'hangup'."""
+    clock = channel.switch.clock
+    timeout = first_timeout_ms
+    while len(buf) < max_digits:
+        got: list[str] = []
+
+        def one(d: str) -> bool:
+            got.append(d)
+            return True
+
+        outcome = media_wait(channel, timeout / 1000.0, one)
+        if outcome == HANGUP:
+            return "hangup"
+        if outcome == BREAK:
+            return "success"
+        if outcome == DONE:
+            return "timeout"
+        d = got[0]
+        if terminators and d in terminators:
+            term_used[0] = d
+            return "success"
+        buf.append(d)
+        timeout = digit_timeout_ms
+    return "success"
+
+
+def _atoi(text: str | None, default: int = 0) -> int:
+    m = re.match(r"\s*([+-]?\d+)", text or "")
+    return int(m.group(1)) if m else default
+
+
+@app("play_and_get_digits")
+def app_play_and_get_digits(channel: Channel, arg: str) -> None:
+    """``<min> <max> <tries> <timeout> <terminators> <file> <invalid_file> [<var> [<regexp> [<digit_timeout> [<transfer_on_failure>]]]]``."""
+    argv = separate_string(arg, " ", limit=11)
+    if not argv or not arg.strip():
+        log.error("play_and_get_digits: No arguments specified.")
+        return
+    argv += [None] * (11 - len(argv))
+    min_digits = max(0, _atoi(argv[0]))
+    max_digits = _atoi(argv[1])
+    max_tries = _atoi(argv[2])
+    timeout = _atoi(argv[3], 1000)
+    terminators = argv[4] or "#"
+    prompt = argv[5]
+    bad_file = argv[6]
+    var_name = argv[7]
+    regex = argv[8]
+    digit_timeout = _atoi(argv[9]) if argv[9] else 0
+    transfer_on_failure = argv[10]
+    if max_digits < min_digits:
+        max_digits = min_digits
+    if timeout <= 1000:
+        timeout = 1000
+    if regex and var_name:
+        channel.set_var(f"{var_name}_invalid", None)
+    while channel.is_up and max_tries > 0:
+        status, digits = read_digits(channel, min_digits, max_digits, prompt, var_name, timeout, terminators,
+                                     digit_timeout)
+        if status == "timeout" and len(digits) >= min_digits:
+            status = "success"
+        if min_digits == 0 and not digits and channel.get_var("read_terminator_used") is not None:
+            return
+        if not (status == "too_small" and not digits) and status == "success" and digits:
+            if not regex:
+                return
+            try:
+                ok = re.search(regex, digits) is not None
+            except re.error:
+                ok = False
+            if ok:
+                return
+            if var_name:
+                channel.set_var(var_name, None)
+                channel.set_var(f"{var_name}_invalid", digits)
+        if not channel.is_up:
+            break
+        if bad_file:
+            play(channel, bad_file)
+        max_tries -= 1
+    if var_name and channel.is_up:
+        pass
+    if transfer_on_failure and channel.is_up:
+        target = separate_string(transfer_on_failure, " ")
+        if target:
+            transfer(channel, target[0], target[2] if len(target) > 2 else channel.profile.context)
+
+
+@app("read")
+def app_read(channel: Channel, arg: str) -> None:
+    """``read <min> <max> <file> <var> <timeout> <terminators> [<digit_timeout>]``."""
+    argv = separate_string(arg, " ", limit=7)
+    if not argv or not arg.strip():
+        log.error("read: No arguments specified.")
+        return
+    argv += [None] * (7 - len(argv))
+    min_digits = max(1, _atoi(argv[0]))
+    max_digits = max(_atoi(argv[1]), min_digits)
+    timeout = _atoi(argv[4], 1000) if argv[4] else 1000
+    if timeout <= 1000:
+        timeout = 1000
+    read_digits(channel, min_digits, max_digits, argv[2], argv[3], timeout, argv[5] or "#",
+                _atoi(argv[6]) if argv[6] else 0)
+
+
+# ---------------------------------------------------------------------------
+# Recording
+# ---------------------------------------------------------------------------
+
+def resolve_record_path(channel: Channel, path: str) -> str:
+    """Relative paths are under the recordings directory, as in FreeSWITCH."""
+    path = media.strip_params(path)
+    if os.path.isabs(path):
+        return path
+    base = channel.switch.config.recordings_dir or channel.switch.global_vars["recordings_dir"]
+    return os.path.join(base, path)
+
+
+@app("record")
+def app_record(channel: Channel, arg: str) -> None:
+    """``record <path> [<time_limit_secs>] [<silence_thresh>] [<silence_hits>]``: the caller talks, we write a WAV."""
+    argv = separate_string(arg, " ", limit=4)
+    if not argv or not argv[0]:
+        log.error("record: No file specified.")
+        return
+    argv += [None] * (4 - len(argv))
+    path = resolve_record_path(channel, argv[0])
+    limit = _atoi((argv[1] or "").lstrip("+")) if argv[1] else 0
+    thresh = _atoi(argv[2]) if argv[2] else 0
+    hits = _atoi(argv[3]) if argv[3] else 0
+    if thresh and not hits:
+        hits = 3
+    channel.set_var("playback_terminator_used", "")
+    channel.set_var("silence_hits_exhausted", "false")
+    terms = terminators_var(channel)
+    talk = channel.behaviour.talk if channel.behaviour is not None else 3.0
+    # The recording stops at the time limit, after `hits` seconds of silence once the caller
+    # has stopped talking (only with a threshold), on a terminator, a break, or hangup.
+    stop_at = media.INFINITE
+    if thresh:
+        stop_at = talk + hits
+    if limit:
+        stop_at = min(stop_at, float(limit))
+    channel.fire("RECORD_START", extra=[("Record-File-Path", path)])
+    clock = channel.switch.clock
+    started = clock.now()
+
+    def on_digit(d: str) -> bool:
+        if d in terms:
+            channel.set_var("playback_terminator_used", d)
+            return True
+        return False
+
+    outcome = media_wait(channel, stop_at, on_digit)
+    elapsed = clock.now() - started
+    if stop_at != media.INFINITE:
+        elapsed = min(elapsed, stop_at)
+    if outcome == DONE and thresh and (not limit or talk + hits <= limit):
+        channel.set_var("silence_hits_exhausted", "true")
+    try:
+        media.write_wav(path, min(talk, elapsed), elapsed)
+    except OSError as exc:
+        log.error("cannot write recording %s: %s", path, exc)
+        channel.hangup("DESTINATION_OUT_OF_ORDER")
+        return
+    samples = int(elapsed * 8000)
+    channel.set_var("record_seconds", str(samples // 8000))
+    channel.set_var("record_ms", str(samples // 8))
+    channel.set_var("record_samples", str(samples))
+    channel.fire("RECORD_STOP", extra=[("Record-File-Path", path)])
+
+
+@app("record_session")
+def app_record_session(channel: Channel, arg: str) -> None:
+    """Record the whole call from now on (in the background) to a WAV file written at hangup or stop."""
+    path = resolve_record_path(channel, separate_string(arg, " ")[0] if arg.strip() else "")
+    if not arg.strip():
+        log.error("record_session: no path")
+        return
+    start_session_recording(channel, path)
+
+
+def start_session_recording(channel: Channel, path: str) -> None:
+    """Begin a background recording (record_session / uuid_record start)."""
+    recs = channel.__dict__.setdefault("session_recordings", {})
+    if path in recs:
+        return
+    clock = channel.switch.clock
+    stop = gevent.event.Event()
+    recs[path] = stop
+    channel.fire("RECORD_START", extra=[("Record-File-Path", path)])
+
+    def run():
+        started = clock.now()
+        gevent.wait([channel.hung_up, stop], count=1)
+        elapsed = clock.now() - started
+        talk = channel.behaviour.talk if channel.behaviour is not None else 0.0
+        try:
+            media.write_wav(path, min(talk, elapsed), elapsed)
+        except OSError as exc:
+            log.error("cannot write recording %s: %s", path, exc)
+        samples = int(elapsed * 8000)
+        channel.set_var("record_seconds", str(samples // 8000))
+        channel.set_var("record_ms", str(samples // 8))
+        channel.set_var("record_samples", str(samples))
+        recs.pop(path, None)
+        channel.fire("RECORD_STOP", extra=[("Record-File-Path", path)])
+
+    # Not in channel.greenlets: it must outlive the session greenlet to write the file.
+    channel.__dict__.setdefault("recorders", []).append(gevent.spawn(run))
+
+
+def stop_session_recording(channel: Channel, path: str | None) -> bool:
+    """Stop one background recording (or all with path None/'all')."""
+    recs = channel.__dict__.get("session_recordings", {})
+    found = False
+    for p, ev in list(recs.items()):
+        if path in (None, "all") or p == path:
+            ev.set()
+            found = True
+    return found
+
+
+@app("stop_record_session")
+def app_stop_record_session(channel: Channel, arg: str) -> None:
+    """Stop a record_session."""
+    stop_session_recording(channel, resolve_record_path(channel, arg.strip()) if arg.strip() and arg.strip() != "all" else None)
+
+
+# ---------------------------------------------------------------------------
+# Bridging and conferences
+# ---------------------------------------------------------------------------
+
+DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER", "NO_USER_RESPONSE": "NOANSWER",
+              "ORIGINATOR_CANCEL": "CANCEL", "CALL_REJECTED": "BUSY", "UNALLOCATED_NUMBER": "INVALIDARGS",
+              "NORMAL_CIRCUIT_CONGESTION": "CONGESTION", "SUCCESS": "ANSWER"}
+
+
+@app("bridge")
+def app_bridge(channel: Channel, arg: str) -> None:
+    """Dial a second leg and bridge it; the call continues when the other leg hangs up."""
+    from freeswitch.sim.calls import dial, start_caller
+
+    try:
+        ds = parse_dialstring(arg)
+    except DialStringError as exc:
+        _bridge_failed(channel, exc.cause)
+        return
+    timeout = _atoi(channel.get_var("call_timeout"), 0) or 60
+    extra = list(getattr(channel, "exported", {}).items())
+    p = channel.profile
+    cid_name = channel.get_var("effective_caller_id_name") or p.caller_id_name
+    cid_num = channel.get_var("effective_caller_id_number") or p.caller_id_number
+    b, cause = dial(channel.switch, ds, timeout, cid_name, cid_num, extra_vars=extra, cancel=channel.hung_up)
+    if b is None:
+        _bridge_failed(channel, cause)
+        return
+    if not channel.is_up:
+        b.hangup("ORIGINATOR_CANCEL")
+        return
+    if not channel.answered:
+        channel.answer()
+    start_caller(b)
+    now = channel.switch.clock.now_us()
+    channel.bridged_us = b.bridged_us = now
+    channel.bridged_to, b.bridged_to = b, channel
+    channel.other_type, b.other_type = "originatee", "originator"
+    b.state = "CS_EXCHANGE_MEDIA"
+    b.state_num = 5
+    channel.set_var("originate_disposition", "SUCCESS")
+    channel.set_var("DIALSTATUS", "SUCCESS")
+    channel.set_var("bridge_channel", b.name)
+    channel.set_var("bridge_uuid", b.uuid)
+    channel.set_var("signal_bond", b.uuid)
+    channel.set_var("last_bridge_to", b.uuid)
+    b.set_var("signal_bond", channel.uuid)
+    b.set_var("last_bridge_to", channel.uuid)
+    channel.set_var("last_bridge_role", "originator")
+    b.set_var("last_bridge_role", "originatee")
+    head = [("Bridge-A-Unique-ID", channel.uuid), ("Bridge-B-Unique-ID", b.uuid)]
+    channel.fire("CHANNEL_BRIDGE", pre=head)
+    b_session = gevent.spawn(_b_leg_session, b)
+    gevent.wait([channel.hung_up, b.hung_up, channel.break_evt], count=1)
+    if channel.break_evt.is_set() and channel.is_up and b.is_up and getattr(channel, "transfer_to", None) is None:
+        channel.break_evt.clear()
+        gevent.wait([channel.hung_up, b.hung_up], count=1)
+    if channel.is_up and b.is_up:
+        b.hangup("NORMAL_CLEARING")  # transferred away
+    if not b.is_up:
+        channel.set_var("bridge_hangup_cause", b.hangup_cause)
+        channel.set_var("last_bridge_hangup_cause", b.hangup_cause)
+    else:
+        b.hangup("NORMAL_CLEARING")
+    b.set_var("last_bridge_hangup_cause", channel.hangup_cause or b.hangup_cause)
+    channel.fire("CHANNEL_UNBRIDGE", pre=head)
+    channel.bridged_to = None
+    channel.other_type = None
+    b_session.join(timeout=5)
+    if channel.is_up and (channel.get_var("hangup_after_bridge") or "").lower() in ("true", "1", "yes"):
+        channel.hangup(b.hangup_cause or "NORMAL_CLEARING")
+
+
+def _b_leg_session(b: Channel) -> None:
+    """The bridged leg's own session: it waits until it hangs up, then tears down."""
+    from freeswitch.sim.calls import run_session
+
+    run_session(b, [("_bridged", None)])
+
+
+@app("_bridged")
+def _app_bridged(channel: Channel, arg: str) -> None:
+    channel.hung_up.wait()
+
+
+def _bridge_failed(channel: Channel, cause: str) -> None:
+    channel.set_var("originate_disposition", cause)
+    channel.set_var("originate_failed_cause", cause)
+    channel.set_var("DIALSTATUS", DIALSTATUS.get(cause, cause))
+    if channel.is_up and (channel.get_var("continue_on_fail") or "true").lower() in ("false", "0", "no"):
+        channel.hangup(cause)
+
+
+@app("conference")
+def app_conference(channel: Channel, arg: str) -> None:
+    """``conference <name>[@<profile>][+<flags>]``: join until hangup, break or transfer."""
+    room = arg.split("@", 1)[0].split("+", 1)[0].strip() or "default"
+    rooms = channel.switch.__dict__.setdefault("conferences", {})
+    members = rooms.setdefault(room, set())
+    members.add(channel.uuid)
+    if not channel.answered:
+        channel.answer()
+    channel.set_var("conference_name", room)
+    channel.set_var("conference_member_id", str(len(members)))
+    try:
+        media_wait(channel, media.INFINITE, None)
+    finally:
+        members.discard(channel.uuid)
+        if not members:
+            rooms.pop(room, None)
+
+
+@app("socket")
+def app_socket(channel: Channel, arg: str) -> None:
+    """Hand the call to an outbound Event Socket listener (see outbound.py)."""
+    from freeswitch.sim.outbound import run_socket_app
+
+    run_socket_app(channel, arg)
+
+
+@app("_uuid_bridged")
+def _app_uuid_bridged(channel: Channel, arg: str) -> None:
+    # Held by uuid_bridge until the call ends or is transferred again.
+    while channel.is_up and getattr(channel, "transfer_to", None) is None:
+        gevent.wait([channel.hung_up, channel.break_evt], count=1)
+        channel.break_evt.clear()

@@ -1,0 +1,421 @@
+"""Making calls: originate's legs and their far ends, inbound calls, and each channel's session greenlet.
+
+* :func:`originate` is the ``originate`` API: it dials a dial string (groups
+  tried in order, legs of a group rung at once, retries), waits for an answer
+  or a failure, then starts the application or dialplan extension on the
+  answered leg and replies ``+OK <uuid>`` or ``-ERR <CAUSE>``.
+* :func:`dial` is the part ``bridge`` shares: legs up to the answer.
+* The far end of each leg follows its :class:`~freeswitch.sim.scenario.Behaviour`.
+* :func:`inbound_call` makes a call arrive from outside (``sim_inbound``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import gevent
+
+from freeswitch.sim.channel import Channel, Profile
+from freeswitch.sim.dialstring import (DialString, DialStringError, parse_dialstring, parse_endpoint,
+                                       parse_originate_args)
+from freeswitch.sim.scenario import Behaviour, ScenarioError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from freeswitch.sim.core import Switch
+
+log = logging.getLogger("freeswitch.sim")
+
+DEFAULT_CID_NUMBER = "0000000000"
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+# ---------------------------------------------------------------------------
+# The far end
+# ---------------------------------------------------------------------------
+
+def press_dtmf(channel: Channel, digit: str, duration: int = 2000, source: str = "RTP") -> None:
+    """A digit arrives on the channel: the DTMF event fires and apps can read it."""
+    if not channel.is_up:
+        return
+    channel.last_dtmf_duration = str(duration)
+    channel.set_var("last_dtmf_duration", str(duration))
+    channel.fire("DTMF", extra=[("DTMF-Digit", digit), ("DTMF-Duration", str(duration)), ("DTMF-Source", source)])
+    channel.dtmf_queue.put(digit)
+    channel.dtmf_evt.set()
+
+
+def far_end(channel: Channel, b: Behaviour, leg_timeout: float | None) -> None:
+    """Ring, then answer or fail as the behaviour says (runs while originate waits)."""
+    clock = channel.switch.clock
+    cause = b.failure_cause
+    # Provisional response first: 180 (or 183 with early media) a moment after the INVITE,
+    # except for outcomes that fail at once (unallocated, congestion).
+    if cause not in ("UNALLOCATED_NUMBER", "NORMAL_CIRCUIT_CONGESTION", "NORMAL_TEMPORARY_FAILURE",
+                     "NO_ROUTE_DESTINATION", "INVALID_NUMBER_FORMAT"):
+        clock.sleep(min(0.1, b.ring or 0.1))
+        if not channel.is_up:
+            return
+        if b.early_media:
+            channel.pre_answer()
+        else:
+            channel.ring()
+    if b.ring is None:
+        return  # rings until the originate gives up
+    wait = max(0.0, b.ring - (0.1 if channel.progress_us or channel.early else 0.0))
+    if leg_timeout is not None and leg_timeout < b.ring:
+        clock.sleep(leg_timeout)
+        channel.hangup("NO_ANSWER")
+        return
+    clock.sleep(wait)
+    if not channel.is_up:
+        return
+    if cause:
+        channel.hangup(cause)
+    else:
+        channel.answer()
+
+
+def caller_script(channel: Channel, b: Behaviour) -> None:
+    """Once answered: the person presses digits at their moments and hangs up when they mean to."""
+    clock = channel.switch.clock
+    start = clock.now()
+    events: list[tuple[float, str]] = []
+    for at, digits in b.dtmf:
+        for i, d in enumerate(digits):
+            events.append((at + i * b.dtmf_interval, d))
+    if b.hangup_after is not None:
+        events.append((b.hangup_after, ""))
+    events.sort(key=lambda e: (e[0], e[1] == ""))
+    for at, digit in events:
+        delay = start + at - clock.now()
+        if delay > 0:
+            if channel.hung_up.wait(clock.real(delay)):
+                return
+        if not channel.is_up:
+            return
+        if digit in ("W", "w"):
+            continue
+        if digit:
+            press_dtmf(channel, digit)
+        else:
+            channel.hangup("NORMAL_CLEARING")
+            return
+
+
+def start_caller(channel: Channel) -> None:
+    """Start the far end's script when the call is answered (once)."""
+    if getattr(channel, "_caller_started", False) or channel.behaviour is None:
+        return
+    channel._caller_started = True
+    channel.greenlets.append(gevent.spawn(caller_script, channel, channel.behaviour))
+
+
+# ---------------------------------------------------------------------------
+# Legs
+# ---------------------------------------------------------------------------
+
+def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]], cid_name: str | None,
+                     cid_num: str | None, use_uuid: str | None) -> Channel:
+    """Create an outbound leg (its session already reserved) and fire its creation events."""
+    vmap = dict(variables)
+    name = vmap.get("origination_caller_id_name", cid_name) or ""
+    number = vmap.get("origination_caller_id_number", cid_num) or DEFAULT_CID_NUMBER
+    profile = Profile(
+        direction="outbound",
+        destination_number=endpoint.number,
+        caller_id_name=name,
+        caller_id_number=number,
+        orig_caller_id_name=name,
+        orig_caller_id_number=number,
+        callee_id_name="Outbound Call",
+        callee_id_number=endpoint.number,
+        network_addr="127.0.0.1" if endpoint.kind == "sofia" else "",
+        ani=number,
+        dialplan="" if endpoint.kind != "loopback" else "XML",
+        context=endpoint.context,
+        source="src/switch_ivr_originate.c" if endpoint.kind != "loopback" else "mod_loopback",
+    )
+    ch = Channel(switch, use_uuid or switch.new_uuid(), endpoint.channel_name, profile, switch.next_session_id())
+    if endpoint.kind == "loopback":
+        ch.codec = ("L16", "8000", "128000")
+    ch.set_var("direction", "outbound")
+    ch.set_var("is_outbound", "true")
+    ch.set_var("uuid", ch.uuid)
+    ch.set_var("session_id", str(ch.session_id))
+    if endpoint.kind in ("sofia", "user"):
+        ch.set_var("sip_profile_name", endpoint.profile)
+        if endpoint.gateway:
+            ch.set_var("sip_gateway_name", endpoint.gateway)
+    ch.set_var("channel_name", ch.name)
+    if endpoint.uri:
+        ch.set_var("sip_destination_url", endpoint.uri)
+    for k, v in variables:
+        if k != "origination_uuid":
+            ch.set_var(k, v)
+    ch.set_var("originate_early_media", "true")
+    ch.set_var("originate_endpoint", endpoint.kind if endpoint.kind != "user" else "sofia")
+    switch.register(ch)
+    ch.fire("CHANNEL_OUTGOING")
+    ch.set_state("CS_INIT")
+    ch.state_num = 2
+    ch.fire("CHANNEL_CREATE")
+    ch.fire("CHANNEL_ORIGINATE")
+    ch.set_state("CS_ROUTING")
+    ch.set_state("CS_CONSUME_MEDIA")
+    return ch
+
+
+def dial(switch: "Switch", ds: DialString, timeout: int = 60, cid_name: str | None = None,
+         cid_num: str | None = None, extra_vars: list[tuple[str, str]] | None = None,
+         cancel=None) -> tuple[Channel | None, str]:
+    """Ring the dial string's groups in order (with retries) until one leg answers.
+
+    Returns (the answered leg, '') or (None, the cause FreeSWITCH would give).
+    ``cancel`` is an optional gevent Event that abandons the attempt (ORIGINATOR_CANCEL).
+    """
+    gvars = list(extra_vars or []) + list(ds.variables)
+    gmap = dict(gvars)
+    t = _int(gmap.get("originate_timeout"), 0)
+    if t > 0:
+        timeout = t
+    retries = _int(gmap.get("originate_retries"), 1)
+    if not 0 < retries <= 100:
+        retries = 1
+    sleep_ms = _int(gmap.get("originate_retry_sleep_ms"), 1000)
+    if not 500 <= sleep_ms <= 60000:
+        sleep_ms = 1000
+    uuid_left = [gmap.get("origination_uuid")]
+    cause = "NORMAL_CLEARING"
+    for attempt in range(retries):
+        if attempt:
+            if cancel is not None and cancel.wait(switch.clock.real(sleep_ms / 1000)):
+                return None, "ORIGINATOR_CANCEL"
+            if cancel is None:
+                switch.clock.sleep(sleep_ms / 1000)
+        for group in ds.groups:
+            channel, cause = _ring_group(switch, group, gvars, timeout, cid_name, cid_num, uuid_left, cancel)
+            if channel is not None:
+                return channel, ""
+            if cause == "ORIGINATOR_CANCEL":
+                return None, cause
+    return None, cause
+
+
+def _ring_group(switch, group, gvars, timeout, cid_name, cid_num, uuid_left, cancel) -> tuple[Channel | None, str]:
+    legs: list[Channel] = []
+    first_cause = None
+    for leg in group:
+        variables = list(gvars) + list(leg.variables)
+        vmap = dict(variables)
+        try:
+            endpoint = parse_endpoint(leg.endpoint)
+        except DialStringError as exc:
+            first_cause = first_cause or exc.cause
+            continue
+        if endpoint.kind == "error":
+            first_cause = first_cause or (endpoint.cause or "NORMAL_CLEARING")
+            continue
+        use_uuid = uuid_left[0]
+        if use_uuid:
+            old = switch.channels.get(use_uuid)
+            if old is not None and not old.is_up:
+                old.destroyed.wait(2)  # a retry reuses origination_uuid once the failed leg is gone
+        refusal = switch.reserve_session(use_uuid)
+        if refusal:
+            log.warning("%s", refusal)
+            first_cause = first_cause or "DESTINATION_OUT_OF_ORDER"
+            continue
+        uuid_left[0] = None
+        try:
+            behaviour = switch.scenario.behaviour(endpoint.number, vmap)
+        except ScenarioError as exc:
+            log.warning("bad sim_* variables on a call to %s: %s", endpoint.number, exc)
+            behaviour = switch.scenario.behaviour(endpoint.number)
+        ch = new_outbound_leg(switch, endpoint, variables, cid_name, cid_num, use_uuid)
+        ch.behaviour = behaviour
+        leg_timeout = _int(vmap.get("leg_timeout"), 0) or None
+        ch.greenlets.append(gevent.spawn(far_end, ch, behaviour, leg_timeout))
+        legs.append(ch)
+    if not legs:
+        return None, first_cause or "DESTINATION_OUT_OF_ORDER"
+    deadline = switch.clock.now() + timeout
+    winner = None
+    while True:
+        if any(c.answered and c.is_up for c in legs):
+            winner = next(c for c in legs if c.answered and c.is_up)
+            break
+        if all(not c.is_up for c in legs):
+            break
+        remaining = deadline - switch.clock.now()
+        if remaining <= 0:
+            break
+        waiters = [c.answered_evt for c in legs if c.is_up]
+        if cancel is not None:
+            waiters.append(cancel)
+        gevent.wait(waiters, timeout=switch.clock.real(remaining), count=1)
+        if cancel is not None and cancel.is_set():
+            for c in legs:
+                c.hangup("ORIGINATOR_CANCEL")
+            return None, "ORIGINATOR_CANCEL"
+        for c in legs:
+            if c.answered_evt.is_set() and not c.answered:
+                c.answered_evt.clear() if c.is_up else None
+    if winner is not None:
+        for c in legs:
+            if c is not winner and c.is_up:
+                if len(legs) > 1:
+                    c.set_var("group_dial_status", "loser")
+                c.hangup("LOSE_RACE" if len(legs) > 1 else "NO_ANSWER")
+        return winner, ""
+    timed_out = any(c.is_up for c in legs)
+    for c in legs:
+        if c.is_up:
+            c.hangup("NO_ANSWER")
+    if timed_out:
+        return None, "NO_ANSWER"
+    return None, legs[0].hangup_cause or "NORMAL_CLEARING"
+
+
+# ---------------------------------------------------------------------------
+# Sessions: what an answered channel runs
+# ---------------------------------------------------------------------------
+
+def run_session(channel: Channel, apps: list[tuple[str, str | None]]) -> None:
+    """The channel's own greenlet: run its applications, hang up when they run out, tear down."""
+    from freeswitch.sim.apps import execute
+
+    channel.session_greenlet = gevent.getcurrent()
+    try:
+        channel.set_state("CS_EXECUTE")
+        queue = list(apps)
+        while queue and channel.is_up:
+            name, arg = queue.pop(0)
+            execute(channel, name, arg)
+            pending = getattr(channel, "transfer_to", None)
+            if pending is not None:
+                channel.transfer_to = None
+                queue = pending
+        if channel.is_up:
+            channel.hangup("NORMAL_CLEARING")
+    except gevent.GreenletExit:
+        raise
+    except Exception:  # a simulator bug must not leave the channel hanging
+        log.exception("session of %s failed", channel.uuid)
+        channel.hangup("NORMAL_TEMPORARY_FAILURE")
+    finally:
+        channel.session_greenlet = None
+        channel.finish()
+        channel.switch.unregister(channel)
+        for g in channel.greenlets:
+            if not g.dead and g is not gevent.getcurrent():
+                g.kill(block=False)
+
+
+def dialplan_apps(switch: "Switch", exten: str, context: str = "default") -> list[tuple[str, str | None]]:
+    """The shipped dialplan (freeswitch/conf): hand the call to the IVR runtime's socket, else park."""
+    if switch.config.inbound_socket:
+        return [("socket", f"{switch.config.inbound_socket} async full")]
+    return [("park", None)]
+
+
+def originate(switch: "Switch", arg: str | None) -> str:
+    """The ``originate`` API command's output."""
+    try:
+        oa = parse_originate_args(arg)
+    except ValueError as exc:
+        return str(exc)
+    try:
+        ds = parse_dialstring(oa.dialstring)
+    except DialStringError as exc:
+        return f"-ERR {exc.cause}\n"
+    channel, cause = dial(switch, ds, oa.timeout, oa.cid_name, oa.cid_num)
+    if channel is None:
+        return f"-ERR {cause}\n"
+    channel.flip_cid()
+    start_caller(channel)
+    if oa.app_name:
+        apps = [(oa.app_name, oa.app_arg)]
+    else:
+        channel.profile.destination_number = oa.exten
+        apps = dialplan_apps(switch, oa.exten, oa.context)
+    gevent.spawn(run_session, channel, apps)
+    return f"+OK {channel.uuid}\n"
+
+
+def inbound_call(switch: "Switch", caller: str, called: str, variables: list[tuple[str, str]] | None = None,
+                 apps: list[tuple[str, str | None]] | None = None) -> str:
+    """A call arrives from outside (a caller dialing one of our numbers): ``+OK <uuid>`` or ``-ERR <cause>``.
+
+    The channel is created as sofia would create it, routed through the shipped
+    dialplan (``socket <inbound-socket> async full``), and the caller behaves as the
+    scenario (or ``sim_*`` variables) says once the IVR answers.
+    """
+    variables = list(variables or [])
+    vmap = dict(variables)
+    use_uuid = vmap.get("origination_uuid") or vmap.get("uuid")
+    refusal = switch.reserve_session(use_uuid)
+    if refusal:
+        log.warning("%s", refusal)
+        return "-ERR DESTINATION_OUT_OF_ORDER\n"
+    try:
+        behaviour = switch.scenario.behaviour(called, vmap)
+    except ScenarioError as exc:
+        return f"-ERR {exc}\n"
+    name = vmap.get("caller_id_name", "")
+    profile = Profile(direction="inbound", destination_number=called, caller_id_name=name, caller_id_number=caller,
+                      orig_caller_id_name=name, orig_caller_id_number=caller, network_addr="127.0.0.1",
+                      ani=caller, dialplan="XML", context=vmap.get("context", "public"), source="mod_sofia")
+    ch = Channel(switch, use_uuid or switch.new_uuid(), f"sofia/external/{caller}@127.0.0.1", profile,
+                 switch.next_session_id())
+    ch.behaviour = behaviour
+    ch.set_var("direction", "inbound")
+    ch.set_var("uuid", ch.uuid)
+    ch.set_var("session_id", str(ch.session_id))
+    ch.set_var("sip_profile_name", "external")
+    ch.set_var("channel_name", ch.name)
+    ch.set_var("sip_from_user", caller)
+    ch.set_var("sip_to_user", called)
+    ch.set_var("sip_req_user", called)
+    ch.set_var("sip_call_id", switch.new_uuid())
+    for k, v in variables:
+        if k not in ("uuid", "origination_uuid", "context", "caller_id_name"):
+            ch.set_var(k, v)
+    switch.register(ch)
+    ch.set_state("CS_INIT")
+    ch.state_num = 2
+    ch.fire("CHANNEL_CREATE")
+    ch.set_state("CS_ROUTING")
+    ch.set_callstate("RINGING")
+    ch.hit_dialplan = True
+    ch.set_var("call_uuid", ch.uuid)
+    if apps is None:
+        apps = dialplan_apps(switch, called, profile.context)
+    if behaviour.hangup_after is not None or behaviour.dtmf:
+        # The caller's clock starts when our side answers (the IVR runs `answer`).
+        gevent.spawn(_start_caller_on_answer, ch)
+    if behaviour.outcome not in ("answer", "machine") or behaviour.ring is None:
+        # An inbound caller who gives up before being answered.
+        gevent.spawn(_inbound_abandon, ch, behaviour)
+    gevent.spawn(run_session, ch, apps)
+    return f"+OK {ch.uuid}\n"
+
+
+def _start_caller_on_answer(channel: Channel) -> None:
+    channel.answered_evt.wait()
+    if channel.answered and channel.is_up:
+        start_caller(channel)
+
+
+def _inbound_abandon(channel: Channel, b: Behaviour) -> None:
+    # For an inbound call, `ring` is how long the caller waits for an answer before hanging up.
+    if b.ring is None:
+        return
+    if not channel.answered_evt.wait(channel.switch.clock.real(b.ring)):
+        channel.hangup("ORIGINATOR_CANCEL")

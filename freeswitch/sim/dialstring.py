@@ -1,0 +1,338 @@
+"""FreeSWITCH's argument splitting and originate dial-string grammar.
+
+* :func:`separate_string` is ``switch_separate_string``: single quotes group,
+  ``\\`` escapes, quotes are removed from the pieces. With a blank delimiter
+  this is how ``originate``'s own arguments are split, which is why
+  ``&socket(127.0.0.1:8084 async full)`` loses its arguments and
+  ``&socket('127.0.0.1:8084 async full')`` keeps them.
+* :func:`parse_originate_args` is the ``originate`` API's argument list.
+* :func:`parse_dialstring` is ``switch_ivr_originate``'s dial string:
+  ``{global vars}`` then groups separated by ``|`` (tried one after another),
+  each a ``,``-separated list of legs rung at once, each leg ``[leg vars]`` then
+  an endpoint (``sofia/gateway/<gw>/<number>``, ``sofia/<profile>/<uri>``,
+  ``loopback/<ext>[/<context>]``, ``user/<id>[@<domain>]``, ``error/<cause>``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+ESCAPE = "\\"
+_UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
+
+ORIGINATE_SYNTAX = ("<call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] "
+                    "[<cid_name>] [<cid_num>] [<timeout_sec>]")
+
+
+class DialStringError(ValueError):
+    """A dial string FreeSWITCH would refuse; ``cause`` is the hangup cause it reports."""
+
+    def __init__(self, cause: str, message: str = ""):
+        super().__init__(message or cause)
+        self.cause = cause
+
+
+def _cleanup(piece: str, delim: str | None) -> str:
+    """cleanup_separated_string: drop leading blanks, quote marks and escapes, trailing blanks."""
+    i = 0
+    n = len(piece)
+    while i < n and piece[i] == " ":
+        i += 1
+    out: list[str] = []
+    end = 0
+    inside = False
+    while i < n:
+        ch = piece[i]
+        escaped = False
+        if ch == ESCAPE and i + 1 < n:
+            e = piece[i + 1]
+            if e in ("'", '"', ESCAPE) or (delim and e == delim) or e in _UNESCAPE:
+                out.append(_UNESCAPE.get(e, e) if e not in ("'", '"', ESCAPE) and e != delim else e)
+                end = len(out)
+                i += 2
+                escaped = True
+        if not escaped:
+            if ch == "'" and (inside or "'" in piece[i + 1:]):
+                inside = not inside
+                if inside:
+                    end = len(out)
+            else:
+                out.append(ch)
+                if ch != " " or inside:
+                    end = len(out)
+            i += 1
+    return "".join(out[:end])
+
+
+def separate_string(text: str, delim: str = " ", limit: int = 1024) -> list[str]:
+    """switch_separate_string: split at ``delim`` outside single quotes; escapes and quotes are cleaned."""
+    if text.startswith("^^") and len(text) > 3:
+        delim = text[2]
+        text = text[3:]
+    pieces: list[str] = []
+    if not text:
+        return pieces
+    if delim == " ":
+        # separate_string_blank_delim: every quote toggles, runs of blanks are one separator.
+        i, n = 0, len(text)
+        start = 0
+        inside = False
+        state = "start"
+        while i < n and len(pieces) < limit:
+            if state == "start":
+                start = i
+                state = "skip_initial"
+                continue
+            ch = text[i]
+            if state == "skip_initial":
+                if ch == " ":
+                    i += 1
+                else:
+                    state = "find"
+                continue
+            if state == "find":
+                if ch == ESCAPE:
+                    i += 1
+                elif ch == "'":
+                    inside = not inside
+                elif ch == " " and not inside:
+                    pieces.append(text[start:i])
+                    state = "skip_end"
+                    i += 1
+                    continue
+                i += 1
+                continue
+            if state == "skip_end":
+                if ch == " ":
+                    i += 1
+                else:
+                    state = "start"
+        if state in ("skip_initial", "find"):
+            pieces.append(text[start:])
+        return [_cleanup(p, None) for p in pieces]
+    # separate_string_char_delim: a quote only opens if another follows.
+    i, n = 0, len(text)
+    start = 0
+    inside = False
+    while i < n:
+        ch = text[i]
+        if ch == ESCAPE:
+            i += 2
+            continue
+        if ch == "'" and (inside or "'" in text[i + 1:]):
+            inside = not inside
+        elif ch == delim and not inside:
+            pieces.append(text[start:i])
+            start = i + 1
+        i += 1
+    pieces.append(text[start:])
+    return [_cleanup(p, delim) for p in pieces]
+
+
+def find_end_paren(text: str, start: int, open_ch: str, close_ch: str) -> int:
+    """switch_find_end_paren: index of the bracket closing the one at ``start`` (nesting and quotes aware)."""
+    depth = 0
+    quote = None
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+        elif ch == open_ch:
+            depth += 1
+        elif ch == close_ch:
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def parse_vars(inner: str) -> list[tuple[str, str]]:
+    """The inside of ``{...}``/``[...]``: ``name=value`` pairs separated by ``,`` (or ``^^<d>``)."""
+    pairs = []
+    for piece in separate_string(inner, ","):
+        if not piece:
+            continue
+        name, eq, value = piece.partition("=")
+        if eq and name.strip():
+            pairs.append((name.strip(), value))
+    return pairs
+
+
+@dataclass
+class OriginateArgs:
+    """The ``originate`` API's arguments."""
+
+    dialstring: str
+    exten: str
+    app_name: str | None = None
+    app_arg: str | None = None
+    dialplan: str = "XML"
+    context: str = "default"
+    cid_name: str | None = None
+    cid_num: str | None = None
+    timeout: int = 60
+
+
+def parse_originate_args(arg: str | None) -> OriginateArgs:
+    """Split ``originate``'s argument string as mod_commands does; ValueError carries the -USAGE text."""
+    argv = separate_string(arg or "", " ", limit=10)
+    if len(argv) < 2 or len(argv) > 7:
+        raise ValueError(f"-USAGE: {ORIGINATE_SYNTAX}\n")
+    argv = [None if a.lower() == "undef" else a for a in argv]
+    argv += [None] * (7 - len(argv))
+    dialstring, exten, dp, context, cid_name, cid_num, timeout = argv
+    if exten is None:
+        raise ValueError(f"-USAGE: {ORIGINATE_SYNTAX}\n")
+    out = OriginateArgs(dialstring or "", exten, dialplan=dp or "XML", context=context or "default",
+                        cid_name=cid_name, cid_num=cid_num)
+    if timeout:
+        out.timeout = _atoi(timeout) or 60
+    if exten.startswith("&") and len(exten) > 1:
+        # mod_commands: the application's arguments end at the FIRST ')'.
+        app = exten[1:]
+        close = app.find(")")
+        if close >= 0:
+            app = app[:close]
+        name, paren, app_arg = app.partition("(")
+        out.app_name = name
+        out.app_arg = app_arg if paren else None
+    return out
+
+
+def _atoi(text: str) -> int:
+    m = re.match(r"\s*([+-]?\d+)", text or "")
+    return int(m.group(1)) if m else 0
+
+
+@dataclass
+class Leg:
+    """One endpoint to ring, with its own ``[...]`` variables."""
+
+    endpoint: str
+    variables: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class DialString:
+    """A parsed dial string: global variables and the groups of legs (tried in order)."""
+
+    variables: list[tuple[str, str]]
+    groups: list[list[Leg]]
+
+
+_QUOTED_COMMA = "\x01"
+_UNQUOTED_COMMA = "\x02"
+
+
+def parse_dialstring(text: str) -> DialString:
+    """Parse an originate dial string. Raises DialStringError for what FreeSWITCH refuses."""
+    data = text.strip()
+    global_vars: list[tuple[str, str]] = []
+    while data.startswith("{"):
+        end = find_end_paren(data, 0, "{", "}")
+        if end < 0:
+            raise DialStringError("INVALID_NUMBER_FORMAT", "unterminated {")
+        global_vars += parse_vars(data[1:end])
+        data = data[end + 1:].lstrip()
+    if not data:
+        raise DialStringError("INVALID_NUMBER_FORMAT", "empty dial string")
+    groups = []
+    for group in separate_string(data.replace(":_:", "|"), "|"):
+        group = _protect_bracket_commas(group)
+        legs = []
+        for piece in separate_string(group, ","):
+            piece = piece.replace(_QUOTED_COMMA, "\\,").replace(_UNQUOTED_COMMA, ",").strip()
+            if not piece:
+                continue
+            leg_vars: list[tuple[str, str]] = []
+            while piece.startswith("["):
+                end = find_end_paren(piece, 0, "[", "]")
+                if end < 0:
+                    raise DialStringError("INVALID_NUMBER_FORMAT", "unterminated [")
+                leg_vars += parse_vars(piece[1:end])
+                piece = piece[end + 1:].lstrip()
+            if not piece:
+                raise DialStringError("INVALID_NUMBER_FORMAT", "a leg without an endpoint")
+            legs.append(Leg(piece, leg_vars))
+        if legs:
+            groups.append(legs)
+    if not groups:
+        raise DialStringError("INVALID_NUMBER_FORMAT", "no legs")
+    return DialString(global_vars, groups)
+
+
+def _protect_bracket_commas(group: str) -> str:
+    # switch_ivr_originate marks the commas inside [...] before splitting legs at ','.
+    out = list(group)
+    i = 0
+    while i < len(out):
+        if out[i] == "[":
+            end = find_end_paren(group, i, "[", "]")
+            if end < 0:
+                break
+            for j in range(i + 1, end):
+                if out[j] == "," and out[j - 1] != "\\":
+                    out[j] = _UNQUOTED_COMMA
+            i = end
+        i += 1
+    return "".join(out)
+
+
+@dataclass
+class Endpoint:
+    """A resolved endpoint: what channel it makes and which number the far end sees."""
+
+    kind: str            # sofia, loopback, user, error
+    number: str          # the called number/extension (scenario key)
+    channel_name: str
+    profile: str = ""
+    gateway: str = ""
+    uri: str = ""
+    context: str = "default"
+    dialplan: str = "XML"
+    cause: str = ""      # for error/<cause>
+
+
+def parse_endpoint(text: str, known_gateways: set[str] | None = None) -> Endpoint:
+    """Resolve an endpoint string; unknown technologies fail as FreeSWITCH fails them."""
+    tech, slash, rest = text.partition("/")
+    tech = tech.lower()
+    if not slash or not rest:
+        raise DialStringError("CHAN_NOT_IMPLEMENTED", f"no such endpoint {text!r}")
+    if tech == "sofia":
+        profile, _, target = rest.partition("/")
+        if profile == "gateway":
+            gw, _, number = target.partition("/")
+            if not gw or not number:
+                raise DialStringError("INVALID_GATEWAY" if not gw else "INVALID_URL", text)
+            if known_gateways is not None and gw not in known_gateways:
+                raise DialStringError("INVALID_GATEWAY", text)
+            user = number.split("@", 1)[0]
+            if user.startswith("sip:"):
+                user = user[4:]
+            return Endpoint("sofia", user, f"sofia/gateway/{gw}/{number}", profile="external", gateway=gw,
+                            uri=f"sip:{number}" if "@" in number else f"sip:{number}@{gw}")
+        if not profile or not target:
+            raise DialStringError("INVALID_URL", text)
+        uri = target[4:] if target.startswith("sip:") else target
+        user = uri.split("@", 1)[0].split(";", 1)[0]
+        return Endpoint("sofia", user, f"sofia/{profile}/{target}", profile=profile, uri=f"sip:{uri}")
+    if tech == "loopback":
+        parts = rest.split("/")
+        ext = parts[0]
+        context = parts[1] if len(parts) > 1 and parts[1] else "default"
+        dialplan = parts[2] if len(parts) > 2 and parts[2] else "XML"
+        return Endpoint("loopback", ext, f"loopback/{ext}-a", context=context, dialplan=dialplan)
+    if tech == "user":
+        user, _, domain = rest.partition("@")
+        domain = domain or "127.0.0.1"
+        return Endpoint("user", user, f"sofia/internal/{user}@{domain}", profile="internal", uri=f"sip:{user}@{domain}")
+    if tech == "error":
+        return Endpoint("error", rest, f"error/{rest}", cause=rest.upper())
+    raise DialStringError("CHAN_NOT_IMPLEMENTED", f"no such endpoint {tech!r}")

@@ -1,0 +1,344 @@
+"""One Event Socket conversation, inbound (a client connected to us) or outbound (we connected for a call).
+
+The command handling mirrors ``parse_command`` in mod_event_socket.c: the same
+commands, the same order of checks (so that, for example, ``linger`` and
+``api`` are refused on an outbound socket without ``full`` control), and the
+same reply texts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import gevent
+import gevent.event
+
+from freeswitch import wire
+from freeswitch.sim import api
+from freeswitch.sim.listener import Listener
+
+log = logging.getLogger("freeswitch.sim")
+
+FORMATS = {"plain", "json", "xml"}
+
+
+class Connection:
+    """Reads commands from one socket and answers them; events flow out through its Listener."""
+
+    def __init__(self, switch, sock, session=None, outbound: bool = False, full: bool = True,
+                 async_mode: bool = True):
+        self.switch = switch
+        self.sock = sock
+        self.session = session             # the channel an outbound socket controls
+        self.outbound = outbound
+        self.full = full
+        self.async_mode = async_mode
+        self.authed = outbound             # outbound sockets need no auth
+        self.running = True
+        self.resume = False
+        self.listener = Listener(sock, switch, session)
+        switch.add_listener(self.listener)
+        self.connected = gevent.event.Event()
+        self.first_command_done = gevent.event.Event()
+        self.finished = gevent.event.Event()
+        self.rfile = sock.makefile("rb")
+
+    # -- plumbing ------------------------------------------------------------
+
+    def reply(self, text: str) -> None:
+        """Send a command/reply with Reply-Text."""
+        self.listener.send(wire.command_reply(text))
+
+    def read_command(self):
+        """The next command frame, or None when the peer closed or sent garbage."""
+        try:
+            return wire.read_frame(self.rfile, command=True)
+        except (wire.ProtocolError, OSError, ValueError):
+            return None
+
+    def close(self, notice: bytes | None) -> None:
+        """Send a final notice (if any) after everything queued, then close."""
+        if notice is not None:
+            self.listener.send(notice)
+        self.listener.close_after_flush()
+        self.running = False
+
+    # -- inbound -------------------------------------------------------------
+
+    def serve_inbound(self) -> None:
+        """The life of an inbound connection: banner, commands until exit or close."""
+        try:
+            self.listener.send(wire.auth_request())
+            while self.running:
+                frame = self.read_command()
+                if frame is None:
+                    break
+                self.handle(frame)
+        finally:
+            if self.running:
+                self.close(wire.disconnect_notice())
+            self.switch.remove_listener(self.listener)
+            self.finished.set()
+            # The server closes the socket when this handler returns: let the writer finish first.
+            self.listener._writer.join(timeout=10)
+
+    # -- commands ------------------------------------------------------------
+
+    def handle(self, frame: wire.Frame) -> None:
+        """parse_command."""
+        headers = frame.headers
+        cmd = headers.get("Command", "")
+        low = cmd.lower()
+        if low.startswith("exit") or low.startswith("..."):
+            self.reply("+OK bye")
+            self.close(self._disconnect_notice())
+            return
+        if not self.authed:
+            if low.startswith("auth "):
+                if cmd[5:].strip("\r") == self.switch.config.password:
+                    self.authed = True
+                    self.reply("+OK accepted")
+                else:
+                    self.reply("-ERR invalid")
+                    self.close(wire.disconnect_notice())
+                return
+            if low.startswith("userauth "):
+                self.reply("-ERR invalid")
+                self.close(wire.disconnect_notice())
+                return
+            self.reply("-ERR command not found")
+            return
+        if low.startswith("filter "):
+            self.reply(self._filter(cmd[7:]))
+            return
+        if self.session is not None and low.startswith("resume"):
+            self.resume = True
+            self.session.set_var("socket_resume", "true")
+            self.reply("+OK")
+            return
+        if self.session is not None or low.startswith("myevents "):
+            if low.startswith("connect"):
+                self._connect()
+                return
+            if low.startswith("getvar"):
+                _, _, name = cmd.partition(" ")
+                value = self.session.get_var(name.strip(), "") if self.session is not None and name else ""
+                self.reply(value or "")
+                return
+            if low.startswith("myevents"):
+                self.reply(self._myevents(cmd))
+                return
+        if low.startswith("divert_events"):
+            if self.session is None:
+                self.reply("-ERR not controlling a session.")
+                return
+            value = cmd[13:].strip()
+            if not value:
+                self.reply("-ERR missing value.")
+            elif value.lower() == "on":
+                self.reply("+OK events diverted")
+            else:
+                self.reply("+OK events not diverted")
+            return
+        if low.startswith("sendmsg"):
+            self.reply(self._sendmsg(cmd[7:].strip(), frame))
+            return
+        if self.outbound and not self.full:
+            self.reply("-ERR command not found")
+            return
+        if low.startswith("sendevent"):
+            self.reply(self._sendevent(cmd[9:].strip(), frame))
+            return
+        if low.startswith("api "):
+            self._api(cmd[4:])
+            return
+        if low.startswith("bgapi "):
+            self._bgapi(cmd[6:], headers)
+            return
+        if low.startswith("log"):
+            level = cmd[3:].strip().split(" ")[0] or "debug"
+            self.reply(f"+OK log level {level} [7]")
+            return
+        if low.startswith("linger"):
+            if self.session is None:
+                self.reply("-ERR not controlling a session")
+                return
+            rest = cmd[6:]
+            if rest.startswith(" ") and rest[1:]:
+                try:
+                    seconds = int(rest[1:].strip().split()[0])
+                except ValueError:
+                    seconds = 0
+                self.listener.linger, self.listener.linger_time = True, seconds
+                self.reply(f"+OK will linger {seconds} seconds")
+            else:
+                self.listener.linger, self.listener.linger_time = True, -1
+                self.reply("+OK will linger")
+            return
+        if low.startswith("nolinger"):
+            if self.session is None:
+                self.reply("-ERR not controlling a session")
+                return
+            self.listener.linger = False
+            self.reply("+OK will not linger")
+            return
+        if low.startswith("nolog"):
+            self.reply("-ERR not loging")
+            return
+        if low.startswith("event"):
+            self.reply(self._event(cmd))
+            return
+        if low.startswith("nixevent"):
+            words = cmd[8:].split()
+            if not self.listener.unsubscribe(words):
+                self.reply("-ERR no keywords supplied")
+            else:
+                self.reply("+OK events nixed")
+            return
+        if low.startswith("noevents"):
+            if self.listener.no_events():
+                self.reply("+OK no longer listening for events")
+            else:
+                self.reply("-ERR not listening for events")
+            return
+        self.reply("-ERR command not found")
+
+    def _disconnect_notice(self) -> bytes:
+        if self.session is not None:
+            return wire.session_disconnect_notice(self.session.uuid)
+        return wire.disconnect_notice()
+
+    def _filter(self, rest: str) -> str:
+        rest = rest.lstrip(" ")
+        name, _, value = rest.partition(" ")
+        if name.lower() == "delete" and value:
+            hname, _, hval = value.partition(" ")
+            if hname.lower() == "all":
+                self.listener.filters.clear()
+            else:
+                self.listener.filters = [(k, v) for k, v in self.listener.filters
+                                         if not (k.lower() == hname.lower() and (not hval or v == hval))]
+            return f"+OK filter deleted. [{hname}][{hval or '(null)'}]"
+        if value:
+            if name.lower() == "add":
+                name, _, value = value.partition(" ")
+            self.listener.filters.append((name, value))
+            return f"+OK filter added. [{name}]=[{value}]"
+        return "-ERR invalid syntax"
+
+    def _event(self, cmd: str) -> str:
+        words = cmd[5:].split()
+        if not cmd[5:].startswith(" ") and words:
+            return "-ERR command not found"
+        if words and words[0].lower() in FORMATS:
+            self.listener.fmt = words[0].lower()
+            words = words[1:]
+        if not self.listener.subscribe(words):
+            return "-ERR no keywords supplied"
+        return f"+OK event listener enabled {self.listener.fmt}"
+
+    def _myevents(self, cmd: str) -> str:
+        if self.listener.myevents:
+            return "-ERR aready enabled."
+        if self.session is None:
+            parts = cmd[9:].strip().split()
+            uuid = parts[0] if parts else ""
+            fmt = parts[1].lower() if len(parts) > 1 else None
+            channel = self.switch.channels.get(uuid)
+            if channel is None:
+                if fmt:
+                    return "-ERR invalid uuid"
+            else:
+                self.session = channel
+                self.listener.session = channel
+            if fmt in FORMATS:
+                self.listener.fmt = fmt
+        else:
+            tail = cmd[8:].strip().lower()
+            if "xml" in tail:
+                self.listener.fmt = "xml"
+            if "json" in tail:
+                self.listener.fmt = "json"
+            if "plain" in tail:
+                self.listener.fmt = "plain"
+        self.listener.enable_myevents()
+        return "+OK Events Enabled"
+
+    def _connect(self) -> None:
+        ch = self.session
+        headers = self.switch.common("CHANNEL_DATA")
+        headers += ch.profile_headers("Channel")
+        headers += ch.event_headers(True)
+        headers += [
+            ("Content-Type", "command/reply"),
+            ("Reply-Text", "+OK\n"),
+            ("Socket-Mode", "async" if self.async_mode else "static"),
+            ("Control", "full" if self.full else "single-channel"),
+        ]
+        self.listener.send(wire.serialize_event_plain(headers))
+        self.connected.set()
+
+    def _sendmsg(self, uuid: str, frame: wire.Frame) -> str:
+        from freeswitch.sim.outbound import queue_message, run_message
+
+        headers = frame.headers
+        if not uuid:
+            uuid = _get(headers, "session-id") or ""
+        target = self.session if (not uuid or (self.session is not None and uuid == self.session.uuid)) else None
+        if target is not None:
+            async_flag = self.async_mode or (_get(headers, "async") or "").lower() in ("true", "1", "yes")
+            if self.outbound and not async_flag:
+                run_message(target, frame)  # static mode: runs now, replies after
+            else:
+                queue_message(target, frame)
+            return "+OK"
+        channel = self.switch.channels.get(uuid) if uuid else None
+        if channel is None:
+            return f"-ERR invalid session id [{uuid or '(null)'}]"
+        queue_message(channel, frame)
+        return "+OK"
+
+    def _sendevent(self, name: str, frame: wire.Frame) -> str:
+        from freeswitch.sim.events import SimEvent
+
+        event_uuid = self.switch.new_uuid()
+        name = (name or "CUSTOM").split()[0].upper()
+        extra = [(k, v) for k, v in frame.headers.items() if k != "Command"]
+        extra.append(("Event-UUID", event_uuid))
+        if self.switch.wants(name):
+            headers = self.switch.common(name) + extra
+            body = frame.body.decode("utf-8", "replace") if frame.body else None
+            self.switch.deliver(SimEvent(name, headers, body))
+        return f"+OK {event_uuid}"
+
+    def _api(self, line: str) -> None:
+        cmd, _, arg = line.strip("\r").partition(" ")
+        output = api.execute(self.switch, cmd, arg if arg else None, self)
+        if not output:
+            output = "-ERR no reply\n"
+        self.listener.send(wire.api_response(output))
+
+    def _bgapi(self, line: str, headers: dict) -> None:
+        cmd, _, arg = line.strip("\r").partition(" ")
+        job = _get(headers, "job-uuid") or self.switch.new_uuid()
+        self.listener.send(wire.command_reply(f"+OK Job-UUID: {job}", ("Job-UUID", job)))
+        owner = self.session.uuid if self.session is not None else ""
+        gevent.spawn(self._run_bgapi, job, owner, cmd, arg if arg else None)
+
+    def _run_bgapi(self, job: str, owner: str, cmd: str, arg: str | None) -> None:
+        output = api.execute(self.switch, cmd, arg, self) or "Command returned no output!"
+        extra = [("Job-UUID", job)]
+        if owner:
+            extra.append(("Job-Owner-UUID", owner))
+        extra.append(("Job-Command", cmd))
+        if arg is not None:
+            extra.append(("Job-Command-Arg", arg))
+        self.switch.fire("BACKGROUND_JOB", extra, body=output, uuid=None)
+
+
+def _get(headers: dict, name: str) -> str | None:
+    low = name.lower()
+    for k, v in headers.items():
+        if k.lower() == low:
+            return v
+    return None
