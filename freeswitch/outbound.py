@@ -210,12 +210,14 @@ class OutboundSession:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        # The reader may be blocked inside rfile.read: stop it before closing the file under it.
+        if self._reader is not None and self._reader is not gevent.getcurrent():
+            self._reader.kill(block=True, timeout=1)
         try:
             self.rfile.close()
-        finally:
-            self.sock.close()
-        if self._reader is not None and self._reader is not gevent.getcurrent():
-            self._reader.kill(block=False)
+        except (OSError, RuntimeError):
+            pass
+        self.sock.close()
         self.closed.set()
 
     # -- internals -----------------------------------------------------------------------

@@ -106,6 +106,11 @@ class Call:
                 self.runtime.calls.pop(uuid, None)
                 self.session.close()
                 self.runtime.metrics.count("calls_finished")
+                for callback in self.runtime.on_finished:
+                    try:
+                        callback(self)
+                    except Exception:  # noqa: BLE001
+                        log.exception("on_finished callback failed")
 
     def _on_hangup(self, cause: str) -> None:
         # Called from the session's reader greenlet. Only a wait on the app's HTTP
@@ -294,7 +299,8 @@ class Call:
         except kml.KmlError as exc:
             self._error(f"app {url}: malformed document: {exc}")
             return None
-        self.url = res.url
+        # The URL as requested (our query parameters are not part of it): same-URL requests go here again.
+        self.url = url
         return doc
 
     # -- the end ------------------------------------------------------------------------------------

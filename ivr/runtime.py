@@ -38,6 +38,8 @@ class Runtime:
     reporter: object | None = None
     metrics: Metrics = field(default_factory=Metrics)
     observers: list[Observer] = field(default_factory=list)
+    #: Called with each Call once it has fully ended (facts reported, socket closed).
+    on_finished: list[Callable[[object], None]] = field(default_factory=list)
     #: Calls in progress, by channel UUID (for stats and the bench).
     calls: dict = field(default_factory=dict)
     apology: str = APOLOGY

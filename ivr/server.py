@@ -24,7 +24,7 @@ BACKLOG = 4096
 def parse_address(address: str) -> tuple[str, int]:
     """``host:port`` → (host, port); ValueError with a readable message otherwise."""
     host, sep, port = (address or "").rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"expected host:port, got {address!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
@@ -40,8 +40,7 @@ class IvrServer:
     @property
     def address(self) -> str:
         """host:port actually bound (port 0 resolved)."""
-        host, port = self.server.address[:2]
-        return f"{host}:{port}"
+        return f"{self.server.server_host}:{self.server.server_port}"
 
     def _handle(self, sock, address) -> None:
         # Commands are small and latency matters more than packet count.
