@@ -57,6 +57,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 }
 _ALLOWED = {tag: frozenset(names) for tag, names in ATTRIBUTES.items()}
 _SPEEDS = {str(i): i for i in range(1, 10)}
+_PLAYTEXT_ATTRS = _ALLOWED["playtext"]
 PROMPT_TAGS = ("playtext", "playaudio", "say-as")
 TOP_TAGS = tuple(t for t in ATTRIBUTES if t != "response")
 
@@ -162,29 +163,35 @@ def _prompts(ctx: c.Ctx, el: Any, tag: str) -> tuple:
     return tuple(prompts)
 
 
-def _playtext(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:
+def _playtext(ctx: c.Ctx, el: Any, tag: str, _Speak: type = Speak) -> Speak | None:
     # The hottest builder (most of a typical app is prompts), hence written out flat.
     lang, speed, quality, tts_type = PLAYTEXT_LANG, PLAYTEXT_SPEED, PLAYTEXT_QUALITY, None
     items = el.items()
     if items:
-        a = _attrs(ctx, el, tag, items)
-        if "lang" in a:
-            lang = a["lang"].strip() or PLAYTEXT_LANG
-        if "speed" in a:
-            raw = a["speed"]
-            speed = _SPEEDS.get(raw.strip())
+        a = dict(items)
+        if not _PLAYTEXT_ATTRS.issuperset(a):
+            a = _attrs(ctx, el, tag, items)
+        lang = a.get("lang")
+        lang = lang.strip() or PLAYTEXT_LANG if lang is not None else PLAYTEXT_LANG
+        raw = a.get("speed")
+        if raw is not None:
+            speed = _SPEEDS.get(raw)
             if speed is None:
-                ctx.error(el, f"`playtext` attribute `speed` must be a number from 1 to 9, not \"{raw}\"")
-                speed = PLAYTEXT_SPEED
+                speed = _SPEEDS.get(raw.strip())
+                if speed is None:
+                    ctx.error(el, f"`playtext` attribute `speed` must be a number from 1 to 9, not \"{raw}\"")
+                    speed = PLAYTEXT_SPEED
         quality = a.get("quality", PLAYTEXT_QUALITY)
         tts_type = a.get("type")
     if len(el):
         c.no_children(ctx, el, tag)
     text = el.text
-    text = text.strip() if text else ""
+    if text:
+        text = text.strip()
     if not text:
         ctx.error(el, "`playtext` has no text to speak")
-    return Speak(text, lang, None, speed, quality, tts_type, line=el.sourceline)
+        text = ""
+    return _Speak(text, lang, None, speed, quality, tts_type, line=el.sourceline)
 
 
 def _sayas(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:
@@ -201,8 +208,10 @@ def _sayas(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:
 
 
 def _playaudio(ctx: c.Ctx, el: Any, tag: str) -> Play | None:
-    _attrs(ctx, el, tag)
-    c.no_children(ctx, el, tag)
+    if el.items():
+        _attrs(ctx, el, tag)
+    if len(el):
+        c.no_children(ctx, el, tag)
     return Play(c.as_url(ctx, el, tag, el.text or "", "the URL of an audio file"), line=el.sourceline)
 
 
