@@ -116,7 +116,7 @@ class Call:
         # Called from the session's reader greenlet. Only a wait on the app's HTTP
         # response is interrupted this way; waits on FreeSWITCH fail through the session.
         if self._interruptible and self.greenlet is not None and not self.greenlet.dead:
-            gevent.kill(self.greenlet, CallGone(cause), block=False)
+            gevent.kill(self.greenlet, CallGone(cause))
 
     # -- set-up -------------------------------------------------------------------------------
 

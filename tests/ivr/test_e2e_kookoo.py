@@ -44,3 +44,102 @@ def test_menu_with_digits_then_gotourl_chain(rig):
     assert step2[-1]["params"]["event"] == "Disconnect"
     assert call.facts.dtmf_inputs == ["1"]
     assert call.facts.app_errors == [] and call.facts.final_status == "end"
+
+
+def test_record_then_dial_answered_and_busy(rig, tmp_path):
+    app = rig.app
+    steps = []
+
+    def ivr(p):
+        steps.append(p)
+        if p["event"] == "NewCall":
+            return '<response><record format="wav" silence="3" maxduration="30">msg</record></response>'
+        if p["event"] == "Record":
+            return ('<response><dial record="true" timeout="20000" limittime="100">919900000222</dial></response>')
+        if p["event"] == "Dial" and p["status"] == "answered":
+            return '<response><dial timeout="20000">919900000486</dial></response>'
+        return "<response><hangup/></response>"
+
+    app.route("/ivr", ivr)
+    uuid = rig.call(CallSpec(call_type="campaign", app_url=app.url("/ivr")), talk=2)
+    call = rig.wait(uuid)
+    rec = steps[1]
+    assert rec["event"] == "Record"
+    assert rec["data"] == f"http://api.example/recordings/{uuid}-msg.wav"
+    assert int(rec["duration"]) >= 1
+    assert (tmp_path / "recordings" / f"{uuid}-msg.wav").exists()
+    dial = steps[2]
+    assert dial["event"] == "Dial" and dial["status"] == "answered"
+    assert int(dial["duration"]) >= 4  # ...222 hangs up 5 simulated seconds after answering
+    assert dial["data"].startswith("http://api.example/recordings/")
+    busy = steps[3]
+    assert busy["event"] == "Dial" and busy["status"] == "not_answered" and busy["message"] == "busy"
+    assert [d["status"] for d in call.facts.dial_results] == ["answered", "not_answered"]
+    assert call.facts.recordings[0]["url"] == rec["data"]
+    assert steps[-1]["event"] == "Disconnect"
+
+
+def test_caller_hangs_up_mid_prompt(rig):
+    app = rig.app
+    long_text = "This is a very long announcement that keeps going. " * 20
+    app.route("/ivr", lambda p: (f"<response><collectdtmf l=\"1\" o=\"3000\"><playtext>{long_text}</playtext>"
+                                 "</collectdtmf></response>") if p["event"] == "NewCall" else "<response/>")
+    uuid = rig.call(CallSpec(call_type="campaign", app_url=app.url("/ivr")), hangup_after=2)
+    call = rig.wait(uuid)
+    events = [r["params"]["event"] for r in app.requests_to("/ivr")]
+    assert events == ["NewCall", "Hangup"]
+    last = app.requests_to("/ivr")[-1]["params"]
+    assert last["process"] == "GotDTMF"
+    assert call.facts.hangup_cause == "NORMAL_CLEARING" and not call.ended_by_platform
+    assert call.facts.app_errors == []
+
+
+def test_caller_hangs_up_while_app_is_thinking(rig):
+    app = rig.app
+    app.route("/ivr", lambda p: (200, "<response><playtext>never heard</playtext></response>", 1.5)
+              if p["event"] == "NewCall" else "<response/>")
+    uuid = rig.call(CallSpec(call_type="campaign", app_url=app.url("/ivr")), hangup_after=2)
+    call = rig.wait(uuid)
+    assert not any(kind == "instruction" for u, kind, _ in rig.transcript if u == uuid)
+    events = [r["params"]["event"] for r in app.requests_to("/ivr")]
+    assert events == ["NewCall", "Hangup"]
+    assert call.facts.app_errors == [] and call.facts.final_status == "end"
+
+
+@pytest.mark.parametrize("failure", ["500", "timeout", "malformed", "unreachable"])
+def test_failing_app_falls_back_then_apologises(rig, failure):
+    from tests.conftest import free_port
+
+    app = rig.app
+    app.route("/500", lambda p: (500, "oops"))
+    app.route("/slow", lambda p: (200, "<response/>", 3))
+    app.route("/bad", lambda p: "<response><playtext>unclosed</response>")
+    app.route("/alt", lambda p: "<response><playtext>Backup app</playtext><hangup/></response>")
+    url = {"500": app.url("/500"), "timeout": app.url("/slow"), "malformed": app.url("/bad"),
+           "unreachable": f"http://127.0.0.1:{free_port()}/ivr"}[failure]
+    # With a working fallback the call carries on there.
+    uuid = rig.call(CallSpec(call_type="konnect", app_url=url, fallback_url=app.url("/alt")))
+    call = rig.wait(uuid)
+    assert len(call.facts.app_errors) == 1
+    reason = {"500": "HTTP 500", "timeout": "no response within 2.0s", "malformed": "malformed document",
+              "unreachable": "cannot connect"}[failure]
+    assert reason in call.facts.app_errors[0] and url.split("?")[0] in call.facts.app_errors[0]
+    assert call.facts.final_status == "end"
+    assert ("heard", "speech (Joanna): Backup app") in [(k, t) for u, k, t in rig.transcript if u == uuid]
+    # Without one: an apology and a clean hangup, recorded as an error.
+    uuid2 = rig.call(CallSpec(call_type="konnect", app_url=url))
+    call2 = rig.wait(uuid2)
+    assert call2.facts.final_status == "error" and reason in call2.facts.app_errors[0]
+    assert call2.facts.hangup_cause == "NORMAL_CLEARING" and call2.ended_by_platform
+    heard = [t for u, k, t in rig.transcript if u == uuid2 and k == "heard"]
+    assert any("sorry" in t for t in heard)
+
+
+def test_post_method_sends_a_form(rig):
+    app = rig.app
+    app.route("/ivr", lambda p: "<response><playtext>hi</playtext></response>")
+    uuid = rig.call(CallSpec(call_type="campaign", app_url=app.url("/ivr"), method="POST"))
+    rig.wait(uuid)
+    reqs = app.requests_to("/ivr")
+    assert [r["method"] for r in reqs] == ["POST", "POST"]
+    assert reqs[0]["params"]["event"] == "NewCall" and reqs[1]["params"]["event"] == "Disconnect"
