@@ -116,3 +116,16 @@ def test_unknown_dialect_and_wrong_type():
 def test_namespaced_elements_are_read_by_local_name():
     app = kml.parse(b'<response xmlns="urn:x"><playtext>a</playtext></response>')
     assert app.dialect == "kookoo" and app.instructions[0].text == "a"
+
+
+def test_str_input_with_bom_and_declaration():
+    app = kml.parse('\ufeff<?xml version="1.0" encoding="UTF-8"?><response><playtext>नमस्ते</playtext></response>')
+    assert app.instructions[0].text == "नमस्ते"
+
+
+def test_bad_encodings_are_clear_errors():
+    assert messages(b'<?xml version="1.0" encoding="klingon"?><response/>') == [
+        "the document is not well-formed XML: Unsupported encoding: klingon"]
+    assert messages(b"<response><playtext>\xff\xfe</playtext></response>") == [
+        "the document is not well-formed XML: Invalid bytes in character encoding"]
+    assert messages(b"<response>\x01</response>") == ["the document is not well-formed XML: PCDATA invalid Char value 1"]

@@ -247,6 +247,8 @@ def test_recognize_errors():
         '`recognize` attribute `silence` must be a number of seconds, not "x"']
     assert messages('<response><recognize length="1.5"/></response>', "kookoo") == [
         '`recognize` attribute `length` must be a whole number, not "1.5"']
+    assert messages("<response><recognize>say yes</recognize></response>", "kookoo") == [
+        "`recognize` may not contain loose text; put the prompt in `playtext`"]
     assert messages("<response><recognize><record/></recognize></response>", "kookoo") == [
         "`recognize` may not contain `record` (only playtext, playaudio and say-as)"]
 
