@@ -117,7 +117,7 @@ def status_payload(row: Cdr, *, ref_id: str | None, tz_name: str | None, extra: 
         "balance": "",
         "error_code": code,
         "error_reason": reason,
-        "call_start_time": konnect_time(row.call_date if not row.is_dnd else None, tz_name),
+        "call_start_time": konnect_time(row.started_at, tz_name),
         "call_end_time": konnect_time(row.end, tz_name),
         "call_connect_time": konnect_time(row.answer, tz_name),
         "media_duration": "" if row.media_duration is None else f"{row.media_duration:g}",

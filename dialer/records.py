@@ -321,7 +321,9 @@ def record_channel_hangup(session: Session, headers: Mapping[str, str], *, node:
     cause = headers.get("Hangup-Cause") or headers.get("variable_hangup_cause")
     dial_status = dial_status_for(cause, answer is not None)
     # The hangup event is the authority on times and outcome: it overwrites an earlier failure guess.
-    row.call_date = start or row.call_date
+    # seed 002's call_date is the moment the call ended (its samples show call_date == end).
+    row.started_at = start
+    row.call_date = end or start or row.call_date
     row.answer, row.end = answer, end
     row.billsec = billsec if answer is not None else 0.0
     row.call_duration = duration
@@ -373,8 +375,9 @@ def record_originate_failure(
         row.hangup_cause = cause.upper() or None
         row.dial_status = status
         row.call_status = CALL_STATUS_BY_DIAL_STATUS[status]
-        row.call_date = at or attempt.claimed_at or row.call_date
+        row.started_at = attempt.claimed_at
         row.end = at or utcnow()
+        row.call_date = row.end
         row.billsec, row.call_duration = 0.0, 0.0
         row.fs_node = node or attempt.fs_node
         row.hangup_recorded = True
@@ -463,6 +466,8 @@ def record_ivr_facts(session: Session, facts: CallFacts) -> Recorded:
     if not row.hangup_recorded:
         # Provisional until the hangup event (the authority on times) arrives.
         _fill(row, answer=_epoch(facts.answered_at), end=_epoch(facts.ended_at), hangup_cause=facts.hangup_cause)
+        if facts.ended_at:
+            row.call_date = _epoch(facts.ended_at) or row.call_date
     row.ivr_recorded = True
     result = Recorded(cdr_id=row.id, uniqueid=row.uniqueid)
     _complete_if_ready(session, row, result)

@@ -373,7 +373,10 @@ class Cdr(Base):
     caller_id: Mapped[str] = mapped_column(String(32), default="")
     call_direction: Mapped[str] = mapped_column(String(32), default="")
     destination_context: Mapped[str] = mapped_column(String(64), default="")
+    #: When the record was made, as seed 002 shows it: the end of the call (the load time for DND records).
     call_date: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the channel was created (the call's start; seed 000's ``call_start_time``).
+    started_at: Mapped[Optional[datetime]] = mapped_column()
     answer: Mapped[Optional[datetime]] = mapped_column()
     end: Mapped[Optional[datetime]] = mapped_column()
     billsec: Mapped[Optional[float]] = mapped_column(Float)

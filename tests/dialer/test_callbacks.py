@@ -38,7 +38,7 @@ def test_status_callback_reaches_a_real_receiver(store, cfg, receiver):
     make_account(store)
     with db.session_scope(store) as s:
         row = Cdr(account_id="account_1", uniqueid="u1", call_type="otp", dialed_number="+919979270001",
-                  caller_id="+15168148111", dial_status="ANSWER", call_date=datetime(2018, 11, 22, 12, 37, 0),
+                  caller_id="+15168148111", dial_status="ANSWER", started_at=datetime(2018, 11, 22, 12, 37, 0),
                   answer=datetime(2018, 11, 22, 12, 37, 12), end=datetime(2018, 11, 22, 12, 37, 40),
                   dtmf_inputs="1,2", media_duration=12.5, final_status="end",
                   recordings=[{"name": "a.wav", "url": "http://h/a.wav"}])

@@ -99,7 +99,7 @@ def test_both_halves_in_any_order_give_one_record(store, cfg, order):
         "agent_number": "",
         "answer": "Sun, 22 Nov 2026 06:31:25 GMT",
         "billsec": 4.12,
-        "call_date": "Sun, 22 Nov 2026 06:31:22 GMT",
+        "call_date": "Sun, 22 Nov 2026 06:31:29 GMT",  # seed 002: call_date is when the call ended
         "call_direction": "outbound-api",
         "call_duration": 7.12,
         "call_status": "ANSWERED",
@@ -147,7 +147,7 @@ def test_originate_failure_then_hangup_of_the_same_channel(store, cfg):
         row = s.scalars(select(Cdr)).one()
         assert (row.uniqueid, row.attempt_id, row.dial_status, row.hangup_cause) == (
             call_uuid, attempt_id, "NOANSWER", "NO_ANSWER")
-        assert row.call_date.year == 2026 and row.fs_node == "fs1"  # the hangup event's facts won
+        assert row.started_at.year == 2026 and row.fs_node == "fs1"  # the hangup event's facts won
 
 
 def test_originate_refused_without_channel(store, cfg):
