@@ -118,16 +118,19 @@ def test_failing_app_falls_back_then_apologises(rig, failure):
     url = {"500": app.url("/500"), "timeout": app.url("/slow"), "malformed": app.url("/bad"),
            "unreachable": f"http://127.0.0.1:{free_port()}/ivr"}[failure]
     # With a working fallback the call carries on there.
-    uuid = rig.call(CallSpec(call_type="konnect", app_url=url, fallback_url=app.url("/alt")))
+    # The per-account read timeout on the spec overrides APP_READ_TIMEOUT (2 s in the rig).
+    timeout = 0.5 if failure == "timeout" else None
+    uuid = rig.call(CallSpec(call_type="konnect", app_url=url, fallback_url=app.url("/alt"),
+                             app_read_timeout=timeout))
     call = rig.wait(uuid)
     assert len(call.facts.app_errors) == 1
-    reason = {"500": "HTTP 500", "timeout": "no response within 2.0s", "malformed": "malformed document",
+    reason = {"500": "HTTP 500", "timeout": "no response within 0.5s", "malformed": "malformed document",
               "unreachable": "cannot connect"}[failure]
     assert reason in call.facts.app_errors[0] and url.split("?")[0] in call.facts.app_errors[0]
     assert call.facts.final_status == "end"
     assert ("heard", "speech (Joanna): Backup app") in [(k, t) for u, k, t in rig.transcript if u == uuid]
     # Without one: an apology and a clean hangup, recorded as an error.
-    uuid2 = rig.call(CallSpec(call_type="konnect", app_url=url))
+    uuid2 = rig.call(CallSpec(call_type="konnect", app_url=url, app_read_timeout=timeout))
     call2 = rig.wait(uuid2)
     assert call2.facts.final_status == "error" and reason in call2.facts.app_errors[0]
     assert call2.facts.hangup_cause == "NORMAL_CLEARING" and call2.ended_by_platform
