@@ -121,6 +121,21 @@ def start_caller(channel: Channel) -> None:
 # Legs
 # ---------------------------------------------------------------------------
 
+def set_codec_vars(ch: Channel, original: bool = True) -> None:
+    """The codec variables FreeSWITCH sets once media is negotiated."""
+    name, rate, _ = ch.codec
+    if ch.get_var("read_codec") is not None:
+        return
+    ch.set_var("read_codec", name)
+    if original:
+        ch.set_var("original_read_codec", name)
+    ch.set_var("read_rate", rate)
+    if original:
+        ch.set_var("original_read_rate", rate)
+    ch.set_var("write_codec", name)
+    ch.set_var("write_rate", rate)
+
+
 def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]], cid_name: str | None,
                      cid_num: str | None, use_uuid: str | None) -> Channel:
     """Create an outbound leg (its session already reserved) and fire its creation events."""
@@ -148,7 +163,11 @@ def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]
     ch.set_var("direction", "outbound")
     ch.set_var("is_outbound", "true")
     ch.set_var("uuid", ch.uuid)
+    if endpoint.kind == "loopback":
+        ch.set_var("call_uuid", ch.uuid)
     ch.set_var("session_id", str(ch.session_id))
+    if endpoint.kind == "loopback":
+        set_codec_vars(ch, original=False)
     if endpoint.kind in ("sofia", "user"):
         ch.set_var("sip_profile_name", endpoint.profile)
         if endpoint.gateway:
@@ -161,6 +180,10 @@ def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]
             ch.set_var(k, v)
     ch.set_var("originate_early_media", "true")
     ch.set_var("originate_endpoint", endpoint.kind if endpoint.kind != "user" else "sofia")
+    if endpoint.kind == "loopback":
+        ch.set_var("other_loopback_leg_uuid", switch.new_uuid())
+        ch.set_var("loopback_leg", "A")
+        ch.set_var("is_loopback", "1")
     switch.register(ch)
     ch.fire("CHANNEL_OUTGOING")
     ch.set_state("CS_INIT")

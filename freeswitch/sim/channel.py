@@ -323,6 +323,7 @@ class Channel:
         if self.early or self.answered or not self.is_up:
             return
         self.early = True
+        self._media_up()
         self.progress_media_us = self.switch.clock.now_us()
         self.set_var("progress_media_stamp", _stamp(self.progress_media_us))
         self.set_callstate("EARLY")
@@ -335,6 +336,7 @@ class Channel:
         if self.answered:
             return True
         self.answered = True
+        self._media_up()
         self.answered_us = self.switch.clock.now_us()
         self.set_var("endpoint_disposition", "ANSWER")
         self.set_var("answer_stamp", _stamp(self.answered_us))
@@ -342,6 +344,12 @@ class Channel:
         self.set_callstate("ACTIVE")
         self.answered_evt.set()
         return True
+
+    def _media_up(self) -> None:
+        if self.variables.get("read_codec") is None:
+            from freeswitch.sim.calls import set_codec_vars
+
+            set_codec_vars(self)
 
     def flip_cid(self) -> None:
         """What an originated leg does once it is up: caller and callee ids swap, CALL_UPDATE fires."""

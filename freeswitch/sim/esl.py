@@ -227,9 +227,8 @@ class Connection:
         return "-ERR invalid syntax"
 
     def _event(self, cmd: str) -> str:
-        words = cmd[5:].split()
-        if not cmd[5:].startswith(" ") and words:
-            return "-ERR command not found"
+        rest = cmd[5:]
+        words = rest[rest.index(" "):].split() if " " in rest else []
         if words and words[0].lower() in FORMATS:
             self.listener.fmt = words[0].lower()
             words = words[1:]
