@@ -43,6 +43,10 @@ class Ctx:
         """Record a warning at element ``el``."""
         self.warnings.append(self._issue(el, message))
 
+    def warn_at(self, line: int | None, tag: str, message: str) -> None:
+        """Record a warning about the element ``<tag`` that starts on ``line``."""
+        self.warnings.append(ParseIssue(line, element_column(self.data, line, tag), message))
+
     def unknown(self, el: Any, message: str) -> None:
         """Something this dialect does not have: an error, or a warning when lenient."""
         if self.lenient:

@@ -105,6 +105,7 @@ def build(root: Any, ctx: c.Ctx) -> App:
         ctx.error(root, "`Response` may not contain loose text; put words to speak in `Say`")
     instructions: list[Instruction] = []
     stop: Instruction | None = None
+    stop_name = ""
     for el in root:
         name = _name(el.tag)
         if name is None:
@@ -124,20 +125,14 @@ def build(root: Any, ctx: c.Ctx) -> App:
         if instr is None:
             continue
         if stop is not None:
-            ctx.warnings.append(c.ParseIssue(
-                instr.line, None, f"`{name}` after `{_shown(stop)}` (line {stop.line}) never runs: "
-                "the call leaves this document there"))
+            ctx.warn_at(instr.line, name, f"`{name}` after `{stop_name}` (line {stop.line}) never runs: "
+                        "the call leaves this document there")
         elif isinstance(instr, (Hangup, Reject, GoTo)) or (
                 getattr(instr, "action", None) and getattr(instr, "action_on_empty", True)):
             # A Gather that gets no digits falls through to the next verb (TwiML), so it does not stop.
-            stop = instr
+            stop, stop_name = instr, name
         instructions.append(instr)
     return App(KML, tuple(instructions), None, False, tuple(ctx.warnings))
-
-
-def _shown(instr: Instruction) -> str:
-    return {Hangup: "Hangup", Reject: "Reject", GoTo: "Redirect"}.get(type(instr), type(instr).__name__.replace(
-        "CollectDigits", "Gather"))
 
 
 def _say(ctx: c.Ctx, el: Any, verb: str, shown: str) -> Speak:

@@ -119,6 +119,12 @@ def build(root: Any, ctx: c.Ctx) -> App:
     return App(KOOKOO, tuple(instructions), sid, filler, tuple(ctx.warnings))
 
 
+def _tag_of(instr: Instruction) -> str:
+    if isinstance(instr, Speak) and instr.say_as is not None:
+        return "say-as"
+    return _TAG[type(instr)]
+
+
 def _check_order(ctx: c.Ctx, root: Any, instructions: list[Instruction]) -> None:
     """Warn about tags that never run: after an event tag (except gotourl) or after hangup."""
     stop: Instruction | None = None
@@ -127,14 +133,13 @@ def _check_order(ctx: c.Ctx, root: Any, instructions: list[Instruction]) -> None
         if isinstance(instr, GoTo):
             gotos += 1
             if gotos == 2:
-                ctx.warnings.append(c.ParseIssue(instr.line, None, "only the first `gotourl` is used; this one is ignored"))
+                ctx.warn_at(instr.line, "gotourl", "only the first `gotourl` is used; this one is ignored")
             continue
         if stop is not None:
             why = ("the call ends there" if isinstance(stop, Hangup)
-                   else f"the call moves on to your URL when `{_TAG[type(stop)]}` ends")
-            ctx.warnings.append(c.ParseIssue(
-                instr.line, None,
-                f"`{_TAG[type(instr)]}` after `{_TAG[type(stop)]}` (line {stop.line}) never runs: {why}"))
+                   else f"the call moves on to your URL when `{_tag_of(stop)}` ends")
+            tag = _tag_of(instr)
+            ctx.warn_at(instr.line, tag, f"`{tag}` after `{_tag_of(stop)}` (line {stop.line}) never runs: {why}")
         elif instr.event is not None or isinstance(instr, Hangup):
             stop = instr
 

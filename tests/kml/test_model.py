@@ -64,6 +64,7 @@ def test_kookoo_tags_after_an_event_tag_are_kept_but_never_run():
     app = kml.parse(b"<response>\n<collectdtmf/>\n<playtext>late</playtext>\n<hangup/>\n</response>")
     assert [i.kind for i in app.instructions] == ["collect_digits", "speak", "hangup"]
     assert run_order(app)[0] == ["collect_digits"]
+    assert [w.column for w in app.warnings] == [1, 1]
     assert [(w.line, w.message) for w in app.warnings] == [
         (3, "`playtext` after `collectdtmf` (line 2) never runs: the call moves on to your URL when `collectdtmf` ends"),
         (4, "`hangup` after `collectdtmf` (line 2) never runs: the call moves on to your URL when `collectdtmf` ends"),
@@ -102,6 +103,10 @@ def test_kml_gather_without_input_falls_through_unless_action_on_empty():
     assert gather.action_on_empty is False and app.warnings == ()
     app = kmlapp('<Gather action="/m" actionOnEmptyResult="true"/><Say>never</Say>')
     assert app.warnings[0].message == "`Say` after `Gather` (line 1) never runs: the call leaves this document there"
+    assert app.warnings[0].column == 59
+    app = kmlapp('<GetDigits action="/m" actionOnEmptyResult="true"/><Speak>never</Speak>')
+    assert app.warnings[0].message == ("`Speak` after `GetDigits` (line 1) never runs: "
+                                       "the call leaves this document there")
 
 
 def test_kml_redirect_hangup_reject():
