@@ -388,9 +388,20 @@ def _fatal(call: Call, reason: str | None) -> CallGone:
 
 
 def _describe(instr) -> str:
-    fields = {k: v for k, v in instr.to_dict().items() if v not in (None, "", (), [], False) and k != "line"}
-    kind = fields.pop("type")
-    return kind + " " + ", ".join(f"{k}={v!r}" for k, v in fields.items())
+    """One transcript line for an instruction: its kind and the fields that say something."""
+    data = instr.to_dict()
+    kind = data.pop("type")
+    parts = []
+    for key, value in data.items():
+        if key == "line" or value in (None, "", (), [], False):
+            continue
+        if key == "prompts":
+            value = "[" + "; ".join(f"{p['type']} {p.get('text') or p.get('url') or p.get('length_ms', '')!r}"
+                                   for p in value) + "]"
+            parts.append(f"prompts={value}")
+        else:
+            parts.append(f"{key}={value!r}")
+    return kind + " " + ", ".join(parts)
 
 
 def _fmt_params(params: dict) -> str:
