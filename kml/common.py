@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from kml.model import ParseIssue
-from kml.xmlload import element_column
+from kml.xmlload import element_column, source_lines
 
 DTMF_KEYS = "0123456789*#"
 _TRUE = {"true", "yes", "1", "on"}
@@ -22,18 +22,37 @@ _SPACE = re.compile(r"\s")
 class Ctx:
     """Errors and warnings found while building one App; ``lenient`` turns unknown names into warnings."""
 
-    __slots__ = ("data", "lenient", "errors", "warnings")
+    __slots__ = ("data", "lenient", "errors", "warnings", "_lines")
 
     def __init__(self, data: bytes, lenient: bool):
         self.data = data
         self.lenient = lenient
         self.errors: list[ParseIssue] = []
         self.warnings: list[ParseIssue] = []
+        self._lines: list[str] | None = None
+
+    def column(self, line: int | None, tag: str, nth: int = 0) -> int | None:
+        """1-based column of the ``nth`` ``<tag`` on ``line`` (lxml records lines but not columns)."""
+        if not line or not tag:
+            return None
+        if self._lines is None:  # decoded once, and only when a problem is reported
+            self._lines = source_lines(self.data)
+        return element_column(self._lines, line, tag, nth)
 
     def _issue(self, el: Any, message: str) -> ParseIssue:
         line = getattr(el, "sourceline", None)
         tag = el.tag if isinstance(getattr(el, "tag", None), str) else ""
-        return ParseIssue(line, element_column(self.data, line, tag) if tag else None, message)
+        if tag[:1] == "{":
+            tag = tag.split("}", 1)[1]
+        nth = 0
+        if line and tag:
+            # Elements of the same name earlier on the same line shift which `<tag` this is.
+            for other in el.getroottree().getroot().iter(el.tag):
+                if other is el or other.sourceline > line:
+                    break
+                if other.sourceline == line:
+                    nth += 1
+        return ParseIssue(line, self.column(line, tag, nth), message)
 
     def error(self, el: Any, message: str) -> None:
         """Record an error at element ``el``."""
@@ -45,7 +64,7 @@ class Ctx:
 
     def warn_at(self, line: int | None, tag: str, message: str) -> None:
         """Record a warning about the element ``<tag`` that starts on ``line``."""
-        self.warnings.append(ParseIssue(line, element_column(self.data, line, tag), message))
+        self.warnings.append(ParseIssue(line, self.column(line, tag), message))
 
     def unknown(self, el: Any, message: str) -> None:
         """Something this dialect does not have: an error, or a warning when lenient."""

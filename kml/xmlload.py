@@ -96,13 +96,28 @@ def _where(data: bytes, needle: bytes) -> tuple[int | None, int | None]:
     return line, column
 
 
-def element_column(data: bytes, line: int | None, tag: str) -> int | None:
-    """1-based column of ``<tag`` on ``line`` of the source (lxml keeps no element columns)."""
-    if not line:
-        return None
-    lines = data.split(b"\n")
+def source_lines(data: bytes) -> list[str]:
+    """The document's lines as text, decoded as its BOM or declaration says (UTF-8 otherwise)."""
+    encoding = "utf-8"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]:
+        encoding = "utf-16"
+    else:
+        m = re.match(rb"\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)", data.lstrip(b"\xef\xbb\xbf"))
+        if m:
+            encoding = m.group(1).decode("ascii")
+    try:
+        text = data.decode(encoding, "replace")
+    except LookupError:
+        text = data.decode("utf-8", "replace")
+    return text.lstrip("\ufeff").split("\n")
+
+
+def element_column(lines: list[str], line: int, tag: str, nth: int = 0) -> int | None:
+    """1-based column of the ``nth`` (0-based) ``<tag`` on ``line``, or None if it is not there."""
     if line > len(lines):
         return None
-    text = lines[line - 1].decode("utf-8", "replace")
-    at = text.lower().find("<" + tag.lower())
-    return at + 1 if at >= 0 else None
+    pattern = re.compile("<" + re.escape(tag) + r"(?=[\s/>]|$)", re.IGNORECASE)
+    for i, m in enumerate(pattern.finditer(lines[line - 1])):
+        if i == nth:
+            return m.start() + 1
+    return None

@@ -129,3 +129,14 @@ def test_bad_encodings_are_clear_errors():
     assert messages(b"<response><playtext>\xff\xfe</playtext></response>") == [
         "the document is not well-formed XML: Invalid bytes in character encoding"]
     assert messages(b"<response>\x01</response>") == ["the document is not well-formed XML: PCDATA invalid Char value 1"]
+
+
+def test_columns_point_at_the_right_element_on_a_crowded_line():
+    doc = b"<response><playtext>a</playtext><playtext/><playtext speed='x'>b</playtext></response>"
+    assert [(e.line, e.column) for e in errors_of(doc)] == [(1, 33), (1, 44)]
+
+
+def test_columns_in_a_utf16_document():
+    doc = '<response>\n  <playtext>नमस्ते</playtext><dial>x</dial>\n</response>'.encode("utf-16")
+    (issue,) = errors_of(doc)
+    assert (issue.line, issue.column) == (2, 30)
