@@ -82,7 +82,7 @@ class Listener:
             if len(value) > 1 and value.startswith("/") and value.endswith("/"):
                 if re.search(value[1:-1], have):
                     matched = True
-            elif have == value:
+            elif have.lower() == value.lower():
                 matched = True
         return matched
 

@@ -82,11 +82,12 @@ class RawClient:
         raise AssertionError(f"timed out; got {[e.name for _, e in out]}")
 
     def close(self) -> None:
-        """Close the socket."""
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        """Close the socket (and its file, which would otherwise keep it open)."""
+        for closer in (self.rfile.close, lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
+            try:
+                closer()
+            except OSError:
+                pass
 
 
 class _Tee:
