@@ -5,7 +5,8 @@ Entry points:
 * :func:`parse` — bytes of a KooKoo or KML document → :class:`App`, or :class:`KmlError`;
 * :func:`to_xml` — :class:`App` → document bytes (round-trips through :func:`parse`);
 * :func:`substitute` — fill ``{field1}`` / ``$flow.key.<Name>`` templates;
-* :func:`escape_fs_arg` — make a value safe as a FreeSWITCH application argument.
+* :func:`escape_fs_arg` — make a value safe as a FreeSWITCH application argument
+  (:func:`escape_xml` for XML); :class:`TemplateError` for a missing variable.
 
 The model (:mod:`kml.model`) is what the IVR runtime executes.
 """
@@ -20,7 +21,7 @@ from kml.model import (  # noqa: F401
 
 #: Largest document accepted, in bytes (customer documents come from the internet).
 MAX_BYTES = 1024 * 1024
-#: Deepest element nesting accepted (the deepest legal document nests 4 levels).
+#: Deepest element nesting accepted (the deepest legal document nests 3 levels).
 MAX_DEPTH = 16
 
 
@@ -35,25 +36,7 @@ def parse(data: bytes | str, dialect: str | None = None, *, lenient: bool = Fals
     return _parser.parse(data, dialect, lenient=lenient, max_bytes=max_bytes, max_depth=max_depth)
 
 
-def to_xml(app: App) -> bytes:
-    """Serialize an :class:`App` back to a document of its dialect (UTF-8 bytes)."""
-    from kml.serialize import to_xml as _to_xml
-
-    return _to_xml(app)
-
-
-def substitute(template: str, values: dict[str, str], *, escape: str | None = None) -> str:
-    """Fill ``{name}`` and ``$flow.key.<Name>`` placeholders; see :func:`kml.template.substitute`."""
-    from kml.template import substitute as _substitute
-
-    return _substitute(template, values, escape=escape)
-
-
-def escape_fs_arg(value: str) -> str:
-    """A value made safe as (part of) a FreeSWITCH application argument; see :mod:`kml.template`."""
-    from kml.template import escape_fs_arg as _escape
-
-    return _escape(value)
-
-
-from kml import parser as _parser  # noqa: E402  (after the names kml.parser imports from us)
+# Imported after the names above: these modules import kml.model, not this package's functions.
+from kml import parser as _parser  # noqa: E402
+from kml.serialize import SerializeError, to_xml  # noqa: E402,F401
+from kml.template import TemplateError, escape_fs_arg, escape_xml, placeholders, substitute  # noqa: E402,F401
