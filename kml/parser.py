@@ -4,13 +4,13 @@ Dialect detection (used when the caller does not say which dialect a document
 is in):
 
 1. the root element must be ``response`` in any case;
-2. a direct child whose exact name is a KML-only verb (``Say``, ``Speak``,
-   ``Play``, ``Pause``, ``Wait``, ``Gather``, ``GetDigits``, ``Redirect``,
-   ``Reject``, ``Sms``) makes it KML;
-3. otherwise a child that is a KooKoo-only tag in any case (``playtext``,
-   ``say-as``, ``playaudio``, ``collectdtmf``, ``gotourl``, ``sendsms``,
-   ``recognize``) makes it KooKoo;
-4. otherwise (only ``Record``/``Dial``/``Hangup``/``Conference``-like tags, or
+2. the first direct child that decides it, decides it: a KML-only verb in
+   its exact spelling (``Say``, ``Speak``, ``Play``, ``Pause``, ``Wait``,
+   ``Gather``, ``GetDigits``, ``Redirect``, ``Reject``, ``Sms``) makes it KML,
+   a KooKoo-only tag in any case (``playtext``, ``say-as``, ``playaudio``,
+   ``collectdtmf``, ``gotourl``, ``sendsms``, ``recognize``) makes it KooKoo
+   (a document mixing both is an error in either dialect);
+3. otherwise (only ``Record``/``Dial``/``Hangup``/``Conference``-like tags, or
    none): KML when the root is spelled exactly ``Response`` and every child
    starts with a capital letter, KooKoo otherwise.
 """
@@ -30,7 +30,6 @@ KOOKOO_ONLY = frozenset(("playtext", "say-as", "playaudio", "collectdtmf", "goto
 
 def detect_dialect(root: Any) -> str:
     """``"kml"`` or ``"kookoo"`` for a parsed root element (rules in the module docstring)."""
-    kookoo_seen = False
     all_capitalised = True
     for el in root:
         name = el.tag
@@ -40,12 +39,10 @@ def detect_dialect(root: Any) -> str:
             name = name.split("}", 1)[1]
         if name in KML_ONLY:
             return KML
-        if not kookoo_seen and name.lower() in KOOKOO_ONLY:
-            kookoo_seen = True
+        if name.lower() in KOOKOO_ONLY:
+            return KOOKOO
         if all_capitalised and not name[:1].isupper():
             all_capitalised = False
-    if kookoo_seen:
-        return KOOKOO
     return KML if all_capitalised and kmlxml._name(root.tag) == "Response" else KOOKOO
 
 

@@ -65,7 +65,7 @@ def load(data: bytes, max_bytes: int, max_depth: int) -> etree._Element:
         raise _fail(f"the document cannot be read: {exc}") from None
     # The byte check above is exact for every ASCII-compatible encoding; others
     # (UTF-16/32, which contain NUL bytes) get the check on the parsed tree.
-    if b"\x00" in data:
+    if b"\x00" in data[:4]:  # UTF-16/32 put a NUL in the first four bytes
         docinfo = root.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None:
             raise _fail(_doctype_message(), 1, None)
