@@ -149,20 +149,3 @@ def run_queue(cfg, suffix: str, rounds: int = 20) -> None:
     worker.work(burst=True)
     conn.close()
 
-
-def race_main() -> None:
-    """Child process of the concurrency tests: apply the JSON list of CDR halves from stdin, in order.
-
-    Each item is ``["hangup", headers]`` or ``["facts", facts_dict]``; stdin also carries the settings.
-    """
-    import sys
-
-    from dialer import records
-
-    job = json.load(sys.stdin)
-    cfg = load(job["env"])
-    for kind, data in job["items"]:
-        if kind == "hangup":
-            records.handle_channel_hangup(data, cfg=cfg)
-        else:
-            records.ivr_call_finished(data, cfg=cfg)

@@ -25,7 +25,7 @@ def test_concurrent_duplicated_halves_give_one_complete_record_each(store, cfg):
     with db.session_scope(store) as s:
         s.add(CallRequest(id="req1", account_id="account_1", kind="konnect", callback_url="http://127.0.0.1:9/cb"))
     items = []
-    calls = 15
+    calls = 9
     for i in range(calls):
         u = str(uuid.uuid4())
         answered = i % 3 != 0
@@ -42,7 +42,7 @@ def test_concurrent_duplicated_halves_give_one_complete_record_each(store, cfg):
         mine = list(items)
         random.Random(seed).shuffle(mine)
         p = subprocess.Popen(
-            [sys.executable, "-c", "from tests.dialer.store_helpers import race_main; race_main()"],
+            [sys.executable, "-m", "tests.dialer.store_race"],
             stdin=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
