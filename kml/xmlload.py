@@ -49,32 +49,59 @@ def load(data: bytes, max_bytes: int, max_depth: int) -> etree._Element:
     """Parse ``data`` into its root element, or raise KmlError saying why it is refused."""
     if len(data) > max_bytes:
         raise _fail(f"the document is {len(data)} bytes; the limit is {max_bytes} bytes")
-    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise _fail("the document is empty: an app must answer with XML such as <response>...</response>")
-    # Cheap refusal before libxml2 sees an internal subset; the checks after parsing
-    # catch the same thing in encodings other than UTF-8/ASCII.
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise _fail(_doctype_message(), *_where(data, b"<!"))
+    # Refuse a DTD before libxml2 reads it. A DOCTYPE can only stand in the prolog, so
+    # only the prolog is scanned; the docinfo check after parsing covers encodings
+    # whose bytes this scan cannot read (UTF-16, UTF-7, ...).
+    at = _prolog_declaration(data)
+    if at >= 0:
+        raise _fail(_doctype_message(), *_position(data, at))
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
+        if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+            raise _fail("the document is empty: an app must answer with XML such as <response>...</response>") \
+                from None
         line, column = exc.position if exc.position else (exc.lineno, None)
         message = re.sub(r",? line \d+(, column \d+)?\s*$", "", str(exc.msg or exc))
         raise _fail(f"the document is not well-formed XML: {message}", line, column) from None
     except ValueError as exc:  # e.g. a str with an encoding declaration lxml cannot honour
         raise _fail(f"the document cannot be read: {exc}") from None
-    # The byte check above is exact for every ASCII-compatible encoding; others
-    # (UTF-16/32, which contain NUL bytes) get the check on the parsed tree.
-    if b"\x00" in data[:4]:  # UTF-16/32 put a NUL in the first four bytes
-        docinfo = root.getroottree().docinfo
-        if docinfo.doctype or docinfo.internalDTD is not None:
-            raise _fail(_doctype_message(), 1, None)
-    # A document with no more tags than the cap allows cannot be too deep: skip the XPath.
-    if data.count(b"<") > max_depth and _too_deep(max_depth)(root):
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.doctype:
+        raise _fail(_doctype_message(), 1, None)
+    # Each level of nesting takes at least 7 bytes (<a></a>): a short document cannot be too deep.
+    if len(data) > 7 * max_depth and _too_deep(max_depth)(root):
         deep = root.find("/".join(["*"] * max_depth))
         raise _fail(f"elements are nested more than {max_depth} levels deep",
                     deep.sourceline if deep is not None else None, None)
     return root
+
+
+def _prolog_declaration(data: bytes) -> int:
+    """Offset of a ``<!DOCTYPE``/``<!ENTITY`` before the root element, or -1."""
+    i = data.find(b"<")
+    while i >= 0:
+        nxt = data[i + 1:i + 2]
+        if nxt == b"?":
+            end = data.find(b"?>", i + 2)
+        elif nxt == b"!":
+            if data.startswith(b"<!--", i):
+                end = data.find(b"-->", i + 4)
+            elif data.startswith(b"<!DOCTYPE", i) or data.startswith(b"<!ENTITY", i):
+                return i
+            else:
+                return -1  # not XML that libxml2 accepts; it reports it
+        else:
+            return -1  # the root element: the prolog is over
+        if end < 0:
+            return -1  # unterminated: libxml2 reports it
+        i = data.find(b"<", end)
+    return -1
+
+
+def _position(data: bytes, at: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, at) + 1
+    return line, at - (data.rfind(b"\n", 0, at) + 1) + 1
 
 
 @functools.lru_cache(maxsize=8)
@@ -86,15 +113,6 @@ def _too_deep(max_depth: int) -> etree.XPath:
 def _doctype_message() -> str:
     return ("the document has a DOCTYPE or entity declaration; these are refused "
             "(apps may not use DTDs or entities)")
-
-
-def _where(data: bytes, needle: bytes) -> tuple[int | None, int | None]:
-    at = data.find(needle)
-    if at < 0:
-        return None, None
-    line = data.count(b"\n", 0, at) + 1
-    column = at - (data.rfind(b"\n", 0, at) + 1) + 1
-    return line, column
 
 
 def source_lines(data: bytes) -> list[str]:

@@ -140,3 +140,14 @@ def test_columns_in_a_utf16_document():
     doc = '<response>\n  <playtext>नमस्ते</playtext><dial>x</dial>\n</response>'.encode("utf-16")
     (issue,) = errors_of(doc)
     assert (issue.line, issue.column) == (2, 30)
+
+
+def test_doctype_after_declaration_and_comments_is_found_with_its_position():
+    doc = b'<?xml version="1.0"?>\n<!-- a -> b -->\n<?pi x?>\n  <!DOCTYPE response [<!ENTITY a "b">]>\n<response/>'
+    (issue,) = errors_of(doc)
+    assert issue.message == DOCTYPE_REFUSED and (issue.line, issue.column) == (4, 3)
+
+
+def test_doctype_like_text_inside_the_document_is_just_text():
+    app = kml.parse(b"<response><playtext>Type &lt;!DOCTYPE to see</playtext><!-- <!DOCTYPE x> --></response>")
+    assert app.instructions[0].text == "Type <!DOCTYPE to see"
