@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
+from dataclasses import dataclass
 
 import pytest
 
-
-def vaani(db_url: str, data_dir, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=60, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+from api.cli import main
 
 
-def test_demo_accounts_then_credentials_work(db_url, tmp_path):
+@dataclass
+class Run:
+    """What one ``vaani`` invocation printed and returned."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def vaani(monkeypatch, capsys):
+    """Run ``vaani ARGS`` in-process with DATABASE_URL/DATA_DIR set (the settings cache is reset)."""
+    import config
+
+    def run(db_url: str, data_dir, *args: str) -> Run:
+        monkeypatch.setenv("DATABASE_URL", db_url)
+        monkeypatch.setenv("DATA_DIR", str(data_dir))
+        config.settings.cache_clear()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code
+        out = capsys.readouterr()
+        return Run(code, out.out, out.err)
+
+    yield run
+    config.settings.cache_clear()
+
+
+def test_demo_accounts_then_credentials_work(vaani, db_url, tmp_path):
     first = vaani(db_url, tmp_path, "demo-accounts")
     assert first.returncode == 0, first.stderr
     secrets = dict(re.findall(r"account: (account_\d).*?\n\s+auth[^:]*:\s+(\S+)", first.stdout))
@@ -31,7 +54,7 @@ def test_demo_accounts_then_credentials_work(db_url, tmp_path):
     db.dispose(db_url)
 
 
-def test_account_flow_template_commands(db_url, tmp_path):
+def test_account_flow_template_commands(vaani, db_url, tmp_path):
     out = vaani(db_url, tmp_path, "account", "create", "Acme", "--id", "acme", "--allow-ip", "10.0.0.0/8")
     assert out.returncode == 0 and "api_token" in out.stdout, out.stderr
     listing = vaani(db_url, tmp_path, "account", "list")
@@ -49,7 +72,7 @@ def test_account_flow_template_commands(db_url, tmp_path):
     (("account", "allow-ip", "nobody", "not-an-ip"), "nobody"),
     (("template", "create", "nobody", "t", "no placeholder"), "{otp}"),
 ])
-def test_errors_are_one_readable_line(db_url, tmp_path, args, message):
+def test_errors_are_one_readable_line(vaani, db_url, tmp_path, args, message):
     out = vaani(db_url, tmp_path, *args)
     assert out.returncode in (1, 2)
     assert message in out.stderr and "Traceback" not in out.stderr

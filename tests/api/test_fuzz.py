@@ -93,7 +93,7 @@ def test_no_input_makes_a_5xx_or_a_traceback(fuzz_ctx, method, path, dialect):
     url_path = path.replace("{account_id}", acct.account_id).replace("{inbound_phone_number}", "919888300999")
     headers = {"account": acct.account_id, "auth": acct.auth, "Authorization": acct.api_token}
 
-    @settings(max_examples=10, deadline=None, database=None,
+    @settings(max_examples=6, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(payload=(body_for(body_schema) if body_schema else st.just({})) | JSON,
            query=body_for(query_schema) if query_params else st.just({}))
@@ -109,7 +109,7 @@ def test_no_input_makes_a_5xx_or_a_traceback(fuzz_ctx, method, path, dialect):
 
 
 @given(raw=st.binary(max_size=200))
-@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_raw_bytes_never_break_the_kairos_parser(fuzz_ctx, raw):
     stack = fuzz_ctx[0]
     resp = stack.http.post(stack.url("/kairos-apis/outbound/create"), data=raw, timeout=30)
