@@ -147,8 +147,11 @@ def session_scope(url: str | None = None, *, immediate: bool = False) -> Iterato
     Objects stay readable after the block (``expire_on_commit=False``).
     """
     session = session_factory(url)()
+    lock = None
     try:
         if immediate and session.get_bind().dialect.name == "sqlite":
+            lock = _sqlite_write_lock()
+            lock.acquire()
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         yield session
         session.commit()
@@ -157,6 +160,41 @@ def session_scope(url: str | None = None, *, immediate: bool = False) -> Iterato
         raise
     finally:
         session.close()
+        if lock is not None:
+            lock.release()
+
+
+_write_lock = None
+
+
+def _sqlite_write_lock():
+    """The process-wide lock held by SQLite write transactions (``immediate=True``).
+
+    SQLite's busy handler sleeps without yielding to gevent. Without this lock, a
+    greenlet waiting for the write lock would freeze the whole process while
+    the greenlet holding it (paused on, say, a Redis call) could never finish:
+    a deadlock until the busy timeout. With it, greenlets of one process queue
+    cooperatively and only other processes meet SQLite's busy handler.
+    """
+    global _write_lock
+    if _write_lock is None:
+        with _lock:
+            if _write_lock is None:
+                _write_lock = _make_rlock()
+    return _write_lock
+
+
+def _make_rlock():
+    try:
+        from gevent import monkey
+
+        if monkey.is_module_patched("threading"):
+            from gevent.lock import RLock
+
+            return RLock()
+    except ImportError:
+        pass
+    return threading.RLock()
 
 
 @contextlib.contextmanager

@@ -143,3 +143,27 @@ def test_migrations_match_the_models(store):
     with db.get_engine(store).connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(ctx, Base.metadata) == []
+
+
+def test_sqlite_writers_in_greenlets_queue_instead_of_freezing(tmp_path):
+    """A write transaction paused on I/O must not freeze another greenlet's writer (SQLite busy waits block)."""
+    import gevent
+
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    db.init_db(url)
+    order = []
+
+    def writer(name, pause):
+        with db.session_scope(url, immediate=True) as s:
+            order.append(f"{name}-in")
+            accounts.create_account(s, name, account_id=name)
+            gevent.sleep(pause)  # e.g. a Redis round trip inside the transaction
+            order.append(f"{name}-out")
+
+    jobs = [gevent.spawn(writer, "a", 0.3), gevent.spawn(writer, "b", 0)]
+    gevent.joinall(jobs, timeout=8, raise_error=True)
+    assert all(j.successful() for j in jobs)
+    assert order == ["a-in", "a-out", "b-in", "b-out"]
+    with db.session_scope(url) as s:
+        assert {a.id for a in accounts.list_accounts(s)} == {"a", "b"}
+    db.dispose(url)
