@@ -58,6 +58,8 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 _ALLOWED = {tag: frozenset(names) for tag, names in ATTRIBUTES.items()}
 _SPEEDS = {str(i): i for i in range(1, 10)}
 _PLAYTEXT_ATTRS = _ALLOWED["playtext"]
+_PLAYTEXT_DEFAULTS = (PLAYTEXT_LANG, None, PLAYTEXT_SPEED, PLAYTEXT_QUALITY, None)
+_PLAYTEXT_SETTINGS: dict[tuple, tuple] = {}
 PROMPT_TAGS = ("playtext", "playaudio", "say-as")
 TOP_TAGS = tuple(t for t in ATTRIBUTES if t != "response")
 
@@ -169,25 +171,16 @@ def _prompts(ctx: c.Ctx, el: Any, tag: str) -> tuple:
 
 
 def _playtext(ctx: c.Ctx, el: Any, tag: str, _Speak: type = Speak) -> Speak | None:
-    # The hottest builder (most of a typical app is prompts), hence written out flat.
-    lang, speed, quality, tts_type = PLAYTEXT_LANG, PLAYTEXT_SPEED, PLAYTEXT_QUALITY, None
+    # The hottest builder (most of a typical app is prompts), hence written out flat, and
+    # its attribute sets memoised: an app repeats the same few (lang="EN" speed="2" ...).
     items = el.items()
     if items:
-        a = dict(items)
-        if not _PLAYTEXT_ATTRS.issuperset(a):
-            a = _attrs(ctx, el, tag, items)
-        lang = a.get("lang")
-        lang = lang.strip() or PLAYTEXT_LANG if lang is not None else PLAYTEXT_LANG
-        raw = a.get("speed")
-        if raw is not None:
-            speed = _SPEEDS.get(raw)
-            if speed is None:
-                speed = _SPEEDS.get(raw.strip())
-                if speed is None:
-                    ctx.error(el, f"`playtext` attribute `speed` must be a number from 1 to 9, not \"{raw}\"")
-                    speed = PLAYTEXT_SPEED
-        quality = a.get("quality", PLAYTEXT_QUALITY)
-        tts_type = a.get("type")
+        key = tuple(items)
+        settings = _PLAYTEXT_SETTINGS.get(key)
+        if settings is None:
+            settings = _playtext_settings(ctx, el, tag, items)
+    else:
+        settings = _PLAYTEXT_DEFAULTS
     if len(el):
         c.no_children(ctx, el, tag)
     text = el.text
@@ -196,7 +189,30 @@ def _playtext(ctx: c.Ctx, el: Any, tag: str, _Speak: type = Speak) -> Speak | No
     if not text:
         ctx.error(el, "`playtext` has no text to speak")
         text = ""
-    return _Speak(text, lang, None, speed, quality, tts_type, line=el.sourceline)
+    return _Speak(text, *settings, line=el.sourceline)
+
+
+def _playtext_settings(ctx: c.Ctx, el: Any, tag: str, items: list) -> tuple:
+    """(lang, voice, speed, quality, tts_type) from playtext attributes; memoised when valid."""
+    errors = len(ctx.errors) + len(ctx.warnings)
+    a = dict(items)
+    if not _PLAYTEXT_ATTRS.issuperset(a):
+        a = _attrs(ctx, el, tag, items)
+    lang = a.get("lang")
+    lang = lang.strip() or PLAYTEXT_LANG if lang is not None else PLAYTEXT_LANG
+    speed = PLAYTEXT_SPEED
+    raw = a.get("speed")
+    if raw is not None:
+        speed = _SPEEDS.get(raw.strip())
+        if speed is None:
+            ctx.error(el, f"`playtext` attribute `speed` must be a number from 1 to 9, not \"{raw}\"")
+            speed = PLAYTEXT_SPEED
+    settings = (lang, None, speed, a.get("quality", PLAYTEXT_QUALITY), a.get("type"))
+    if len(ctx.errors) + len(ctx.warnings) == errors:  # only clean sets: a bad one must be reported every time
+        if len(_PLAYTEXT_SETTINGS) >= 1024:
+            _PLAYTEXT_SETTINGS.clear()
+        _PLAYTEXT_SETTINGS[tuple(items)] = settings
+    return settings
 
 
 def _sayas(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:
