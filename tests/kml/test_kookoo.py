@@ -301,3 +301,13 @@ def test_every_problem_is_reported_at_once():
         kml.parse(doc, "kookoo")
     assert [(e.line, e.message.split(" ")[0]) for e in info.value.errors] == [
         (2, "`playtext`"), (3, "`dial`"), (4, "`beep`")]
+
+
+def test_repeated_attribute_sets_are_each_checked():
+    # playtext attribute sets are memoised when valid; a bad one must still be reported every time.
+    doc = '<response><playtext speed="x">a</playtext><playtext speed="x">b</playtext></response>'
+    assert messages(doc, "kookoo") == ['`playtext` attribute `speed` must be a number from 1 to 9, not "x"'] * 2
+    good = kookoo('<playtext lang=" HI " speed="4">a</playtext><playtext lang=" HI " speed="4">b</playtext>')
+    assert [(i.text, i.lang, i.speed) for i in good.instructions] == [("a", "HI", 4), ("b", "HI", 4)]
+    lenient = kookoo('<playtext lang="HI" zz="1">a</playtext><playtext lang="HI" zz="1">b</playtext>', lenient=True)
+    assert len(lenient.warnings) == 2
