@@ -15,9 +15,10 @@ When the last instruction returns ``None`` the runtime asks
 :meth:`App.end_request` (both dialects: hang up).
 
 Durations are integer milliseconds everywhere in the model, whatever unit the
-dialect writes (KooKoo mixes ms and seconds; KML uses seconds). Every field holds
-a concrete value: the parser fills in the dialect's default, as documented in
-``docs/kookoo.md`` and ``docs/kml.md``.
+dialect writes (KooKoo mixes ms and seconds; KML uses seconds). The parser fills
+in the dialect's default for every attribute left out, as documented in
+``docs/kookoo.md`` and ``docs/kml.md``; None remains only where absence has a
+meaning (no voice chosen: the platform's; no ``action``: the current URL).
 
 Apps are cached and shared between greenlets: treat instances as read-only
 (nested lists are tuples). They are plain (slotted, not frozen) dataclasses
