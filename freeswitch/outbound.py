@@ -53,6 +53,82 @@ class CommandError(RuntimeError):
     """FreeSWITCH answered a command with ``-ERR ...`` or did not answer in time."""
 
 
+#: Events the session itself (and the IVR runtime's listeners) act on; others are skipped unread
+#: unless ``all_events`` is set. A channel under ``myevents`` emits many more (CHANNEL_STATE,
+#: CALL_UPDATE, PLAYBACK_START, ...), each 2-3 KB: decoding them all costs more CPU than the call.
+WANTED_EVENTS = frozenset({"CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
+                           "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF"})
+
+
+class RawHeaders:
+    """An event-plain header block whose values are found and URL-decoded only when asked for.
+
+    A call reads five or six headers of a 100-header event; finding them in the
+    text is several times cheaper than decoding every header up front. The
+    first occurrence of a repeated header wins.
+    """
+
+    __slots__ = ("_text",)
+
+    def __init__(self, block: str):
+        self._text = "\n" + block
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The decoded value of header ``name``, or ``default``."""
+        key = "\n" + name + ": "
+        i = self._text.find(key)
+        if i < 0:
+            return default
+        i += len(key)
+        j = self._text.find("\n", i)
+        return wire.url_decode(self._text[i:] if j < 0 else self._text[i:j])
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: str) -> bool:
+        return ("\n" + name + ": ") in self._text
+
+    def to_dict(self) -> dict[str, str]:
+        """Every header, decoded (for logs and debugging)."""
+        return wire.parse_event_plain(self._text[1:] + "\n\n").headers
+
+
+def _event_name(payload: bytes) -> str:
+    # Event-Name is the first header FreeSWITCH writes; fall back to a search when it is not.
+    if payload.startswith(b"Event-Name: "):
+        end = payload.find(b"\n")
+        return payload[12:end].decode("ascii", "replace")
+    i = payload.find(b"\nEvent-Name: ")
+    if i < 0:
+        return ""
+    end = payload.find(b"\n", i + 1)
+    return payload[i + 13:end].decode("ascii", "replace")
+
+
+def fast_event(frame: wire.Frame, wanted: frozenset | None = None) -> wire.Event | None:
+    """A ``text/event-plain`` frame as an Event with lazily decoded headers; None when not wanted.
+
+    Other event formats go through :func:`freeswitch.wire.parse_event`.
+    """
+    if frame.content_type != "text/event-plain":
+        event = wire.parse_event(frame)
+        return event if wanted is None or event.name in wanted else None
+    payload = frame.body
+    if wanted is not None and _event_name(payload) not in wanted:
+        return None
+    head, _, rest = payload.partition(b"\n\n")
+    headers = RawHeaders(head.decode("utf-8", "replace"))
+    body = ""
+    length = headers.get("Content-Length")
+    if length and length.isdigit():
+        body = rest[:int(length)].decode("utf-8", "replace")
+    return wire.Event(headers, body)
+
+
 #: Headers of the ``connect`` reply that are not channel data.
 _REPLY_HEADERS = ("Content-Type", "Reply-Text", "Socket-Mode", "Control")
 
@@ -74,6 +150,8 @@ class OutboundSession:
         self.reply_timeout = reply_timeout
         self.channel: dict[str, str] = {}
         self.listeners: list[Callable[[wire.Event], None]] = []
+        #: Deliver every event to listeners, not only WANTED_EVENTS (transcripts, debugging).
+        self.all_events = False
         self.on_hangup: Callable[[str], None] | None = None
         #: Called just before each ``execute`` is written (latency instrumentation).
         self.on_command: Callable[[], None] | None = None
@@ -83,6 +161,8 @@ class OutboundSession:
         self.closed = gevent.event.Event()
         #: perf_counter() when the latest event frame was read (for latency figures).
         self.last_event_at = 0.0
+        #: Seconds start() spent on its three round trips to FreeSWITCH.
+        self.setup_seconds = 0.0
         self._replies: deque[gevent.event.AsyncResult] = deque()
         self._waits: dict[str, gevent.event.AsyncResult] = {}
         self._reader: gevent.Greenlet | None = None
@@ -113,6 +193,7 @@ class OutboundSession:
         commands in order, so pipelining them saves a round trip before the
         app's first request.
         """
+        began = time.perf_counter()
         self._write(wire.encode_command("connect"))
         frame = wire.read_frame(self.rfile)
         if frame is None:
@@ -127,6 +208,7 @@ class OutboundSession:
         second = self._command_async("linger")
         for reply in (first, second):
             self._check_reply(self._get(reply, self.reply_timeout))
+        self.setup_seconds = time.perf_counter() - began
         return self.channel
 
     # -- commands -----------------------------------------------------------------------
@@ -270,7 +352,9 @@ class OutboundSession:
                         self._replies.popleft().set(frame)
                 elif ctype.startswith("text/event-"):
                     self.last_event_at = time.perf_counter()
-                    self._dispatch(wire.parse_event(frame))
+                    event = fast_event(frame, None if self.all_events else WANTED_EVENTS)
+                    if event is not None:
+                        self._dispatch(event)
                 elif ctype == "text/disconnect-notice":
                     if frame.headers.get("Content-Disposition") == "linger":
                         continue  # the channel is gone; its remaining events still follow

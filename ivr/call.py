@@ -278,7 +278,10 @@ class Call:
     def _try_fetch(self, url: str, method: str, params: dict, event: str | None) -> kml.App | None:
         if not self.first_request_done:
             self.first_request_done = True
-            self.runtime.metrics.add("connect_to_first_request", time.perf_counter() - self.accepted_at)
+            total = time.perf_counter() - self.accepted_at
+            self.runtime.metrics.add("connect_to_first_request", total)
+            # The same span without the connect/myevents/linger round trips, i.e. FreeSWITCH's own reply time.
+            self.runtime.metrics.add("connect_to_first_request_own", max(0.0, total - self.session.setup_seconds))
         self.notify("request", f"{method or 'GET'} {url} {_fmt_params(params)}")
         started = time.perf_counter()
         self._interruptible = True
