@@ -22,8 +22,10 @@ from typing import Any
 from kml import kmlxml, kookoo
 from kml.common import Ctx
 from kml.model import DIALECTS, KML, KOOKOO, App, KmlError, ParseIssue
-from kml.xmlload import load, to_bytes
+from kml.xmlload import check_depth_cap, load, to_bytes
 
+#: The deepest nesting either grammar allows: response > collectdtmf > playtext, Response > Dial > Number.
+LEGAL_DEPTH = 3
 KML_ONLY = frozenset(("Say", "Speak", "Play", "Pause", "Wait", "Gather", "GetDigits", "Redirect", "Reject", "Sms"))
 KOOKOO_ONLY = frozenset(("playtext", "say-as", "playaudio", "collectdtmf", "gotourl", "sendsms", "recognize"))
 
@@ -52,7 +54,7 @@ def parse(data: bytes | str, dialect: str | None = None, *, lenient: bool = Fals
     if dialect is not None and dialect not in DIALECTS:
         raise KmlError([ParseIssue(None, None, f"unknown dialect \"{dialect}\" (use kookoo or kml)")])
     raw = to_bytes(data)
-    root = load(raw, max_bytes, max_depth)
+    root = load(raw, max_bytes, max_depth, check_depth=False)
     if dialect is None:
         if kookoo.local_name(root.tag) != "response":
             raise KmlError([ParseIssue(root.sourceline, 1, f"the root element must be `response` (KooKoo) or "
@@ -60,6 +62,11 @@ def parse(data: bytes | str, dialect: str | None = None, *, lenient: bool = Fals
         dialect = detect_dialect(root)
     ctx = Ctx(raw, lenient)
     app = (kookoo if dialect == KOOKOO else kmlxml).build(root, ctx)
+    # A document the builders accepted without a word nests at most LEGAL_DEPTH levels: they
+    # visit every element and refuse children where the grammar has none. Anything else
+    # (errors, skipped elements, a cap below that) gets the explicit depth check.
+    if ctx.errors or ctx.warnings or max_depth < LEGAL_DEPTH:
+        check_depth_cap(root, len(raw), max_depth)
     if ctx.errors:
         raise KmlError(ctx.errors)
     return app

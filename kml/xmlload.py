@@ -45,8 +45,11 @@ def to_bytes(data: bytes | str) -> bytes:
     raise TypeError(f"a document must be bytes or str, not {type(data).__name__}")
 
 
-def load(data: bytes, max_bytes: int, max_depth: int) -> etree._Element:
-    """Parse ``data`` into its root element, or raise KmlError saying why it is refused."""
+def load(data: bytes, max_bytes: int, max_depth: int, check_depth: bool = True) -> etree._Element:
+    """Parse ``data`` into its root element, or raise KmlError saying why it is refused.
+
+    ``check_depth`` False leaves the depth cap to the caller (see :func:`check_depth`).
+    """
     if len(data) > max_bytes:
         raise _fail(f"the document is {len(data)} bytes; the limit is {max_bytes} bytes")
     # Refuse a DTD before libxml2 reads it. A DOCTYPE can only stand in the prolog, so
@@ -69,12 +72,18 @@ def load(data: bytes, max_bytes: int, max_depth: int) -> etree._Element:
     docinfo = root.getroottree().docinfo
     if docinfo.internalDTD is not None or docinfo.doctype:
         raise _fail(_doctype_message(), 1, None)
+    if check_depth:
+        check_depth_cap(root, len(data), max_depth)
+    return root
+
+
+def check_depth_cap(root: etree._Element, size: int, max_depth: int) -> None:
+    """Raise KmlError when an element lies deeper than ``max_depth`` levels."""
     # Each level of nesting takes at least 7 bytes (<a></a>): a short document cannot be too deep.
-    if len(data) > 7 * max_depth and _too_deep(max_depth)(root):
+    if size > 7 * max_depth and _too_deep(max_depth)(root):
         deep = root.find("/".join(["*"] * max_depth))
         raise _fail(f"elements are nested more than {max_depth} levels deep",
                     deep.sourceline if deep is not None else None, None)
-    return root
 
 
 def _prolog_declaration(data: bytes) -> int:

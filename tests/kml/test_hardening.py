@@ -151,3 +151,10 @@ def test_doctype_after_declaration_and_comments_is_found_with_its_position():
 def test_doctype_like_text_inside_the_document_is_just_text():
     app = kml.parse(b"<response><playtext>Type &lt;!DOCTYPE to see</playtext><!-- <!DOCTYPE x> --></response>")
     assert app.instructions[0].text == "Type <!DOCTYPE to see"
+
+
+def test_depth_cap_also_guards_subtrees_that_lenient_mode_skips():
+    deep = b"<response><playtext>a</playtext><extra>" + b"<a>" * 20 + b"</a>" * 20 + b"</extra></response>"
+    assert messages(deep, lenient=True) == [f"elements are nested more than {kml.MAX_DEPTH} levels deep"]
+    shallow = b"<response><playtext>a</playtext><extra><a/></extra></response>"
+    assert len(kml.parse(shallow, lenient=True).warnings) == 1
