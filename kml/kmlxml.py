@@ -136,20 +136,44 @@ def build(root: Any, ctx: c.Ctx) -> App:
 
 
 def _say(ctx: c.Ctx, el: Any, verb: str, shown: str) -> Speak:
-    a = _attrs(ctx, el, verb, shown)
-    c.no_children(ctx, el, shown)
-    text = c.text_of(el)
+    # The commonest verb: its attribute sets are memoised per spelling of the verb (a
+    # document repeats the same voice/language), only when they were clean.
+    items = el.items()
+    key = (shown, tuple(items))
+    settings = _SAY_SETTINGS.get(key)
+    if settings is None:
+        settings = _say_settings(ctx, el, verb, shown, key)
+    if len(el):
+        c.no_children(ctx, el, shown)
+    text = el.text
+    if text:
+        text = text.strip()
     if not text:
         ctx.error(el, f"`{shown}` has no text to speak")
+        text = ""
+    lang, voice, rate, pitch, volume, engine, loop = settings
+    return Speak(text, lang, voice, None, None, None, None, rate, pitch, volume, engine, loop, line=el.sourceline)
+
+
+def _say_settings(ctx: c.Ctx, el: Any, verb: str, shown: str, key: tuple) -> tuple:
+    """(lang, voice, rate, pitch, volume, engine, loop) from Say attributes; memoised when valid."""
+    before = len(ctx.errors) + len(ctx.warnings)
+    a = _attrs(ctx, el, verb, shown)
 
     def pick(name: str, choices: tuple[str, ...], default: str) -> str:
         return c.as_choice(ctx, el, shown, name, a[name], choices, default) if name in a else default
 
-    return Speak(text, lang=a.get("language", SAY_LANGUAGE).strip() or SAY_LANGUAGE,
-                 voice=a.get("voice", "").strip() or None,
-                 rate=pick("rate", RATES, SAY_RATE), pitch=pick("pitch", PITCHES, SAY_PITCH),
-                 volume=pick("volume", VOLUMES, SAY_VOLUME), engine=pick("engine", ENGINES, SAY_ENGINE),
-                 loop=_loop(ctx, el, shown, a), line=el.sourceline)
+    settings = (a.get("language", SAY_LANGUAGE).strip() or SAY_LANGUAGE, a.get("voice", "").strip() or None,
+                pick("rate", RATES, SAY_RATE), pick("pitch", PITCHES, SAY_PITCH),
+                pick("volume", VOLUMES, SAY_VOLUME), pick("engine", ENGINES, SAY_ENGINE), _loop(ctx, el, shown, a))
+    if len(ctx.errors) + len(ctx.warnings) == before:
+        if len(_SAY_SETTINGS) >= 1024:
+            _SAY_SETTINGS.clear()
+        _SAY_SETTINGS[key] = settings
+    return settings
+
+
+_SAY_SETTINGS: dict[tuple, tuple] = {}
 
 
 def _play(ctx: c.Ctx, el: Any, verb: str, shown: str) -> Play:

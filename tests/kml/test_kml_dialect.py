@@ -203,3 +203,11 @@ def test_lenient_mode_skips_unknown_verbs_attributes_and_misplaced_children():
         "`Enqueue` is not a KML verb (KML has " + ", ".join(kmlxml.TOP_VERBS) + "); skipped",
         "`Gather` may not contain `Record`; skipped",
     ]
+
+
+def test_repeated_say_attribute_sets_are_each_checked():
+    # Say attribute sets are memoised when valid; a bad one must still be reported every time.
+    assert messages('<Response><Say rate="zippy">a</Say><Say rate="zippy">b</Say></Response>', "kml") == [
+        '`Say` attribute `rate` must be one of x-slow, slow, medium, fast, x-fast, not "zippy"'] * 2
+    app = kmlapp('<Say voice="Aditi" language="hi-IN">a</Say><Speak voice="Aditi" language="hi-IN">b</Speak>')
+    assert [(i.text, i.voice, i.lang) for i in app.instructions] == [("a", "Aditi", "hi-IN"), ("b", "Aditi", "hi-IN")]
