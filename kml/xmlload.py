@@ -48,7 +48,7 @@ def to_bytes(data: bytes | str) -> bytes:
 def load(data: bytes, max_bytes: int, max_depth: int, check_depth: bool = True) -> etree._Element:
     """Parse ``data`` into its root element, or raise KmlError saying why it is refused.
 
-    ``check_depth`` False leaves the depth cap to the caller (see :func:`check_depth`).
+    ``check_depth`` False leaves the depth cap to the caller (see :func:`check_depth_cap`).
     """
     if len(data) > max_bytes:
         raise _fail(f"the document is {len(data)} bytes; the limit is {max_bytes} bytes")
