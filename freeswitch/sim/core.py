@@ -56,7 +56,9 @@ class Switch:
         self.core_uuid = str(uuidlib.uuid4())
         self.identity = Identity(self.core_uuid, config.hostname)
         self.channels: dict[str, Channel] = {}
-        self.listeners: list[Listener] = []
+        self.listeners: list[Listener] = []          # every connection
+        self._global: list[Listener] = []            # connections that may want any channel's events
+        self._by_uuid: dict[str, list[Listener]] = {}  # `myevents` connections, by the channel they follow
         self.max_sessions = config.max_sessions
         self.sps_total = config.sps
         self._sps_left = config.sps
@@ -87,16 +89,23 @@ class Switch:
         """The common header block for an event fired now."""
         return common_headers(self.identity, name, self.clock.now(), subclass)
 
+    def _candidates(self, uuid: str | None) -> list:
+        if uuid:
+            bound = self._by_uuid.get(uuid)
+            if bound:
+                return self._global + bound
+        return self._global
+
     def wants(self, name: str, uuid: str | None = None) -> bool:
         """Does any listener want this event? (Saves building events nobody reads.)"""
-        for listener in self.listeners:
+        for listener in self._candidates(uuid):
             if listener.wants(name, uuid):
                 return True
         return False
 
     def deliver(self, event: SimEvent) -> None:
         """Queue an event to every listener that accepts it."""
-        for listener in list(self.listeners):
+        for listener in list(self._candidates(event.uuid)):
             if listener.accepts(event):
                 listener.send_event(event)
 
@@ -110,13 +119,28 @@ class Switch:
     def add_listener(self, listener: "Listener") -> None:
         """Register a connection for events."""
         self.listeners.append(listener)
+        self._global.append(listener)
+
+    def bind_listener(self, listener: "Listener", uuid: str) -> None:
+        """A `myevents` connection only ever wants one channel's events: index it by that channel."""
+        if listener in self._global:
+            self._global.remove(listener)
+        self._by_uuid.setdefault(uuid, []).append(listener)
 
     def remove_listener(self, listener: "Listener") -> None:
         """Forget a connection."""
-        try:
-            self.listeners.remove(listener)
-        except ValueError:
-            pass
+        for collection in (self.listeners, self._global):
+            try:
+                collection.remove(listener)
+            except ValueError:
+                pass
+        session = getattr(listener, "session", None)
+        if session is not None:
+            bound = self._by_uuid.get(session.uuid)
+            if bound and listener in bound:
+                bound.remove(listener)
+                if not bound:
+                    del self._by_uuid[session.uuid]
 
     # -- sessions ---------------------------------------------------------
 

@@ -332,7 +332,7 @@ class Connection:
         extra.append(("Job-Command", cmd))
         if arg is not None:
             extra.append(("Job-Command-Arg", arg))
-        self.switch.fire("BACKGROUND_JOB", extra, body=output, uuid=None)
+        self.switch.fire("BACKGROUND_JOB", extra, body=output, uuid=owner or None)
 
 
 def _get(headers: dict, name: str) -> str | None:

@@ -149,6 +149,8 @@ class Listener:
         self.myevents = True
         self.events_on = True
         self.event_names |= MYEVENTS
+        if self.session is not None:
+            self.switch.bind_listener(self, self.session.uuid)
 
     # -- output ------------------------------------------------------------
 
@@ -168,7 +170,6 @@ class Listener:
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until the queue is written (or the writer died)."""
-        done = gevent.event.Event() if False else None  # noqa: F841 (kept simple: poll)
         deadline = timeout
         while not self._queue.empty() and not self._writer.dead and deadline > 0:
             gevent.sleep(0.005)
