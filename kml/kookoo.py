@@ -60,7 +60,7 @@ _SPEEDS = {str(i): i for i in range(1, 10)}
 _PLAYTEXT_ATTRS = _ALLOWED["playtext"]
 _PLAYTEXT_DEFAULTS = (PLAYTEXT_LANG, None, PLAYTEXT_SPEED, PLAYTEXT_QUALITY, None)
 _PLAYTEXT_SETTINGS: dict[tuple, tuple] = {}
-PROMPT_TAGS = ("playtext", "playaudio", "say-as")
+PROMPT_TAGS = frozenset(("playtext", "playaudio", "say-as"))
 TOP_TAGS = tuple(t for t in ATTRIBUTES if t != "response")
 
 
@@ -132,7 +132,7 @@ def _check_order(ctx: c.Ctx, root: Any, instructions: list[Instruction]) -> None
     stop: Instruction | None = None
     gotos = 0
     for instr in instructions:
-        if isinstance(instr, GoTo):
+        if instr.__class__ is GoTo:
             gotos += 1
             if gotos == 2:
                 ctx.warn_at(instr.line, "gotourl", "only the first `gotourl` is used; this one is ignored")
@@ -142,7 +142,7 @@ def _check_order(ctx: c.Ctx, root: Any, instructions: list[Instruction]) -> None
                    else f"the call moves on to your URL when `{_tag_of(stop)}` ends")
             tag = _tag_of(instr)
             ctx.warn_at(instr.line, tag, f"`{tag}` after `{_tag_of(stop)}` (line {stop.line}) never runs: {why}")
-        elif instr.event is not None or isinstance(instr, Hangup):
+        elif instr.event is not None or instr.__class__ is Hangup:
             stop = instr
 
 

@@ -38,6 +38,8 @@ def _fail(message: str, line: int | None = None, column: int | None = None) -> K
 
 def to_bytes(data: bytes | str) -> bytes:
     """The document as bytes; a str is encoded as UTF-8 (its own XML declaration, if any, dropped)."""
+    if data.__class__ is bytes:
+        return data
     if isinstance(data, str):
         return _DECL.sub("", data.lstrip("\ufeff"), count=1).encode("utf-8")
     if isinstance(data, (bytes, bytearray, memoryview)):
