@@ -1,0 +1,177 @@
+"""HTTP API throughput under the production server: gunicorn with gevent workers.
+
+Measures, against ``gunicorn --worker-class gevent api.wsgi:app`` on a free
+loopback port (SQLite in WAL mode by default, PostgreSQL with
+``BENCH_API_DATABASE=postgresql``), with the real Redis:
+
+* ``single_submissions_per_s``: sustained Kairos submissions of one call each
+  (every request a new payload and client-identifier), from 32 concurrent
+  keep-alive clients for ``BENCH_API_SECONDS`` (default 8) seconds;
+* ``batch500_p50_ms`` / ``batch500_p99_ms``: latency of a 500-call Kairos
+  batch (validation of 500 calls, one insert, 500 queued attempts), 30 batches.
+
+Targets (issue 6): >= 500 submissions/s and <= 100 ms p99 for a 500-call batch.
+A run takes well under two minutes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import requests
+
+WORKERS = int(os.environ.get("BENCH_API_WORKERS", "2"))
+SECONDS = float(os.environ.get("BENCH_API_SECONDS", "8"))
+CLIENTS = 32
+BATCHES = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _database(tmp: str) -> tuple[str, callable]:
+    if os.environ.get("BENCH_API_DATABASE", "sqlite") != "postgresql":
+        return f"sqlite:///{tmp}/vaani.db", lambda: None
+    import sqlalchemy as sa
+
+    admin = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    name = f"vaani_bench_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                         {"n": name})
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        engine.dispose()
+
+    return admin.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def _start_time() -> str:
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).isoformat(timespec="milliseconds")
+
+
+def _call(ident: str, n: int) -> dict:
+    return {"client-identifier": ident, "start-time": _start_time(),
+            "contact-numbers": [f"+9199{n % 100000000:08d}"], "keys": [{"name": "$flow.key.Name", "value": "x"}]}
+
+
+def main() -> dict:
+    """Run the benchmark; returns its figures."""
+    from config import load
+    from dialer.store import accounts, db
+
+    tmp = tempfile.mkdtemp(prefix="bench-api-")
+    db_url, drop_db = _database(tmp)
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    port = _free_port()
+    env = {**os.environ, "DATA_DIR": tmp, "DATABASE_URL": db_url, "REDIS_KEY_PREFIX": prefix,
+           "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(port),
+           "FREESWITCH_NODES": f"127.0.0.1:{_free_port()}:ClueCon"}
+    cfg = load(env)
+    db.init_db(cfg.sqlalchemy_url)
+    with db.session_scope(cfg.sqlalchemy_url) as s:
+        acct = accounts.create_account(s, "bench", ip_allowlist=["127.0.0.0/8"])
+        flow, security_id = accounts.create_flow(s, acct.account_id, "http://127.0.0.1:9/app.xml")
+        flow_id = flow.id
+    db.dispose(cfg.sqlalchemy_url)
+    bin_dir = os.path.dirname(sys.executable)
+    server = subprocess.Popen(
+        [os.path.join(bin_dir, "gunicorn"), "--worker-class", "gevent", "--workers", str(WORKERS),
+         "--worker-connections", "1000", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "api.wsgi:app"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/kairos-apis/outbound/create"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start: {server.stderr.read().decode()[-500:]}")
+            time.sleep(0.2)
+
+        counter = iter(range(10**9))
+        errors = []
+
+        def client(stop_at: float) -> int:
+            http = requests.Session()
+            done = 0
+            while time.monotonic() < stop_at:
+                n = next(counter)
+                body = {"api-version": "1.0", "security-id": security_id, "flow-id": flow_id,
+                        "calls": [_call(f"s-{n}", n)]}
+                r = http.post(url, data=json.dumps(body), headers={"Content-Type": "application/json"}, timeout=30)
+                if r.status_code != 200:
+                    errors.append(r.text[:200])
+                done += 1
+            return done
+
+        # Warm up the workers' pools, then measure.
+        client(time.monotonic() + 1.0)
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+            total = sum(pool.map(client, [started + SECONDS] * CLIENTS))
+        elapsed = time.monotonic() - started
+        single_rate = total / elapsed
+
+        http = requests.Session()
+        latencies = []
+        for b in range(BATCHES):
+            body = {"api-version": "1.0", "security-id": security_id, "flow-id": flow_id,
+                    "calls": [_call(f"b{b}-{i}", 5_000_000 + b * 1000 + i) for i in range(500)]}
+            data = json.dumps(body)
+            t0 = time.perf_counter()
+            r = http.post(url, data=data, headers={"Content-Type": "application/json"}, timeout=60)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if r.status_code != 200 or r.json().get("status-name") != "SUCCESS":
+                errors.append(r.text[:200])
+        latencies.sort()
+        return {
+            "server": f"gunicorn gevent x{WORKERS}",
+            "database": db_url.split(":", 1)[0],
+            "single_submissions_per_s": round(single_rate, 1),
+            "single_submissions_total": total,
+            "batch500_p50_ms": round(latencies[len(latencies) // 2], 1),
+            "batch500_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+            "batch500_max_ms": round(latencies[-1], 1),
+            "errors": len(errors),
+            "first_error": errors[0] if errors else "",
+        }
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        import redis
+
+        client = redis.Redis.from_url(cfg.redis_url)
+        for pattern in (f"{prefix}*", f"rq:*{prefix}*"):
+            for key in client.scan_iter(match=pattern, count=1000):
+                client.delete(key)
+        drop_db()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
