@@ -342,9 +342,11 @@ def run_session(channel: Channel, apps: list[tuple[str, str | None]]) -> None:
 
 
 def dialplan_apps(switch: "Switch", exten: str, context: str = "default") -> list[tuple[str, str | None]]:
-    """The shipped dialplan (freeswitch/conf): hand the call to the IVR runtime's socket, else park."""
+    """The shipped dialplan (freeswitch/conf/dialplan/public/00_vaani_ivr.xml): hand the call to the IVR
+    runtime's socket (``--inbound-socket``), else park."""
     if switch.config.inbound_socket:
-        return [("socket", f"{switch.config.inbound_socket} async full")]
+        return [("set", "vaani_direction=inbound"), ("set", "hangup_after_bridge=true"),
+                ("socket", f"{switch.config.inbound_socket} async full")]
     return [("park", None)]
 
 
