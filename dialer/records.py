@@ -245,7 +245,9 @@ def _identity(session: Session, row: Cdr, spec: CallSpec | None, attempt: Attemp
         _fill(row, agent_number=row.dialed_number)
         if spec is not None and spec.click2call is not None:
             _fill(row, customer_number=spec.click2call.destination)
-    elif row.call_type in ("otp", "konnect", "kairos", "inbound"):
+    elif row.call_type == "inbound":
+        _fill(row, customer_number=row.caller_id)  # the caller; dialed_number is our inbound number
+    elif row.call_type in ("otp", "konnect", "kairos"):
         _fill(row, customer_number=row.dialed_number)
 
 

@@ -92,12 +92,40 @@ def _install_gevent_wait_callback() -> None:
         ext.set_wait_callback(wait)
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC", "BEGIN ")
+_HELD = "vaani_write_lock"
+
+
+def _install_write_lock(engine: Engine) -> None:
+    """Hold the process's SQLite write lock from a connection's first write until its commit or rollback."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take(conn, _cursor, statement, _params, _context, _many):
+        if conn.info.get(_HELD):
+            return
+        head = statement.lstrip()[:7].upper()
+        if head.startswith(_WRITES):
+            _sqlite_write_lock().acquire()
+            conn.info[_HELD] = True
+
+    def _give(info) -> None:
+        if info.pop(_HELD, False):
+            _sqlite_write_lock().release()
+
+    # The transaction's end releases it; a connection going back to the pool is a backstop.
+    event.listen(engine, "commit", lambda conn: _give(conn.info))
+    event.listen(engine, "rollback", lambda conn: _give(conn.info))
+    event.listen(engine.pool, "checkin", lambda _dbapi, record: record is not None and _give(record.info))
+
+
 def _make_engine(url: str) -> Engine:
     if _is_sqlite(url):
         path = _sqlite_path(url)
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        _install_write_lock(engine)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -147,11 +175,8 @@ def session_scope(url: str | None = None, *, immediate: bool = False) -> Iterato
     Objects stay readable after the block (``expire_on_commit=False``).
     """
     session = session_factory(url)()
-    lock = None
     try:
         if immediate and session.get_bind().dialect.name == "sqlite":
-            lock = _sqlite_write_lock()
-            lock.acquire()
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         yield session
         session.commit()
@@ -160,15 +185,13 @@ def session_scope(url: str | None = None, *, immediate: bool = False) -> Iterato
         raise
     finally:
         session.close()
-        if lock is not None:
-            lock.release()
 
 
 _write_lock = None
 
 
 def _sqlite_write_lock():
-    """The process-wide lock held by SQLite write transactions (``immediate=True``).
+    """The process-wide lock held by every SQLite write transaction, from its first write to its end.
 
     SQLite's busy handler sleeps without yielding to gevent. Without this lock, a
     greenlet waiting for the write lock would freeze the whole process while

@@ -251,7 +251,8 @@ def test_cdr_by_date_with_count_and_offset(store, cfg):
             records.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-21")
 
 
-def test_inbound_call_is_matched_to_its_number(store, cfg):
+@pytest.mark.parametrize("facts_first", [False, True])
+def test_inbound_call_is_matched_to_its_number(store, cfg, facts_first):
     from dialer.store.models import InboundNumber
 
     make_account(store)
@@ -259,11 +260,15 @@ def test_inbound_call_is_matched_to_its_number(store, cfg):
         s.add(InboundNumber(number="+918000680000", account_id="account_1", app_url="http://x/app",
                             callback_url="http://127.0.0.1:9/in"))
     u = str(uuid.uuid4())
+    facts = CallFacts(uuid=u, call_type="inbound", direction="inbound", account_id="account_1",
+                      caller_id="+919979270001", called_number="+918000680000", dtmf_inputs=["5"]).to_dict()
+    if facts_first:
+        assert not records.ivr_call_finished(facts, cfg=cfg)["completed"]
     result = records.handle_channel_hangup(
         hangup_headers(u, destination="918000680000", caller="919979270001", direction="inbound"), cfg=cfg)
-    assert not result.completed  # answered: waits for the IVR half
-    records.ivr_call_finished(CallFacts(uuid=u, call_type="inbound", direction="inbound",
-                                        caller_id="+919979270001", dtmf_inputs=["5"]).to_dict(), cfg=cfg)
+    assert result.completed == facts_first  # answered: complete only with the IVR half
+    if not facts_first:
+        assert records.ivr_call_finished(facts, cfg=cfg)["completed"]
     with db.session_scope(store) as s:
         row = s.scalars(select(Cdr)).one()
         assert (row.account_id, row.call_type, row.call_direction, row.dialed_number, row.customer_number,

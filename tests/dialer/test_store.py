@@ -167,3 +167,37 @@ def test_sqlite_writers_in_greenlets_queue_instead_of_freezing(tmp_path):
     with db.session_scope(url) as s:
         assert {a.id for a in accounts.list_accounts(s)} == {"a", "b"}
     db.dispose(url)
+
+
+def test_plain_sqlite_sessions_that_write_also_queue(tmp_path):
+    """The same protection for writes in ordinary sessions (the driver's implicit BEGIN)."""
+    import gevent
+
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    db.init_db(url)
+    order = []
+
+    def writer(name, pause):
+        with db.session_scope(url) as s:
+            s.execute(sa.select(Account)).all()  # reads take no lock
+            order.append(f"{name}-in")
+            accounts.create_account(s, name, account_id=name)
+            s.flush()
+            gevent.sleep(pause)
+            order.append(f"{name}-out")
+
+    def reader():
+        with db.session_scope(url) as s:
+            order.append(("read", len(s.scalars(sa.select(Account)).all())))
+
+    jobs = [gevent.spawn(writer, "a", 0.3), gevent.spawn(writer, "b", 0), gevent.spawn(reader)]
+    gevent.joinall(jobs, timeout=8, raise_error=True)
+    assert order.index("a-out") < order.index("b-out")
+    assert ("read", 0) in order  # a reader is not held up by the paused writer
+    with pytest.raises(RuntimeError):
+        with db.session_scope(url) as s:
+            accounts.create_account(s, "c", account_id="c")
+            s.flush()
+            raise RuntimeError("rolled back: the lock must be given back")
+    writer("d", 0)
+    db.dispose(url)
