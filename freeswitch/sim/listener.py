@@ -27,6 +27,9 @@ DTMF NOTALK TALK
 
 _CLOSE = object()
 
+# mod_event_socket's MAX_QUEUE_LEN: a listener that does not read loses events beyond this.
+MAX_QUEUE_LEN = 100000
+
 
 class Listener:
     """Subscription state and output queue of one connection."""
@@ -160,9 +163,16 @@ class Listener:
             self._queue.put(data)
 
     def send_event(self, event: SimEvent) -> None:
-        """Queue an event in this connection's format."""
-        if not self.closed:
-            self._queue.put(event.frame(self.fmt))
+        """Queue an event in this connection's format (dropped, as FreeSWITCH drops, past MAX_QUEUE_LEN)."""
+        if self.closed:
+            return
+        if self._queue.qsize() >= MAX_QUEUE_LEN:
+            self.lost_events = getattr(self, "lost_events", 0) + 1
+            if self.lost_events % 1000 == 1:
+                log.critical("Lost [%d] events! Event Queue size: [%d/%d]", self.lost_events,
+                             self._queue.qsize(), MAX_QUEUE_LEN)
+            return
+        self._queue.put(event.frame(self.fmt))
 
     def close_after_flush(self) -> None:
         """Close the socket once everything queued so far is written."""
