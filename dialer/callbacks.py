@@ -11,7 +11,8 @@ logged in ``callback_tries``. A try that fails (no connection, timeout, 5xx,
 408, 425, 429) is retried after ``CALLBACK_BACKOFF`` seconds, doubled each time
 (at most 10 minutes), up to ``CALLBACK_MAX_TRIES``; another 4xx fails at once
 (the receiver refused the payload; sending it again would not help). A dead or
-slow receiver holds only its own job: nothing waits for a callback.
+slow receiver holds only its own try: in a gevent process each try runs in its
+own greenlet, so the worker goes on with its next job at once.
 
 Retries later than now use RQ's scheduler (``Queue.enqueue_in``): the worker of
 the ``<prefix>-callbacks`` queue must run with the scheduler enabled.
@@ -292,16 +293,61 @@ def _post(url: str, payload: dict, cfg) -> tuple[int | None, str | None]:
         return None, f"request failed: {exc}"
 
 
-def deliver(delivery_id: int, cfg=None) -> dict:
+def deliver(delivery_id: int, cfg=None, *, wait: bool = False) -> dict:
     """RQ job: one try of a callback delivery; schedules the next try when this one fails.
 
-    A duplicate job for the same delivery does nothing (the try is claimed in SQL first).
+    The try is claimed in SQL first, so a duplicate job does nothing. In a
+    gevent process the HTTP try then runs in its own greenlet (at most
+    :data:`MAX_IN_FLIGHT` at once) and the job returns at once: the worker's
+    next job (another callback, a CDR merge) never waits behind a slow or dead
+    receiver. A process that dies mid-try leaves the delivery ``sending``
+    until its lease runs out; :func:`requeue_due` then sends it again.
+    ``wait=True`` makes the try in the caller's greenlet.
     """
     cfg = cfg or _settings()
-    url = cfg.sqlalchemy_url
+    claim = _claim(delivery_id, cfg)
+    if claim is None:
+        return {"delivery_id": delivery_id, "skipped": True}
+    if not wait and _cooperative():
+        _in_flight().spawn(_try_once, claim, cfg)
+        return {"delivery_id": delivery_id, "dispatched": True, "try": claim[3]}
+    return _try_once(claim, cfg)
+
+
+#: Callback tries in flight at once in one process (further jobs wait for a free slot).
+MAX_IN_FLIGHT = 200
+_pool = None
+
+
+def _cooperative() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("socket")
+
+
+def _in_flight():
+    global _pool
+    if _pool is None:
+        from gevent.pool import Pool
+
+        _pool = Pool(MAX_IN_FLIGHT)
+    return _pool
+
+
+def drain(timeout: float | None = None) -> bool:
+    """Wait for the callback tries in flight in this process; True when none is left (tests, shutdown)."""
+    if _pool is None:
+        return True
+    return _pool.join(timeout=timeout)
+
+
+def _claim(delivery_id: int, cfg) -> tuple[int, str, dict, int] | None:
+    """Take the next try of a due, pending delivery: ``(id, url, payload, try_no)``, or None."""
     now = utcnow()
     lease = now + timedelta(seconds=cfg.callback_connect_timeout + cfg.callback_read_timeout + 30)
-    with db.session_scope(url) as session:
+    with db.session_scope(cfg.sqlalchemy_url) as session:
         claimed = session.execute(
             update(CallbackDelivery)
             .where(
@@ -312,10 +358,14 @@ def deliver(delivery_id: int, cfg=None) -> dict:
             .values(status="sending", attempts=CallbackDelivery.attempts + 1, next_try_at=lease)
         ).rowcount
         if not claimed:
-            return {"delivery_id": delivery_id, "skipped": True}
+            return None
         row = session.get(CallbackDelivery, delivery_id)
-        target, payload, try_no = row.url, dict(row.payload), row.attempts
+        return delivery_id, row.url, dict(row.payload), row.attempts
 
+
+def _try_once(claim: tuple[int, str, dict, int], cfg) -> dict:
+    """POST once, log the try, and settle the delivery: delivered, failed, or pending with its next try queued."""
+    delivery_id, target, payload, try_no = claim
     started = time.monotonic()
     code, error = _post(target, payload, cfg)
     elapsed_ms = (time.monotonic() - started) * 1000
@@ -323,7 +373,7 @@ def deliver(delivery_id: int, cfg=None) -> dict:
         error = f"HTTP {code}"
 
     retry_in = None
-    with db.session_scope(url) as session:
+    with db.session_scope(cfg.sqlalchemy_url) as session:
         session.add(CallbackTry(delivery_id=delivery_id, try_no=try_no, status_code=code, error=error, elapsed_ms=elapsed_ms))
         row = session.get(CallbackDelivery, delivery_id)
         row.last_status_code, row.last_error = code, error
@@ -336,7 +386,10 @@ def deliver(delivery_id: int, cfg=None) -> dict:
             row.status, row.next_try_at = "pending", utcnow() + timedelta(seconds=retry_in)
         status = row.status
     if retry_in is not None:
-        enqueue([delivery_id], cfg=cfg, delay=retry_in)
+        try:
+            enqueue([delivery_id], cfg=cfg, delay=retry_in)
+        except Exception:  # Redis away: requeue_due finds the overdue delivery later
+            log.warning("could not queue the retry of callback %s", delivery_id, exc_info=True)
     log.info("callback %s try %s to %s: %s", delivery_id, try_no, target, error or code)
     return {"delivery_id": delivery_id, "status": status, "try": try_no, "error": error}
 

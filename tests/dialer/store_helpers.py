@@ -139,13 +139,20 @@ def receiver():
 
 
 def run_queue(cfg, suffix: str, rounds: int = 20) -> None:
-    """Drain ``<prefix>-<suffix>`` with a real RQ SimpleWorker in burst mode (scheduler on, for retries)."""
+    """Drain ``<prefix>-<suffix>`` with a real RQ SimpleWorker in burst mode, until no job (or retry) is left."""
     import redis
     from rq import Queue, SimpleWorker
 
+    from dialer import callbacks
+
     conn = redis.Redis.from_url(cfg.redis_url)
     queue = Queue(f"{cfg.key_prefix}-{suffix}", connection=conn)
-    worker = SimpleWorker([queue], connection=conn, name=f"w-{uuid.uuid4().hex[:8]}")
-    worker.work(burst=True)
+    for _ in range(rounds):
+        worker = SimpleWorker([queue], connection=conn, name=f"w-{uuid.uuid4().hex[:8]}")
+        worker.work(burst=True)
+        # Callback tries run in their own greenlets and may queue a retry when they end.
+        callbacks.drain(timeout=30)
+        if queue.count == 0:
+            break
     conn.close()
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from dialer import callbacks
 from dialer.store import db
-from dialer.store.models import CallbackDelivery, Cdr, utcnow
+from dialer.store.models import CallbackDelivery, CallbackTry, Cdr, utcnow
 from tests.conftest import free_port
 from tests.dialer.store_helpers import cfg, make_account, receiver, run_queue, store  # noqa: F401
 
@@ -99,6 +99,10 @@ def test_slow_receiver_times_out_without_holding_others(store, cfg, receiver):
     assert _report(store, fast)["status"] == "delivered"
     report = _report(store, slow)
     assert report["status"] == "failed" and {t["error"] for t in report["tries"]} == {"timed out"}
+    with db.session_scope(store) as s:
+        slow_try = s.scalars(select(CallbackTry).where(CallbackTry.delivery_id == slow)).one()
+        fast_done = s.get(CallbackDelivery, fast).delivered_at
+    assert fast_done < slow_try.at  # the fast receiver's callback went out while the slow one was still pending
 
 
 def test_retry_waits_for_its_backoff(store, cfg, receiver):
@@ -106,7 +110,7 @@ def test_retry_waits_for_its_backoff(store, cfg, receiver):
     receiver.plan["/later"] = [500, 200]
     delivery_id = _delivery(store, receiver.url("/later"))
     slow_cfg = cfg.replace(callback_backoff=30.0)
-    callbacks.deliver(delivery_id, cfg=slow_cfg)
+    callbacks.deliver(delivery_id, cfg=slow_cfg, wait=True)
     with db.session_scope(store) as s:
         row = s.get(CallbackDelivery, delivery_id)
         assert row.status == "pending" and row.next_try_at > utcnow() + timedelta(seconds=25)
