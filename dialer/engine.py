@@ -221,7 +221,8 @@ class Dialer:
         self._campaigns = active
         for cid in list(self._lanes):
             if cid is not None and cid not in active:
-                gevent.killall(self._lanes.pop(cid), block=False)
+                # Lanes leave by themselves at their next turn; killing one could cut a launch in half.
+                self._lanes.pop(cid)
         for cid, camp in active.items():
             self._ensure_lane(cid)
             self._maybe_complete(camp)
@@ -245,6 +246,12 @@ class Dialer:
     def _maybe_complete(self, camp: Campaign) -> None:
         with db.session_scope(self.db_url) as s:
             c = _attempts.counts(s, camp.id)
+            if not c:
+                # No attempt at all: either an empty list, or contacts not loaded yet (the API creates the
+                # row, then calls start_campaign); only the first is finished.
+                has_contacts = s.execute(sa.select(Contact.id).where(Contact.list_id == camp.list_id).limit(1)).first()
+                if has_contacts:
+                    return
         if not any(c.get(k) for k in ("queued",) + _attempts.LIVE_STATES):
             if self.complete_campaign(camp.id, ["running"]):
                 log.info("campaign %s completed", camp.id)
@@ -485,13 +492,14 @@ class Dialer:
         self.pacer.release_slot(self.pacer.slots_key("account", a.account_id), u)
         self.launched.discard(u)
 
-    def live_change(self, call_type: str, delta: int) -> None:
-        """Live-call counters per call type (seed 002's live statistics)."""
+    def live_change(self, a: Attempt, delta: int) -> None:
+        """Live-call counters per call type (seed 002's live statistics); idempotent per channel uuid."""
         try:
             from dialer import live
 
-            fn = getattr(live, "call_started" if delta > 0 else "call_ended", None)
-            if fn is not None:
-                fn(call_type, cfg=self.cfg)
+            if delta > 0:
+                live.call_started(a.call_type, self.cfg, uuid=a.origination_uuid, account_id=a.account_id)
+            else:
+                live.call_ended(a.origination_uuid, self.cfg)
         except Exception:
-            log.debug("live counter update failed", exc_info=True)
+            log.warning("live counter update failed", exc_info=True)

@@ -131,7 +131,7 @@ class Listener:
                 a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered",
                                          answered_at=_event_time(headers, "Caller-Channel-Answered-Time") or utcnow())
             if a is not None:
-                self.d.live_change(a.call_type, +1)
+                self.d.live_change(a, +1)
         elif name == "CHANNEL_HANGUP_COMPLETE":
             self.finish(call_uuid, headers)
         elif name == "BACKGROUND_JOB":
@@ -143,7 +143,7 @@ class Listener:
                 with db.session_scope(self.d.db_url) as s:
                     a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered", answered_at=utcnow())
                 if a is not None:
-                    self.d.live_change(a.call_type, +1)
+                    self.d.live_change(a, +1)
 
     def finish(self, call_uuid: str, headers: dict, reconciled: bool = False) -> bool:
         """A call's channel is gone: final state, CDR, follow-up attempt. True when this call made the change.
@@ -223,8 +223,7 @@ class Listener:
     def _after_final(self, a, *, was_answered: bool, answered: bool, headers: dict) -> None:
         """Outside the transaction: slots, live counters, learning, local bookkeeping."""
         self.d.release_call(a)
-        if was_answered:  # counted live when its answer was applied
-            self.d.live_change(a.call_type, -1)
+        self.d.live_change(a, -1)  # harmless for a call never counted
         if a.campaign_id:
             try:
                 ring = talk = 0.0
