@@ -287,9 +287,6 @@ def _ring_group(switch, group, gvars, timeout, cid_name, cid_num, uuid_left, can
             for c in legs:
                 c.hangup("ORIGINATOR_CANCEL")
             return None, "ORIGINATOR_CANCEL"
-        for c in legs:
-            if c.answered_evt.is_set() and not c.answered:
-                c.answered_evt.clear() if c.is_up else None
     if winner is not None:
         for c in legs:
             if c is not winner and c.is_up:

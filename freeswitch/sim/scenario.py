@@ -47,7 +47,6 @@ class Behaviour:
     talk: float = 3.0                    # seconds the person talks when a recording starts
     hangup_after: float | None = None    # the person hangs up this long after answer (None: never)
     dtmf_interval: float = 0.25          # seconds between the digits of one entry
-    bridge_answer: "Behaviour | None" = None  # unused placeholder for symmetry
 
     @property
     def failure_cause(self) -> str | None:

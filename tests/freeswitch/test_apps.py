@@ -242,6 +242,32 @@ def test_bridge_success_and_failure(api, call):
     assert failed.headers["variable_DIALSTATUS"] == "BUSY"
 
 
+def test_caller_hangs_up_mid_bridge(api, call):
+    c = call(vars_="{sim_hangup_after=2}")
+    api.command("event plain CHANNEL_HANGUP_COMPLETE")
+    done = c.run("bridge", "sofia/gateway/gw/5558888")
+    assert done.headers["Application"] == "bridge"
+    names = [e.name for e in c.events]
+    assert "CHANNEL_UNBRIDGE" in names
+    got = api.events(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE"
+                     and e.headers["Caller-Destination-Number"] == "5558888")
+    b_leg = got[-1][1]
+    assert b_leg.headers["Hangup-Cause"] == "NORMAL_CLEARING"
+    assert b_leg.headers["variable_last_bridge_role"] == "originatee"
+    api.command("noevents")
+
+
+def test_show_calls_pairs_bridged_legs(api, call):
+    c = call()
+    c.conn.send(f"sendmsg\ncall-command: execute\nexecute-app-name: bridge\nexecute-app-arg: sofia/gateway/gw/5559999")
+    c.conn.events(lambda e: e.name == "CHANNEL_BRIDGE")
+    text = api.command("api show calls").text()
+    row = next(line for line in text.split("\n") if line.startswith(c.uuid))
+    assert ",5559999," in row
+    assert text.split("\n")[0].startswith("uuid,direction,created,created_epoch,name,state")
+    assert "b_uuid" in text.split("\n")[0]
+
+
 def test_hangup_app_with_cause(call):
     c = call()
     c.conn.send("sendmsg\ncall-command: execute\nexecute-app-name: hangup\nexecute-app-arg: USER_BUSY")
