@@ -102,53 +102,63 @@ def submit_call_request(request_id: str, *, cfg: Settings | None = None) -> list
     return submit_call_requests([request_id], cfg=cfg)[request_id]
 
 
-def submit_call_requests(request_ids: Iterable[str], *, cfg: Settings | None = None) -> dict[str, list[str]]:
+def submit_call_requests(request_ids: Iterable[str], *, cfg: Settings | None = None,
+                         session=None) -> dict[str, list[str]]:
     """:func:`submit_call_request` for many requests in one transaction (a Kairos batch).
 
     Reads the requests and their existing attempts with one query each and
     writes the new attempts with one multi-row insert, so a 500-call batch
-    costs a handful of round trips instead of a thousand.
+    costs a handful of round trips instead of a thousand. With ``session``,
+    the work joins that open transaction (the API writes the requests and
+    their attempts in one commit) instead of opening its own.
     """
     cfg = _cfg(cfg)
     ids = list(dict.fromkeys(request_ids))
-    out: dict[str, list[str]] = {}
     if not ids:
-        return out
+        return {}
+    if session is not None:
+        return _submit_in(session, ids)
     with db.session_scope(cfg.sqlalchemy_url, immediate=True) as s:
-        reqs = {r.id: r for r in s.scalars(sa.select(CallRequest).where(CallRequest.id.in_(ids)))}
-        existing: dict[str, list[str]] = {}
-        for rid, aid in s.execute(sa.select(Attempt.request_id, Attempt.id).where(Attempt.request_id.in_(ids))):
-            existing.setdefault(rid, []).append(aid)
-        now = utcnow()
-        rows: list[dict[str, Any]] = []
-        for request_id in ids:
-            req = reqs.get(request_id)
-            if req is None:
-                raise SubmitError(f"unknown call request {request_id!r}")
-            if request_id in existing:
-                out[request_id] = existing[request_id]
-                continue
-            if req.status == "cancelled":
-                raise SubmitError(f"call request {request_id} was cancelled")
-            groups = request_numbers(req)
-            if not groups:
-                raise SubmitError(f"call request {request_id} has no number to call")
-            due = req.scheduled_at or now
-            refs = (req.parameters or {}).get("ref_ids") or []
-            attempt_ids = []
-            for i, group in enumerate(groups):
-                attempt_id = _new_uuid()
-                rows.append({"id": attempt_id, "account_id": req.account_id,
-                             "call_type": REQUEST_CALL_TYPES.get(req.kind, req.kind), "number": group[0],
-                             "request_id": req.id, "campaign_id": None, "contact_id": None, "attempt_no": 1,
-                             "number_index": 0, "ref_id": refs[i] if i < len(refs) else None, "state": "queued",
-                             "next_try_at": due, "created_at": now, "updated_at": now})
-                attempt_ids.append(attempt_id)
-            if req.status in ("scheduled", "queued") and not req.scheduled_at:
-                req.status = "queued"
-            out[request_id] = attempt_ids
-        if rows:
-            s.execute(sa.insert(Attempt), rows)
+        return _submit_in(s, ids)
+
+
+def _submit_in(s, ids: list[str]) -> dict[str, list[str]]:
+    """The body of :func:`submit_call_requests`, inside the open transaction of session ``s``."""
+    out: dict[str, list[str]] = {}
+    reqs = {r.id: r for r in s.scalars(sa.select(CallRequest).where(CallRequest.id.in_(ids)))}
+    existing: dict[str, list[str]] = {}
+    for rid, aid in s.execute(sa.select(Attempt.request_id, Attempt.id).where(Attempt.request_id.in_(ids))):
+        existing.setdefault(rid, []).append(aid)
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for request_id in ids:
+        req = reqs.get(request_id)
+        if req is None:
+            raise SubmitError(f"unknown call request {request_id!r}")
+        if request_id in existing:
+            out[request_id] = existing[request_id]
+            continue
+        if req.status == "cancelled":
+            raise SubmitError(f"call request {request_id} was cancelled")
+        groups = request_numbers(req)
+        if not groups:
+            raise SubmitError(f"call request {request_id} has no number to call")
+        due = req.scheduled_at or now
+        refs = (req.parameters or {}).get("ref_ids") or []
+        attempt_ids = []
+        for i, group in enumerate(groups):
+            attempt_id = _new_uuid()
+            rows.append({"id": attempt_id, "account_id": req.account_id,
+                         "call_type": REQUEST_CALL_TYPES.get(req.kind, req.kind), "number": group[0],
+                         "request_id": req.id, "campaign_id": None, "contact_id": None, "attempt_no": 1,
+                         "number_index": 0, "ref_id": refs[i] if i < len(refs) else None, "state": "queued",
+                         "next_try_at": due, "created_at": now, "updated_at": now})
+            attempt_ids.append(attempt_id)
+        if req.status in ("scheduled", "queued") and not req.scheduled_at:
+            req.status = "queued"
+        out[request_id] = attempt_ids
+    if rows:
+        s.execute(sa.insert(Attempt), rows)
     return out
 
 
