@@ -16,6 +16,7 @@ from api.auth import cpaas_account
 from api.cpaas import PREFIX, bp, ok
 from api.endpoints import endpoint
 from api.errors import ApiError
+from api.kairos import forget_flows
 from api.schemas import Field, s
 from dialer.store import accounts
 from dialer.store.models import Flow
@@ -67,6 +68,7 @@ def delete_flow(data: dict[str, Any]):
         if flow is None or flow.account_id != account.id:
             raise ApiError(f"flow_id {data['flow_id']!r} not found", kind="not_found", field="flow_id")
         sess.delete(flow)
+    forget_flows()
     return ok(message="flow deleted successfully")
 
 
@@ -80,4 +82,5 @@ def set_ip_whitelist(data: dict[str, Any]):
             entries = accounts.set_ip_allowlist(sess, account.id, data["ips"])
     except accounts.AccountError as exc:
         raise ApiError(f"ips: {exc}", field="ips") from None
+    forget_flows()
     return ok(message="ip whitelist updated", ips=entries)

@@ -28,7 +28,10 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+import time
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -36,6 +39,7 @@ from api import store
 from api.auth import client_ip
 from api.endpoints import endpoint
 from api.errors import ApiError, kairos_body
+from api.group_commit import GroupCommit, Job
 from api.schemas import Field, ValidationError, s
 from dialer.store import accounts
 from dialer.store.models import CallRequest, new_id
@@ -44,6 +48,8 @@ bp = Blueprint("kairos", __name__)
 
 PREFIX = "/kairos-apis"
 MAX_CALLS = 500
+#: Seconds a successful flow-id/security-id check is remembered per process.
+FLOW_CACHE_SECONDS = 5.0
 API_VERSIONS = ("1.0", "TEST")
 _TYPOGRAPHIC = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2033": '"'})
 
@@ -144,15 +150,9 @@ def outbound_create(_data: dict[str, Any]):
     if version not in API_VERSIONS:
         raise fail("INVALID_API_VERSION", f"api-version: must be 1.0 or TEST, got {version[:20]!r}",
                    field="api-version")
-    with store.session() as sess:
-        flow, security_ok = accounts.verify_flow(sess, flow_id[:16], security_id)
-        account = sess.get(accounts.Account, flow.account_id) if flow is not None else None
-    if flow is None:
-        raise fail("INVALID_FLOW_ID", "flow-id: no such flow", field="flow-id")
-    if not security_ok or account is None or not account.active:
-        raise fail("INVALID_SECURITY_ID", "security-id: does not match the flow", field="security-id")
+    flow, account = _verified_flow(flow_id[:16], security_id)
     address = client_ip()
-    if not accounts.ip_allowed(account, address):
+    if not _ip_allowed(account, address):
         raise fail("IP_NOT_WHITELISTED", f"{address} is not on the account's IP whitelist")
     calls = body.get("calls")
     if calls is None or calls == []:
@@ -194,64 +194,160 @@ def outbound_create(_data: dict[str, Any]):
     raise fail(name, f"no call was accepted ({len(results)} refused)", **extra)
 
 
-def _submit_calls(calls: list[Any], flow, account, test: bool) -> list[dict[str, Any]]:
-    """Validate every call, store the new ones in one transaction, hand them to the dialer."""
+@dataclass(frozen=True)
+class FlowInfo:
+    """What a submission needs of its flow and account (a snapshot, safe to cache briefly)."""
+
+    id: str
+    account_id: str
+    app_url: str
+    fallback_url: str | None
+    dialect: str
+    method: str
+    callback_url: str | None
+    ip_allowlist: tuple[str, ...]
+    default_region: str | None
+
+
+def _verified_flow(flow_id: str, security_id: str) -> tuple[FlowInfo, FlowInfo]:
+    """The flow for ``flow-id`` if ``security-id`` is its own; Kairos errors otherwise.
+
+    Successful checks are remembered for FLOW_CACHE_SECONDS per process (keyed by the flow id and the
+    digest of the security id), so a busy client costs no SQL for them; a deleted flow or a changed
+    allow-list takes effect within that time.
+    """
+    cache: dict = current_app.extensions.setdefault("kairos_flow_cache", {})
+    key = (flow_id, accounts.hash_secret(security_id))
+    hit = cache.get(key)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1], hit[1]
+    with store.session() as sess:
+        flow, security_ok = accounts.verify_flow(sess, flow_id, security_id)
+        account = sess.get(accounts.Account, flow.account_id) if flow is not None else None
+        if flow is None:
+            raise fail("INVALID_FLOW_ID", "flow-id: no such flow", field="flow-id")
+        if not security_ok or account is None or not account.active:
+            raise fail("INVALID_SECURITY_ID", "security-id: does not match the flow", field="security-id")
+        info = FlowInfo(flow.id, account.id, flow.app_url, flow.fallback_url, flow.dialect, flow.method,
+                        flow.callback_url, tuple(account.ip_allowlist or ()), account.default_region)
+    if len(cache) > 10000:
+        cache.clear()
+    cache[key] = (now + FLOW_CACHE_SECONDS, info)
+    return info, info
+
+
+def forget_flows() -> None:
+    """Drop this process's remembered flow checks (after a flow or an allow-list changed here)."""
+    current_app.extensions.get("kairos_flow_cache", {}).clear()
+
+
+def _ip_allowed(info: FlowInfo, address: str) -> bool:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in info.ip_allowlist)
+
+
+def _submit_calls(calls: list[Any], flow: FlowInfo, account: FlowInfo, test: bool) -> list[dict[str, Any]]:
+    """Validate every call, then store the new ones (group-committed with concurrent requests) and queue them."""
     now = dt.datetime.now(dt.timezone.utc)
     region = account.default_region or store.cfg().default_region
     results: list[dict[str, Any] | None] = [None] * len(calls)
-    good: dict[str, tuple[int, dict[str, Any]]] = {}
+    items: list[tuple[str, dict[str, Any]]] = []
+    positions: list[tuple[int, str]] = []
+    seen: set[str] = set()
     for i, call in enumerate(calls):
         cleaned, error = _validate_call(call, i, region, now)
         if error is not None:
             results[i] = error
             continue
-        key = f"{flow.id}:{cleaned['client-identifier']}"
-        if key in good:
-            results[i] = {"client-identifier": cleaned["client-identifier"], "status-code": 210,
+        ident = cleaned["client-identifier"]
+        key = f"{flow.id}:{ident}"
+        if key in seen:
+            results[i] = {"client-identifier": ident, "status-code": 210,
                           "status-name": "INVALID_MANDATORY_PARAMETERS",
                           "message": f"calls[{i}].client-identifier: repeated within the request"}
             continue
-        good[key] = (i, cleaned)
-    ok_code, _ = _status("SUCCESS")
-    rows, fresh = [], []
-    if good:
-        with store.session() as sess:
-            existing = dict(sess.execute(select(CallRequest.idempotency_key, CallRequest.id).where(
-                CallRequest.account_id == account.id, CallRequest.kind == "kairos",
-                CallRequest.idempotency_key.in_(list(good)))).all())
-            for key, (i, c) in good.items():
-                ident = c["client-identifier"]
-                if key in existing:
-                    results[i] = {"client-identifier": ident, "status-code": ok_code, "status-name": "SUCCESS",
-                                  "request-id": existing[key], "duplicate": True}
-                    continue
-                request_id = new_id()
-                start = c["start-time"]
-                scheduled = None if start <= now else start.astimezone(dt.timezone.utc).replace(tzinfo=None)
-                fields = {k["name"]: k.get("value", "") for k in c.get("keys") or []}
-                rows.append({
-                    "id": request_id, "account_id": account.id, "kind": "kairos", "idempotency_key": key,
-                    "callback_url": flow.callback_url, "scheduled_at": scheduled,
-                    "status": "scheduled" if scheduled else "queued",
-                    "result": {"request-id": request_id},
-                    "parameters": {"numbers": c["contact-numbers"], "alternates": True,
-                                   "client-identifier": ident, "flow_id": flow.id, "fields": fields,
-                                   "app_url": flow.app_url, "fallback_url": flow.fallback_url,
-                                   "dialect": flow.dialect, "method": flow.method,
-                                   "start-time": start.isoformat()},
-                })
-                fresh.append(request_id)
-                results[i] = {"client-identifier": ident, "status-code": ok_code, "status-name": "SUCCESS",
-                              "request-id": request_id}
-            if rows and not test:
-                sess.execute(insert(CallRequest), rows)
-    if fresh and not test:
-        from dialer import submit as dialer_submit
-
-        submit_many = getattr(dialer_submit, "submit_call_requests", None)
-        if submit_many is not None:
-            submit_many(fresh, cfg=store.cfg())
+        seen.add(key)
+        items.append((key, _row(cleaned, flow, now)))
+        positions.append((i, ident))
+    if items:
+        if test:
+            stored = _lookup_only(flow.account_id, items)
         else:
-            for request_id in fresh:
-                dialer_submit.submit_call_request(request_id, cfg=store.cfg())
+            stored = _group_commit().submit(items)
+        ok_code, _ = _status("SUCCESS")
+        for (i, ident), (request_id, duplicate) in zip(positions, stored):
+            results[i] = {"client-identifier": ident, "status-code": ok_code, "status-name": "SUCCESS",
+                          "request-id": request_id}
+            if duplicate:
+                results[i]["duplicate"] = True
     return [r for r in results if r is not None]
+
+
+def _row(c: dict[str, Any], flow: FlowInfo, now: dt.datetime) -> dict[str, Any]:
+    """The call_requests row of one validated call."""
+    request_id = new_id()
+    start = c["start-time"]
+    scheduled = None if start <= now else start.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    fields = {k["name"]: k.get("value", "") for k in c.get("keys") or []}
+    return {
+        "id": request_id, "account_id": flow.account_id, "kind": "kairos",
+        "idempotency_key": f"{flow.id}:{c['client-identifier']}", "callback_url": flow.callback_url,
+        "scheduled_at": scheduled, "status": "scheduled" if scheduled else "queued",
+        "result": {"request-id": request_id},
+        "parameters": {"numbers": c["contact-numbers"], "alternates": True,
+                       "client-identifier": c["client-identifier"], "flow_id": flow.id, "fields": fields,
+                       "app_url": flow.app_url, "fallback_url": flow.fallback_url, "dialect": flow.dialect,
+                       "method": flow.method, "start-time": start.isoformat()},
+    }
+
+
+def _existing(sess, keys: list[str]) -> dict[str, str]:
+    # Keys start with the flow id, which belongs to one account: a key names one account's call.
+    existing: dict[str, str] = {}
+    for i in range(0, len(keys), 900):
+        existing.update(sess.execute(select(CallRequest.idempotency_key, CallRequest.id).where(
+            CallRequest.kind == "kairos", CallRequest.idempotency_key.in_(keys[i:i + 900]))).all())
+    return existing
+
+
+def _lookup_only(account_id: str, items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, bool]]:
+    """TEST mode: what each call would answer, writing nothing."""
+    with store.session() as sess:
+        existing = _existing(sess, [k for k, _ in items])
+    return [(existing[k], True) if k in existing else (row["id"], False) for k, row in items]
+
+
+def _write_batch(jobs: list[Job]) -> None:
+    """One transaction for every queued request's calls, then one hand-over to the dialer."""
+    from dialer import submit as dialer_submit
+
+    keys = [k for job in jobs for k, _ in job.items]
+    rows: list[dict[str, Any]] = []
+    with store.session(immediate=True) as sess:
+        existing = _existing(sess, keys)
+        for job in jobs:
+            job.results = []
+            for key, row in job.items:
+                if key in existing:
+                    job.results.append((existing[key], True))
+                    continue
+                existing[key] = row["id"]  # a twin in another request of this batch answers the same
+                rows.append(row)
+                job.results.append((row["id"], False))
+        if rows:
+            sess.execute(insert(CallRequest), rows)
+            # The requests and their queued attempts commit together: none is ever stored undialable.
+            dialer_submit.submit_call_requests([r["id"] for r in rows], cfg=store.cfg(), session=sess)
+
+
+def _group_commit() -> GroupCommit:
+    gc = current_app.extensions.get("kairos_group_commit")
+    if gc is None:
+        gc = current_app.extensions.setdefault("kairos_group_commit", GroupCommit(_write_batch))
+    return gc
