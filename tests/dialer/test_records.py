@@ -302,6 +302,16 @@ def test_stale_halves_are_completed(store, cfg):
         assert s.scalar(select(func.count()).select_from(CallbackDelivery)) == 1
 
 
+def test_facts_without_a_hangup_are_completed_from_the_facts(store, cfg):
+    attempt_id, call_uuid, _ = _otp_call(store, callback_url="http://127.0.0.1:9/cb")
+    records.ivr_call_finished(_facts(call_uuid, attempt_id).to_dict(), cfg=cfg)  # the hangup event was lost
+    assert records.complete_stale(cfg, older_than=-1) == 1
+    with db.session_scope(store) as s:
+        row = s.scalars(select(Cdr)).one()
+        assert (row.dial_status, row.call_status, row.billsec) == ("ANSWER", "ANSWERED", 4.12)
+        assert row.callback_queued and s.scalar(select(func.count()).select_from(CallbackDelivery)) == 1
+
+
 def test_bad_input_is_refused_clearly(store, cfg):
     with pytest.raises(ValueError, match="Unique-ID"):
         records.handle_channel_hangup({"Event-Name": "CHANNEL_HANGUP_COMPLETE"}, cfg=cfg)
