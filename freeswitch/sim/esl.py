@@ -76,9 +76,11 @@ class Connection:
                 self.handle(frame)
         finally:
             if self.running:
-                self.close(wire.disconnect_notice())
+                self.close(self._disconnect_notice())
             self.switch.remove_listener(self.listener)
             self.finished.set()
+            if self.session is not None:
+                self.session.release_listener(self)
             # The server closes the socket when this handler returns: let the writer finish first.
             self.listener._writer.join(timeout=10)
 
@@ -250,6 +252,7 @@ class Connection:
             else:
                 self.session = channel
                 self.listener.session = channel
+                self._follow_session(channel)
             if fmt in FORMATS:
                 self.listener.fmt = fmt
         else:
@@ -262,6 +265,14 @@ class Connection:
                 self.listener.fmt = "plain"
         self.listener.enable_myevents()
         return "+OK Events Enabled"
+
+    def _follow_session(self, channel) -> None:
+        # `myevents <uuid>` on an inbound socket locks that session, as FreeSWITCH's listener does:
+        # when the channel goes down the connection gets the linger or the final disconnect notice.
+        from freeswitch.sim.outbound import _watch_hangup
+
+        channel.hold_listener(self)
+        self._watcher = gevent.spawn(_watch_hangup, self, channel)
 
     def _connect(self) -> None:
         ch = self.session

@@ -319,3 +319,23 @@ def test_myevents_on_inbound_socket_follows_one_channel(sim):
         assert {e.headers["Unique-ID"] for _, e in got} == {uuid}
     finally:
         c.close()
+
+
+def test_myevents_connection_is_let_go_when_its_channel_ends(sim):
+    c = RawClient(sim.host, sim.port)
+    try:
+        c.auth()
+        uuid = c.command("api originate sofia/gateway/gw/5551234 &park()").text().split()[1]
+        c.command(f"myevents {uuid}")
+        c.command(f"api uuid_kill {uuid}")
+        frames = []
+        while True:
+            f = c.read()
+            if f is None:
+                break
+            frames.append(f)
+        assert frames[-1].headers["Content-Type"] == "text/disconnect-notice"
+        assert frames[-1].headers["Controlled-Session-UUID"] == uuid
+        assert frames[-1].headers["Content-Disposition"] == "disconnect"
+    finally:
+        c.close()
