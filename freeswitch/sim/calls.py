@@ -77,7 +77,7 @@ def far_end(channel: Channel, b: Behaviour, leg_timeout: float | None) -> None:
     if not channel.is_up:
         return
     if cause:
-        channel.hangup(cause)
+        channel.hangup(cause, remote=True)
     else:
         channel.answer()
 
@@ -105,7 +105,7 @@ def caller_script(channel: Channel, b: Behaviour) -> None:
         if digit:
             press_dtmf(channel, digit)
         else:
-            channel.hangup("NORMAL_CLEARING")
+            channel.hangup("NORMAL_CLEARING", remote=True)
             return
 
 
@@ -134,6 +134,8 @@ def set_codec_vars(ch: Channel, original: bool = True) -> None:
         ch.set_var("original_read_rate", rate)
     ch.set_var("write_codec", name)
     ch.set_var("write_rate", rate)
+    if ch.name.startswith("sofia/"):
+        ch.set_var("dtmf_type", "rfc2833")
 
 
 def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]], cid_name: str | None,
@@ -172,6 +174,8 @@ def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]
         ch.set_var("sip_profile_name", endpoint.profile)
         if endpoint.gateway:
             ch.set_var("sip_gateway_name", endpoint.gateway)
+        ch.set_var("video_media_flow", "disabled")
+        ch.set_var("text_media_flow", "disabled")
     ch.set_var("channel_name", ch.name)
     if endpoint.uri:
         ch.set_var("sip_destination_url", endpoint.uri)
@@ -180,6 +184,14 @@ def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]
             ch.set_var(k, v)
     ch.set_var("originate_early_media", "true")
     ch.set_var("originate_endpoint", endpoint.kind if endpoint.kind != "user" else "sofia")
+    if endpoint.kind in ("sofia", "user"):
+        ch.set_var("audio_media_flow", "sendrecv")
+        ch.set_var("sofia_profile_name", endpoint.profile)
+        ch.set_var("recovery_profile_name", endpoint.profile)
+        ch.set_var("sofia_profile_url", f"sip:mod_sofia@127.0.0.1:{5080 if endpoint.profile == 'external' else 5060}")
+        ch.set_var("sip_to_user", endpoint.number)
+        ch.set_var("sip_from_user", ch.profile.caller_id_number)
+        ch.set_var("sip_call_id", switch.new_uuid())
     if endpoint.kind == "loopback":
         ch.set_var("other_loopback_leg_uuid", switch.new_uuid())
         ch.set_var("loopback_leg", "A")
@@ -313,6 +325,8 @@ def run_session(channel: Channel, apps: list[tuple[str, str | None]]) -> None:
 
     channel.session_greenlet = gevent.getcurrent()
     try:
+        if channel.get_var("call_uuid") is None:
+            channel.set_var("call_uuid", channel.uuid)
         channel.set_state("CS_EXECUTE")
         queue = list(apps)
         while queue and channel.is_up:
@@ -440,4 +454,4 @@ def _inbound_abandon(channel: Channel, b: Behaviour) -> None:
     if b.ring is None:
         return
     if not channel.answered_evt.wait(channel.switch.clock.real(b.ring)):
-        channel.hangup("ORIGINATOR_CANCEL")
+        channel.hangup("ORIGINATOR_CANCEL", remote=True)

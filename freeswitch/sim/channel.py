@@ -361,8 +361,12 @@ class Channel:
         self.hit_dialplan = True
         self.fire("CALL_UPDATE", pre=[("Direction", "RECV")])
 
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
-        """Hang up (once): CHANNEL_HANGUP now; the rest of the teardown runs in :meth:`finish`."""
+    def hangup(self, cause: str = "NORMAL_CLEARING", remote: bool = False) -> bool:
+        """Hang up (once): CHANNEL_HANGUP now; the rest of the teardown runs in :meth:`finish`.
+
+        ``remote`` says the far end ended the call (a BYE, a refusal, a cancel), which
+        sofia records in ``sip_hangup_disposition``.
+        """
         if self.hangup_cause is not None:
             return False
         self.hangup_cause = cause
@@ -371,6 +375,15 @@ class Channel:
         self.set_var("hangup_cause", cause)
         self.set_var("hangup_cause_q850", str(Q850.get(cause, 0)))
         self.fire("CHANNEL_HANGUP")
+        if self.name.startswith("sofia/"):
+            inbound = self.profile.direction == "inbound"
+            if self.answered:
+                disposition = "recv_bye" if remote else "send_bye"
+            elif remote:
+                disposition = "recv_cancel" if inbound else "recv_refuse"
+            else:
+                disposition = "send_refuse" if inbound else "send_cancel"
+            self.set_var("sip_hangup_disposition", disposition)
         self.hung_up.set()
         self.break_evt.set()
         self.dtmf_evt.set()

@@ -339,3 +339,44 @@ def test_myevents_connection_is_let_go_when_its_channel_ends(sim):
         assert frames[-1].headers["Content-Disposition"] == "disconnect"
     finally:
         c.close()
+
+
+def test_sofia_leg_events_match_the_sipp_captures(sim):
+    c = RawClient(sim.host, sim.port)
+    try:
+        c.auth()
+        c.command("event plain CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE")
+        uuid = c.command("api originate sofia/internal/sipp@127.0.0.1:5080 &park()").text().split()[1]
+        c.command(f"api uuid_kill {uuid}")
+        got = c.events(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE")
+        for frame, ev in got:
+            name = "50_sofia_sipp_CHANNEL_ANSWER.bin" if ev.name == "CHANNEL_ANSWER" else \
+                "51_sofia_sipp_CHANNEL_HANGUP_COMPLETE.bin"
+            theirs = capture_frame(name)
+            assert [n for n in header_names(frame) if not n.startswith("variable_")] == \
+                [n for n in header_names(theirs) if not n.startswith("variable_")]
+            ours_vars = {n for n in header_names(frame) if n.startswith("variable_")}
+            media = ("variable_rtp", "variable_sip_", "variable_switch_r", "variable_ep_", "variable_remote_",
+                     "variable_local_media", "variable_advertised", "variable_original_")
+            missing = [n for n in header_names(theirs) if n.startswith("variable_") and n not in ours_vars
+                       and not n.startswith(media) and n not in ("variable_digits_dialed", "variable_call_uuid")]
+            assert not missing, missing
+        hc = got[-1][1].headers
+        assert hc["variable_sip_hangup_disposition"] == "send_bye"
+    finally:
+        c.close()
+
+
+def test_far_end_hangup_and_refusal_dispositions(sim):
+    c = RawClient(sim.host, sim.port)
+    try:
+        c.auth()
+        c.command("event plain CHANNEL_HANGUP_COMPLETE")
+        c.command("api originate {sim_hangup_after=1}sofia/gateway/gw/5551234 &park()")
+        assert c.events(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE")[-1][1].headers[
+            "variable_sip_hangup_disposition"] == "recv_bye"
+        c.command("api originate {sim_outcome=busy}sofia/gateway/gw/5551234 &park()")
+        assert c.events(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE")[-1][1].headers[
+            "variable_sip_hangup_disposition"] == "recv_refuse"
+    finally:
+        c.close()
