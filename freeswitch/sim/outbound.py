@@ -41,13 +41,15 @@ def _get(headers: dict, name: str, default: str | None = None) -> str | None:
 
 
 def queue_message(channel: Channel, frame: wire.Frame) -> None:
-    """Queue a sendmsg for the channel (it runs when the channel is parked under a socket)."""
+    """Queue a sendmsg for the channel; executes run in order while it is parked, a hangup acts at once.
+
+    FreeSWITCH's media loops parse queued messages as they run, so a hangup message ends
+    the call even in the middle of a playback; executes wait their turn (as with event-lock).
+    """
+    if (_get(frame.headers, "call-command") or "").lower() == "hangup":
+        run_message(channel, frame)
+        return
     channel.messages.put(frame)
-    if not getattr(channel, "parked_by_socket", False):
-        # Nothing drains the queue (no async socket app): hangups still act at once, as
-        # FreeSWITCH's hangup message preempts; executes wait for a parked state.
-        if (_get(frame.headers, "call-command") or "").lower() == "hangup":
-            run_message(channel, frame)
 
 
 def run_message(channel: Channel, frame: wire.Frame) -> None:

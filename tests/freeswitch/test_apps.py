@@ -314,3 +314,13 @@ def test_inbound_call_reaches_the_ivr_socket():
             c.close()
     finally:
         lst.close()
+
+
+def test_hangup_message_interrupts_a_playback(call):
+    c = call()
+    c.conn.send("sendmsg\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: silence_stream://60000")
+    c.conn.events(lambda e: e.name == "CHANNEL_EXECUTE")
+    c.conn.send("sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING")
+    got = c.conn.events(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE", timeout=5)
+    done = next(e for _, e in got if e.name == "CHANNEL_EXECUTE_COMPLETE" and e.headers["Application"] == "playback")
+    assert done.headers["Application-Response"] == "PLAYBACK ERROR"
