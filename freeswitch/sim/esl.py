@@ -143,7 +143,24 @@ class Connection:
                 self.reply("+OK events not diverted")
             return
         if low.startswith("sendmsg"):
-            self.reply(self._sendmsg(cmd[7:].strip(), frame))
+            static = self.outbound and not self.async_mode
+            if not static:
+                self.reply(self._sendmsg(cmd[7:].strip(), frame))
+                return
+            # Static socket: the app runs in the session thread, so its reply is written first and
+            # the events it caused follow (after the linger notice if it hung the call up).
+            self.listener.hold()
+            text = "-ERR"
+            try:
+                text = self._sendmsg(cmd[7:].strip(), frame)
+            finally:
+                self.reply(text)
+                if self.session is not None and not self.session.is_up and self.listener.linger \
+                        and not getattr(self, "notice_sent", False):
+                    self.notice_sent = True
+                    self.listener.send(wire.linger_notice(self.session.uuid, self.session.name,
+                                                          self.listener.linger_time))
+                self.listener.release()
             return
         if self.outbound and not self.full:
             self.reply("-ERR command not found")

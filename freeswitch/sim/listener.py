@@ -162,9 +162,23 @@ class Listener:
         if not self.closed:
             self._queue.put(data)
 
+    def hold(self) -> None:
+        """Keep events back (a static socket's session thread cannot write them while it runs an app)."""
+        self._held = []
+
+    def release(self) -> None:
+        """Queue the events kept back by :meth:`hold`."""
+        held, self._held = getattr(self, "_held", None), None
+        for frame in held or ():
+            self._queue.put(frame)
+
     def send_event(self, event: SimEvent) -> None:
         """Queue an event in this connection's format (dropped, as FreeSWITCH drops, past MAX_QUEUE_LEN)."""
         if self.closed:
+            return
+        held = getattr(self, "_held", None)
+        if held is not None:
+            held.append(event.frame(self.fmt))
             return
         if self._queue.qsize() >= MAX_QUEUE_LEN:
             self.lost_events = getattr(self, "lost_events", 0) + 1

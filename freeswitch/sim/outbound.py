@@ -205,6 +205,9 @@ def _watch_hangup(conn: Connection, channel: Channel) -> None:
     listener = conn.listener
     if listener.linger:
         conn.listener.flush(1.0)
+        if getattr(conn, "notice_sent", False):
+            return
+        conn.notice_sent = True
         listener.send(wire.linger_notice(channel.uuid, channel.name, listener.linger_time))
         if listener.linger_time != -1:
             gevent.sleep(channel.switch.clock.real(max(0, listener.linger_time)) + 0.0)

@@ -310,3 +310,28 @@ def test_socket_to_a_closed_port_continues_the_dialplan(api):
     got = api.events(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.headers["Unique-ID"] == uuid)
     assert got[-1][1].headers["Hangup-Cause"] == "NORMAL_CLEARING"
     api.command("noevents")
+
+
+def test_static_full_session_orders_replies_events_and_notice_like_capture_41_sync(api, listener):
+    uuid = originate(api, listener, socket_args=f"'{listener.address} full'")
+    conn = listener.accept()
+    try:
+        conn.command("connect")
+        conn.command("myevents")
+        conn.command("linger")
+        conn.raw.clear()
+        conn.send("sendmsg\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: silence_stream://300")
+        kinds = []
+        while len(kinds) < 3:
+            f = conn.read()
+            kinds.append(f.headers.get("Reply-Text") or wire.parse_event(f).name)
+        assert kinds == ["+OK", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"]
+        conn.send("sendmsg\ncall-command: hangup")
+        kinds = []
+        while len(kinds) < 3:
+            f = conn.read()
+            kinds.append(f.headers.get("Reply-Text") or f.headers.get("Content-Disposition")
+                         or wire.parse_event(f).name)
+        assert kinds == ["+OK", "linger", "CHANNEL_HANGUP"]
+    finally:
+        conn.close()
