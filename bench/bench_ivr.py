@@ -1,19 +1,27 @@
 """IVR runtime under load: many concurrent calls held in one runtime process.
 
-Three processes on loopback, so the runtime's figures are its own:
+Three processes on loopback, so that the runtime's figures are its own:
 
-* the FreeSWITCH simulator (``python -m freeswitch.sim``) originates CALLS calls,
-  each connected to the runtime's outbound socket (``socket ... async full``);
-* a local KooKoo app server (this module run with ``--app-server PORT``) that
-  answers every request at once: each call runs STEPS digit prompts (a short
-  prompt, a 3-second digit timeout, nobody presses) chained with ``gotourl``,
-  then hangs up, so every call stays up for about 15 seconds;
+* a FreeSWITCH-side driver (this module with ``--fs-driver``) that opens one
+  outbound-socket connection per call to the runtime and answers it as
+  FreeSWITCH 1.10.12 does, byte for byte from the captures in
+  ``/work/shared/freeswitch-wire`` (the ``connect`` reply's channel data,
+  ``+OK`` replies, CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE events with the
+  ``Application-UUID`` of each ``sendmsg``, hangup events, the linger notice).
+  The Python simulator models far more (callers, media, bridges) and cannot
+  drive 2,000 simultaneous calls on a small machine by itself, so the bench
+  uses this lean peer; the end-to-end tests use the simulator;
+* a local KooKoo app server (``--app-server``) that answers every request at
+  once: each call runs STEPS digit prompts (the driver completes each
+  ``play_and_get_digits`` after HOLD seconds with no digit) chained with
+  ``gotourl``, then hangs up — every call stays up for about STEPS × HOLD s;
 * the runtime itself, in this process.
 
 Figures come from the runtime's own monotonic timestamps (``ivr.metrics``):
 ``event_to_command`` (a completion read off the socket → the next command
 written, minus the app's response time) and ``connect_to_first_request``
-(connection accepted → first app request sent). Memory per call is the RSS
+(connection accepted → first app request sent, including the runtime's
+``connect``/``myevents``/``linger`` round trips). Memory per call is the RSS
 growth at peak concurrency divided by the calls alive then.
 """
 
@@ -32,7 +40,10 @@ import time  # noqa: E402
 import gevent  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_IVR_CALLS", "2000"))
-STEPS = 4
+STEPS = 3
+HOLD = 10.0           # seconds each digit prompt plays and waits (no digit comes): a typical IVR menu
+RAMP = 10.0           # seconds over which the driver opens its connections (200 new calls a second)
+CAPTURES = os.environ.get("FREESWITCH_CAPTURES", "/work/shared/freeswitch-wire")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -53,6 +64,73 @@ def _app_server(port: int) -> None:
         return [body]
 
     WSGIServer(("127.0.0.1", port), app, log=None, error_log=None, backlog=4096).serve_forever()
+
+
+# -- the FreeSWITCH side (child process) ------------------------------------------------------
+
+def _fs_driver(address: str, calls: int, spec: str) -> None:
+    """Open ``calls`` outbound-socket sessions to the runtime and play FreeSWITCH's part in each."""
+    import uuid as uuidlib
+
+    from freeswitch import wire
+
+    host, port = address.rsplit(":", 1)
+    connect_tpl = open(os.path.join(CAPTURES, "30_outbound_async_connect_reply.bin"), "rb").read()
+    complete = wire.split_frames(open(os.path.join(CAPTURES, "evplain_CHANNEL_EXECUTE_COMPLETE.bin"),
+                                      "rb").read())[0].body
+    execute = wire.split_frames(open(os.path.join(CAPTURES, "evplain_CHANNEL_EXECUTE.bin"), "rb").read())[0].body
+    # The captured events end with their application headers; ours are appended per sendmsg.
+    complete_head = complete.rstrip(b"\n").rsplit(b"\nApplication", 1)[0] + b"\n"
+    execute_head = execute.rstrip(b"\n").rsplit(b"\nApplication", 1)[0] + b"\n"
+    ok = wire.command_reply("+OK")
+    captured_uuid = wire.split_frames(connect_tpl)[0].headers["Unique-ID"].encode()
+
+    def event(head: bytes, app: str, app_uuid: str, extra: str = "") -> bytes:
+        payload = head + (f"Application: {app}\nApplication-UUID: {app_uuid}\n{extra}\n").encode()
+        return wire.event_frame(payload)
+
+    def session() -> None:
+        sock = socket.create_connection((host, int(port)))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        rfile = sock.makefile("rb")
+        call_uuid = str(uuidlib.uuid4())
+        reply = connect_tpl.replace(captured_uuid, call_uuid.encode()).replace(b"\nContent-Type: command/reply",
+                                    f"\nvariable_vaani_call: {spec}\nContent-Type: command/reply".encode())
+        try:
+            while True:
+                frame = wire.read_frame(rfile, command=True)
+                if frame is None:
+                    return
+                cmd = frame.headers.get("Command", "")
+                h = frame.headers
+                if cmd == "connect":
+                    sock.sendall(reply)
+                elif cmd == "sendmsg" and h.get("call-command") == "execute":
+                    app, app_uuid = h.get("execute-app-name", ""), h.get("Event-UUID", "")
+                    sock.sendall(ok + event(execute_head, app, app_uuid))
+                    if app == "play_and_get_digits":
+                        gevent.spawn_later(HOLD, sock.sendall, event(complete_head, app, app_uuid,
+                                                                     "variable_vaani_digits: \n"))
+                    else:
+                        sock.sendall(event(complete_head, app, app_uuid))
+                elif cmd == "sendmsg" and h.get("call-command") == "hangup":
+                    sock.sendall(ok)
+                    done = complete_head.replace(b"Event-Name: CHANNEL_EXECUTE_COMPLETE",
+                                                 b"Event-Name: CHANNEL_HANGUP_COMPLETE")
+                    sock.sendall(wire.event_frame(done + b"Hangup-Cause: NORMAL_CLEARING\n\n")
+                                 + wire.linger_notice(call_uuid, "sofia/external/bench"))
+                else:
+                    sock.sendall(ok)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    greenlets = []
+    for i in range(calls):
+        greenlets.append(gevent.spawn(session))
+        gevent.sleep(RAMP / calls)
+    gevent.joinall(greenlets)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -79,68 +157,35 @@ def _wait_port(port: int, timeout: float = 15.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
-class _Originator:
-    """An inbound ESL connection that fires ``bgapi originate`` and discards the replies."""
-
-    def __init__(self, host: str, port: int, password: str = "ClueCon"):
-        from freeswitch import wire
-
-        self.wire = wire
-        self.sock = socket.create_connection((host, port))
-        self.rfile = self.sock.makefile("rb")
-        wire.read_frame(self.rfile)
-        self.sock.sendall(wire.encode_command(f"auth {password}"))
-        wire.read_frame(self.rfile)
-        self.replies = 0
-        self.reader = gevent.spawn(self._drain)
-
-    def _drain(self) -> None:
-        while self.wire.read_frame(self.rfile) is not None:
-            self.replies += 1
-
-    def originate(self, number: str, variables: str, app: str) -> None:
-        self.sock.sendall(self.wire.encode_command(f"bgapi originate {{{variables}}}sofia/gateway/bench/{number} {app}"))
-
-    def close(self) -> None:
-        self.reader.kill(block=False)
-        self.sock.close()
-
-
 # -- the benchmark ---------------------------------------------------------------------------------
 
 def main() -> dict:
     """Run the load and return the figures."""
     from config import load
-    from freeswitch.sim.process import SimulatorProcess
     from ivr.call_spec import CallSpec
     from ivr.runtime import build_runtime
     from ivr.server import IvrServer
 
+    env = dict(os.environ, PYTHONPATH=ROOT)
     app_port = _free_port()
     app_proc = subprocess.Popen([sys.executable, "-m", "bench.bench_ivr", "--app-server", str(app_port)],
-                                cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
-    sim = SimulatorProcess(speed=1.0, max_sessions=CALLS + 500, sps=max(100, CALLS), log_level="ERROR")
-    server = None
-    originator = None
+                                cwd=ROOT, env=env)
+    server = driver = None
     try:
         _wait_port(app_port)
-        sim.start()
         settings = load({"REDIS_KEY_PREFIX": "bench-ivr", "APP_CONNECT_TIMEOUT": "3", "APP_READ_TIMEOUT": "10"})
         runtime = build_runtime(settings, report=False)
         server = IvrServer(runtime, "127.0.0.1:0").start()
-        app_url = f"http://127.0.0.1:{app_port}/ivr/0"
-        spec = CallSpec(call_type="campaign", app_url=app_url).encode()
+        spec = CallSpec(call_type="campaign", app_url=f"http://127.0.0.1:{app_port}/ivr/0").encode()
         gevent.sleep(0.2)
         rss_before = _rss_bytes()
-        originator = _Originator(sim.host, sim.port)
+        load_at_start = [round(x, 2) for x in os.getloadavg()]
+        cpu_before = time.process_time()
         started = time.monotonic()
-        socket_app = f"&socket('{server.address} async full')"
-        for i in range(CALLS):
-            originator.originate(f"9199{i:08d}", f"vaani_call={spec},ignore_early_media=true", socket_app)
-            if i % 200 == 199:
-                gevent.sleep(0)  # let the runtime accept while we fire
-        peak, peak_rss, ramp_seconds = 0, rss_before, None
-        deadline = started + 110
+        driver = subprocess.Popen([sys.executable, "-m", "bench.bench_ivr", "--fs-driver", server.address,
+                                   str(CALLS), spec], cwd=ROOT, env=env)
+        peak, peak_rss, ramp_seconds, ramp_summary = 0, rss_before, None, {}
+        deadline = started + 100
         while time.monotonic() < deadline:
             gevent.sleep(0.1)
             live = len(runtime.calls)
@@ -148,41 +193,50 @@ def main() -> dict:
                 peak, peak_rss = live, _rss_bytes()
                 if peak >= CALLS and ramp_seconds is None:
                     ramp_seconds = round(time.monotonic() - started, 2)
-            finished = runtime.metrics.counters.get("calls_finished", 0)
-            if finished >= CALLS or (finished and not runtime.calls and time.monotonic() - started > 30):
+                    # From here on every call is up: the figures that follow are "at that load".
+                    ramp_summary = runtime.metrics.summary()
+                    runtime.metrics.samples.pop("event_to_command", None)
+            if runtime.metrics.counters.get("calls_finished", 0) >= CALLS or driver.poll() is not None:
                 break
         summary = runtime.metrics.summary()
         counters = dict(runtime.metrics.counters)
         return {
-            "calls_originated": CALLS,
+            "machine": {"cpus": os.cpu_count(), "load_average_at_start": load_at_start,
+                        "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+            "calls": CALLS,
             "calls_started": counters.get("calls_started", 0),
             "calls_finished": counters.get("calls_finished", 0),
-            "calls_failed_fetch": counters.get("fetch_failed", 0),
+            "app_fetch_failures": counters.get("fetch_failed", 0),
             "peak_concurrent_calls": peak,
             "seconds_to_peak": ramp_seconds,
             "wall_seconds": round(time.monotonic() - started, 1),
+            "runtime_cpu_seconds": round(time.process_time() - cpu_before, 1),
+            "app_requests_per_second_at_peak": round(peak / HOLD, 1),
             "event_to_command_ms": summary.get("event_to_command", {}),
+            "event_to_command_during_ramp_ms": ramp_summary.get("event_to_command", {}),
             "connect_to_first_request_ms": summary.get("connect_to_first_request", {}),
             "connect_to_first_request_without_fs_replies_ms": summary.get("connect_to_first_request_own", {}),
             "memory_per_call_kib": round((peak_rss - rss_before) / max(1, peak) / 1024, 1),
-            "targets": {"concurrent_calls": 2000, "event_to_command_p99_ms": 10, "connect_to_first_request_p99_ms": 5},
+            "targets": {"concurrent_calls": 2000, "event_to_command_p99_ms": 10,
+                        "connect_to_first_request_p99_ms": 5},
         }
     finally:
-        if originator is not None:
-            originator.close()
+        for proc in (driver, app_proc):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
         if server is not None:
             server.stop(timeout=1)
-        sim.stop()
-        app_proc.terminate()
-        try:
-            app_proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            app_proc.kill()
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--app-server":
         _app_server(int(sys.argv[2]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--fs-driver":
+        _fs_driver(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
         import json
 

@@ -92,6 +92,7 @@ class Executor:
         self._bridged_at: float | None = None
         self._recordings = 0
         self._started: dict[str, float] = {}
+        self._tts_vars: tuple[str, str] | None = None
         session.listeners.append(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -146,7 +147,10 @@ class Executor:
             if isinstance(p, kml.Speak):
                 if not voice_set:
                     voice = tts.engine_voice(p.voice, self.config.voice_map)
-                    self.session.execute("multiset", f"tts_engine={self.config.tts_engine} tts_voice={voice}")
+                    # The channel keeps these: set them only when they change (one round trip saved per menu).
+                    if self._tts_vars != (self.config.tts_engine, voice):
+                        self.session.execute("multiset", f"tts_engine={self.config.tts_engine} tts_voice={voice}")
+                        self._tts_vars = (self.config.tts_engine, voice)
                     voice_set = True
                 self.heard(f"speech ({p.voice or tts.DEFAULT_VOICE}): {p.text}")
                 text = tts.spoken_text(p.text, engine=self.config.tts_engine, rate=p.rate, pitch=p.pitch,

@@ -99,7 +99,7 @@ def test_fetcher_follows_redirects_and_sends_params(app_server):
     app_server.route("/a", lambda p: (302, app_server.url("/b")))
     app_server.route("/b", lambda p: "<response/>")
     res = AppFetcher().fetch(app_server.url("/a"), {"event": "NewCall", "sid": "x y"})
-    assert res.body == b"<response/>" and res.url.endswith("/b")
+    assert res.body == b"<response/>" and app_server.requests_to("/b")
     assert app_server.requests_to("/a")[0]["params"] == {"event": "NewCall", "sid": "x y"}
     AppFetcher().fetch(app_server.url("/b"), {"event": "GotDTMF"}, "POST")
     assert app_server.requests[-1]["method"] == "POST"
