@@ -296,22 +296,38 @@ def _post(url: str, payload: dict, cfg) -> tuple[int | None, str | None]:
 def deliver(delivery_id: int, cfg=None, *, wait: bool = False) -> dict:
     """RQ job: one try of a callback delivery; schedules the next try when this one fails.
 
-    The try is claimed in SQL first, so a duplicate job does nothing. In a
-    gevent process the HTTP try then runs in its own greenlet (at most
-    :data:`MAX_IN_FLIGHT` at once) and the job returns at once: the worker's
-    next job (another callback, a CDR merge) never waits behind a slow or dead
-    receiver. A process that dies mid-try leaves the delivery ``sending``
-    until its lease runs out; :func:`requeue_due` then sends it again.
-    ``wait=True`` makes the try in the caller's greenlet.
+    The try is claimed in SQL first, so a duplicate job does nothing. When
+    other jobs are waiting on the worker's queues (``<prefix>-callbacks``,
+    ``<prefix>-records``) and the process runs on gevent, the HTTP try runs
+    in its own greenlet (at most :data:`MAX_IN_FLIGHT` at once) and the job
+    returns at once, so the next job (another callback, a CDR merge) never
+    waits behind a slow or dead receiver. With nothing waiting, the try runs
+    in the job itself, so "job done" means "try made". A process that dies
+    mid-try leaves the delivery ``sending`` until its lease runs out;
+    :func:`requeue_due` then sends it again. ``wait=True`` always tries inline.
     """
     cfg = cfg or _settings()
     claim = _claim(delivery_id, cfg)
     if claim is None:
         return {"delivery_id": delivery_id, "skipped": True}
-    if not wait and _cooperative():
+    if not wait and _cooperative() and _others_waiting(cfg):
         _in_flight().spawn(_try_once, claim, cfg)
         return {"delivery_id": delivery_id, "dispatched": True, "try": claim[3]}
     return _try_once(claim, cfg)
+
+
+def _others_waiting(cfg) -> bool:
+    """Whether jobs are queued behind this one on the queues a dialer worker serves."""
+    try:
+        client = _redis(cfg.redis_url)
+        pipe = client.pipeline(transaction=False)
+        from rq import Queue
+
+        for suffix in (QUEUE_SUFFIX, "records"):
+            pipe.llen(f"{Queue.redis_queue_namespace_prefix}{cfg.key_prefix}-{suffix}")
+        return any(pipe.execute())
+    except Exception:  # Redis trouble: dispatching keeps the worker free, which matters more then
+        return True
 
 
 #: Callback tries in flight at once in one process (further jobs wait for a free slot).

@@ -157,3 +157,17 @@ def test_accepted_callback(store, cfg, receiver):
     }]
     with db.session_scope(store) as s:
         assert s.scalars(select(CallbackDelivery)).one().kind == "accepted"
+
+
+def test_a_lone_job_makes_its_try_before_it_ends(store, cfg, receiver):
+    """With nothing queued behind it the job tries inline: "job done" means "try made"."""
+    from rq import SimpleWorker
+
+    make_account(store)
+    delivery_id = _delivery(store, receiver.url("/lone"))
+    callbacks.enqueue([delivery_id], cfg=cfg)
+    conn = redis.Redis.from_url(cfg.redis_url)
+    SimpleWorker([Queue(f"{cfg.key_prefix}-callbacks", connection=conn)], connection=conn).work(burst=True)
+    conn.close()
+    assert _report(store, delivery_id)["status"] == "delivered"
+    assert len(receiver.bodies("/lone")) == 1
