@@ -739,7 +739,7 @@ def app_bridge(channel: Channel, arg: str) -> None:
     b.set_var("last_bridge_role", "originatee")
     head = [("Bridge-A-Unique-ID", channel.uuid), ("Bridge-B-Unique-ID", b.uuid)]
     channel.fire("CHANNEL_BRIDGE", pre=head)
-    b_session = gevent.spawn(_b_leg_session, b)
+    b_session = b.session_greenlet = gevent.spawn(_b_leg_session, b)
     gevent.wait([channel.hung_up, b.hung_up, channel.break_evt], count=1)
     if channel.break_evt.is_set() and channel.is_up and b.is_up and getattr(channel, "transfer_to", None) is None:
         channel.break_evt.clear()

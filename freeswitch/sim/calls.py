@@ -327,7 +327,8 @@ def run_session(channel: Channel, apps: list[tuple[str, str | None]]) -> None:
     try:
         if channel.get_var("call_uuid") is None:
             channel.set_var("call_uuid", channel.uuid)
-        channel.set_state("CS_EXECUTE")
+        if channel.is_up:
+            channel.set_state("CS_EXECUTE")
         queue = list(apps)
         while queue and channel.is_up:
             name, arg = queue.pop(0)
@@ -381,7 +382,8 @@ def originate(switch: "Switch", arg: str | None) -> str:
     else:
         channel.profile.destination_number = oa.exten
         apps = dialplan_apps(switch, oa.exten, oa.context)
-    gevent.spawn(run_session, channel, apps)
+    # Registered before it starts, so that a hangup in between leaves the teardown to it.
+    channel.session_greenlet = gevent.spawn(run_session, channel, apps)
     return f"+OK {channel.uuid}\n"
 
 
@@ -439,7 +441,7 @@ def inbound_call(switch: "Switch", caller: str, called: str, variables: list[tup
     if behaviour.outcome not in ("answer", "machine") or behaviour.ring is None:
         # An inbound caller who gives up before being answered.
         gevent.spawn(_inbound_abandon, ch, behaviour)
-    gevent.spawn(run_session, ch, apps)
+    ch.session_greenlet = gevent.spawn(run_session, ch, apps)
     return f"+OK {ch.uuid}\n"
 
 
