@@ -5,7 +5,7 @@ committed (nothing is acknowledged before it is durable), but when many
 requests arrive together, the first one to reach the writer writes everything
 queued so far in one transaction, and the others find their work done. Under
 load, a write costs a handful of statements per batch instead of per request;
-alone, a request writes at once (no timer, no added latency).
+alone, a request writes at once (it only yields once to whatever is ready to run).
 
 Works with greenlets (gevent-patched locks) and with threads.
 """
@@ -13,6 +13,7 @@ Works with greenlets (gevent-patched locks) and with threads.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -50,6 +51,9 @@ class GroupCommit:
             with self._writer:
                 if job.done:
                     break
+                # Let the requests that are ready to run reach the queue before the batch is taken:
+                # a database driver that blocks the whole process (SQLite) gives them no other chance.
+                time.sleep(0)
                 with self._mutex:
                     batch, size = [], 0
                     while self._pending and (not batch or size + len(self._pending[0].items) <= self._max_items):
