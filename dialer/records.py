@@ -610,6 +610,16 @@ def _as_date(value: date | str, name: str) -> date:
         raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
 
 
+def _count(value: Any, name: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
 def get_cdr_by_date(
     session: Session,
     account_id: str,
@@ -623,9 +633,7 @@ def get_cdr_by_date(
     end = _as_date(end_call_date, "end_call_date")
     if end < start:
         raise ValueError("end_call_date is before start_call_date")
-    record_count, offset = int(record_count), int(offset)
-    if record_count < 0 or offset < 0:
-        raise ValueError("record_count and offset must not be negative")
+    record_count, offset = _count(record_count, "record_count"), _count(offset, "offset")
     lo = datetime.combine(start, datetime.min.time())
     hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
     rows = session.scalars(
@@ -654,10 +662,10 @@ def get_cdr_by_campaign_id(
         select(Cdr)
         .where(Cdr.account_id == account_id, Cdr.campaign_id == campaign_id)
         .order_by(Cdr.id)
-        .offset(int(offset))
+        .offset(_count(offset, "offset"))
     )
     if record_count is not None:
-        query = query.limit(int(record_count))
+        query = query.limit(_count(record_count, "record_count"))
     return [to_seed(r) for r in session.scalars(query)]
 
 

@@ -247,6 +247,10 @@ def test_cdr_by_date_with_count_and_offset(store, cfg):
         assert records.get_cdr_by_request_id(s, "account_2", "r3") == []
         with pytest.raises(ValueError, match="start_call_date"):
             records.get_cdr_by_date(s, "account_1", "13/06/2023", "2026-11-22")
+        with pytest.raises(ValueError, match="record_count must be a whole number"):
+            records.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-22", record_count="ten")
+        with pytest.raises(ValueError, match="offset must not be negative"):
+            records.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-22", offset="-1")
         with pytest.raises(ValueError, match="before"):
             records.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-21")
 
