@@ -36,12 +36,14 @@ class AppServer:
     def _app(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        body = ""
         if environ.get("REQUEST_METHOD") == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length).decode()
-            params.update(parse_qsl(body, keep_blank_values=True))
+            if "json" not in environ.get("CONTENT_TYPE", ""):
+                params.update(parse_qsl(body, keep_blank_values=True))
         self.requests.append({"path": path, "method": environ.get("REQUEST_METHOD"), "params": params,
-                              "at": time.monotonic()})
+                              "body": body, "at": time.monotonic()})
         handler = self.routes.get(path)
         if handler is None:
             start_response("404 Not Found", [("Content-Type", "text/plain")])

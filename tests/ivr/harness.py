@@ -76,11 +76,13 @@ class Rig:
         self.finished[uuid] = call
         self._done.setdefault(uuid, gevent.event.Event()).set()
 
-    def call(self, spec: CallSpec, number: str = "919900000001", **sim) -> str:
-        """Originate a call carrying ``spec`` to ``number``; ``sim`` are per-call sim_* overrides."""
-        uuid = self.esl.api("create_uuid").strip()
+    def call(self, spec: CallSpec, number: str = "919900000001", uuid: str | None = None, **sim) -> str:
+        """Originate a call carrying ``spec`` to ``number`` as the dialer does; ``sim`` are sim_* overrides."""
+        uuid = uuid or self.esl.api("create_uuid").strip()
         variables = [f"origination_uuid={uuid}", f"vaani_call={spec.encode()}",
-                     f"origination_caller_id_number={spec.caller_id or '918000000000'}"]
+                     f"origination_caller_id_number={(spec.caller_id or '918000000000').lstrip('+')}"]
+        variables += [f"{name}={value}" for name, value in (("vaani_request_id", spec.request_id),
+                                                            ("vaani_attempt_id", spec.attempt_id)) if value]
         variables += [f"sim_{k}='{v}'" if any(c in str(v) for c in ",; ") else f"sim_{k}={v}"
                       for k, v in sim.items()]
         reply = self.esl.api("originate {" + ",".join(variables) + "}sofia/gateway/vaani_trunk/" + number
