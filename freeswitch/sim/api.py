@@ -329,7 +329,6 @@ def api_uuid_bridge(switch, arg, conn) -> str:
     a, b = _channel(switch, argv[0]), _channel(switch, argv[1])
     if a is None or b is None or not a.is_up or not b.is_up:
         return "-ERR Invalid uuid\n"
-    from freeswitch.sim.calls import run_session
     import gevent
 
     def bridged_pair():

@@ -292,8 +292,6 @@ def app_echo(channel: Channel, arg: str) -> None:
 @app("transfer")
 def app_transfer(channel: Channel, arg: str) -> None:
     """``transfer <exten> [<dialplan>] [<context>]``: run the dialplan for exten instead of what is left."""
-    from freeswitch.sim.calls import dialplan_apps
-
     parts = separate_string(arg, " ")
     if not parts:
         return

@@ -9,7 +9,7 @@ and the event sequence a real 1.10 fires for each step.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 import gevent

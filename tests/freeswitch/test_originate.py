@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import time
-
 import pytest
 
 from freeswitch.sim.process import SimulatorProcess
