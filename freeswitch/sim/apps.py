@@ -588,6 +588,8 @@ def app_record(channel: Channel, arg: str) -> None:
     hits = _atoi(argv[3]) if argv[3] else 0
     if thresh and not hits:
         hits = 3
+    if not channel.answered and not channel.early:
+        channel.pre_answer()
     channel.set_var("playback_terminator_used", "")
     channel.set_var("silence_hits_exhausted", "false")
     terms = terminators_var(channel)

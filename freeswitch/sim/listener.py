@@ -66,6 +66,11 @@ class Listener:
         """Should this built event be sent to this connection?"""
         if not self.wants(event.name, event.uuid):
             return False
+        if event.name == "CUSTOM" and not self.all_events:
+            # mod_event_socket: a CUSTOM event goes only to listeners of its subclass
+            subclass = event.get("Event-Subclass")
+            if subclass and subclass not in self.custom_subclasses:
+                return False
         if self.myevents and self.session is not None and event.name == "BACKGROUND_JOB":
             if event.get("Job-Owner-UUID") != self.session.uuid:
                 return False
@@ -106,6 +111,7 @@ class Listener:
                 self.all_custom = True
             elif up == "CUSTOM":
                 custom = True
+                self.event_names.add(up)
             else:
                 self.event_names.add(up)
         if count:

@@ -380,3 +380,18 @@ def test_far_end_hangup_and_refusal_dispositions(sim):
             "variable_sip_hangup_disposition"] == "recv_refuse"
     finally:
         c.close()
+
+
+def test_custom_events_go_to_subscribers_of_their_subclass(sim):
+    c = RawClient(sim.host, sim.port)
+    try:
+        c.auth()
+        c.command("event plain CUSTOM vaani::test")
+        assert c.command("sendevent CUSTOM\nEvent-Subclass: other::thing").headers["Reply-Text"].startswith("+OK ")
+        assert c.command("sendevent CUSTOM\nEvent-Subclass: vaani::test\nX-Note: hello").headers[
+            "Reply-Text"].startswith("+OK ")
+        (frame, ev), = c.events(lambda e: e.name == "CUSTOM")
+        assert ev.headers["Event-Subclass"] == "vaani::test"
+        assert ev.headers["X-Note"] == "hello"
+    finally:
+        c.close()
