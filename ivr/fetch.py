@@ -103,6 +103,7 @@ class AppFetcher:
         except (ValueError, LookupError) as exc:  # a URL urllib3 cannot even parse
             raise FetchError(url, f"bad URL: {exc}") from None
         final = url  # errors name the URL the app configured (redirects are followed transparently)
+        complete = False
         try:
             if resp.status >= 400:
                 raise FetchError(final, f"HTTP {resp.status}")
@@ -123,10 +124,16 @@ class AppFetcher:
                 raise FetchError(final, f"no response within {rt}s") from None
             except (ProtocolError, HTTPError) as exc:
                 raise FetchError(final, f"response cut short: {_short(exc)}") from None
+            complete = True
             return FetchResult(final, b"".join(chunks), resp.status, time.perf_counter() - started,
                                resp.headers.get("Content-Type", ""))
         finally:
-            resp.release_conn()
+            if complete:
+                resp.release_conn()
+            else:
+                # Cut short (error, size cap, or the caller hung up mid-read): a connection with
+                # unread bytes must not go back to the pool.
+                resp.close()
 
     def close(self) -> None:
         """Close pooled connections."""

@@ -146,3 +146,59 @@ def test_post_method_sends_a_form(rig):
     reqs = app.requests_to("/ivr")
     assert [r["method"] for r in reqs] == ["POST", "POST"]
     assert reqs[0]["params"]["event"] == "NewCall" and reqs[1]["params"]["event"] == "Disconnect"
+
+
+def test_caller_hangs_up_during_a_dial(rig):
+    app = rig.app
+    app.route("/ivr", lambda p: ('<response><dial timeout="20000">919900000005</dial>'
+                                 '<playtext>after the dial</playtext></response>')
+              if p["event"] == "NewCall" else "<response/>")
+    uuid = rig.call(CallSpec(call_type="campaign", app_url=app.url("/ivr")), hangup_after=4)
+    call = rig.wait(uuid)
+    events = [r["params"] for r in app.requests_to("/ivr")]
+    assert [e["event"] for e in events] == ["NewCall", "Hangup"]
+    assert events[-1]["process"] == "Dial"
+    assert call.facts.dial_results[0]["status"] == "answered"
+    assert "speech (Joanna): after the dial" not in [t for u, k, t in rig.transcript if u == uuid]
+    assert not call.ended_by_platform
+
+
+def test_say_as_conference_and_max_duration(rig):
+    app = rig.app
+    app.route("/ivr", lambda p: ('<response><say-as format="501">1234</say-as>'
+                                 '<conference>sales room</conference></response>')
+              if p["event"] == "NewCall" else "<response/>")
+    # The spec's max_duration ends a call whose app would run for ever (here: an empty conference).
+    uuid = rig.call(CallSpec(call_type="campaign", app_url=app.url("/ivr"), max_duration=5))
+    call = rig.wait(uuid)
+    heard = [t for u, k, t in rig.transcript if u == uuid and k == "heard"]
+    assert heard[:2] == ["say-as 501: 1234", "conference room sales_room"]
+    assert call.facts.hangup_cause == "ALLOTTED_TIMEOUT"
+    assert [r["params"]["event"] for r in app.requests_to("/ivr")][-1] == "Hangup"
+
+
+def test_app_values_cannot_inject_into_freeswitch_arguments(rig, tmp_path, monkeypatch):
+    from freeswitch.outbound import OutboundSession
+
+    sent = []
+    real = OutboundSession.execute_async
+
+    def spy(self, app_name, arg=None):
+        sent.append((app_name, arg))
+        return real(self, app_name, arg)
+
+    monkeypatch.setattr(OutboundSession, "execute_async", spy)
+    app = rig.app
+    evil = "Hi ${system(rm -rf /)} {origination_uuid=x}|flite|kal\\nContent-Length: 5"
+    app.route("/ivr", lambda p: (f'<response><playtext>{evil}</playtext>'
+                                 '<record format="wav" maxduration="2">../../etc/passwd</record></response>')
+              if p["event"] == "NewCall" else "<response><hangup/></response>")
+    uuid = rig.call(CallSpec(call_type="campaign", app_url=app.url("/ivr")))
+    call = rig.wait(uuid)
+    [speak] = [arg for name, arg in sent if name == "speak"]
+    assert speak.count("|") == 2 and speak.startswith("flite|slt|Hi ")
+    assert "${" not in speak and "{" not in speak and "\n" not in speak
+    rec = call.facts.recordings[0]
+    assert rec["name"] == f"{uuid}-______etc_passwd.wav"
+    assert (tmp_path / "recordings" / rec["name"]).exists()
+    assert call.facts.app_errors == [] and call.facts.final_status == "end"
