@@ -158,7 +158,7 @@ def _submit_in(s, ids: list[str]) -> dict[str, list[str]]:
             req.status = "queued"
         out[request_id] = attempt_ids
     if rows:
-        s.execute(sa.insert(Attempt), rows)
+        s.execute(sa.insert(Attempt.__table__), rows)  # Core insert: no ORM bookkeeping per row
     return out
 
 
