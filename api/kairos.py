@@ -341,7 +341,7 @@ def _write_batch(jobs: list[Job]) -> None:
                 rows.append(row)
                 job.results.append((row["id"], False))
         if rows:
-            sess.execute(insert(CallRequest), rows)
+            sess.execute(insert(CallRequest.__table__), rows)  # Core: no ORM bookkeeping per row
             # The requests and their queued attempts commit together: none is ever stored undialable.
             dialer_submit.submit_call_requests([r["id"] for r in rows], cfg=store.cfg(), session=sess)
 
