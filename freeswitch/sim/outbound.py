@@ -30,6 +30,7 @@ from freeswitch.sim.esl import Connection
 log = logging.getLogger("freeswitch.sim")
 
 CONNECT_TIMEOUT = 5.0
+FIRST_COMMAND_TIMEOUT = 25.0
 
 
 def _get(headers: dict, name: str, default: str | None = None) -> str | None:
@@ -176,7 +177,16 @@ def _serve(conn: Connection, channel: Channel) -> None:
     """The conversation: commands until the peer closes; hangup notices as mod_event_socket sends them."""
     watcher = gevent.spawn(_watch_hangup, conn, channel)
     try:
-        while conn.running:
+        # listener_run: the first command must arrive within 25 seconds, or the socket is dropped.
+        try:
+            with gevent.Timeout(FIRST_COMMAND_TIMEOUT):
+                frame = conn.read_command()
+        except gevent.Timeout:
+            log.error("Socket Error! (no command within %s s)", FIRST_COMMAND_TIMEOUT)
+            frame = None
+        if frame is not None:
+            conn.handle(frame)
+        while conn.running and frame is not None:
             frame = conn.read_command()
             if frame is None:
                 break
