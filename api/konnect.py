@@ -14,7 +14,6 @@ app, ``alt_doc_url`` as its fallback), ``media_url`` (played) or ``ref_id``
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -110,35 +109,21 @@ def _content(account_id: str, data: dict[str, Any]) -> dict[str, Any]:
             "method": "GET"}
 
 
-def publish_inbound(number: InboundNumber | None, e164: str) -> None:
-    """Mirror one inbound number into Redis (architecture contract 2); None removes it."""
-    key = store.key("inbound_numbers")
-    if number is None:
-        store.redis().hdel(key, e164)
-        return
-    store.redis().hset(key, e164, json.dumps({
-        "account_id": number.account_id, "app_url": number.app_url, "fallback_url": number.fallback_url,
-        "dialect": number.dialect, "method": number.method}))
-
-
 def configure_inbound(account_id: str, e164: str, app: dict[str, Any], callback_url: str | None) -> str:
-    """Point ``e164``'s inbound calls at ``app`` for this account; returns the configuration's ref_id."""
+    """Point ``e164``'s inbound calls at ``app`` for this account (SQL, then the Redis copy); returns its ref_id."""
+    from dialer import inbound_numbers
+
     app_url = app.get("app_url") or announce_app_url(app["media_url"])
-    dialect = app.get("dialect") if app.get("app_url") else "kookoo"
-    ref_id = new_id("IN", 32)
-    with store.session(immediate=True) as sess:
-        row = sess.get(InboundNumber, e164)
-        if row is not None and row.account_id != account_id:
-            raise ApiError(f"phone_number {e164} is configured by another account", kind="conflict",
-                           field="phone_number")
-        if row is None:
-            row = InboundNumber(number=e164, account_id=account_id)
-            sess.add(row)
-        row.app_url, row.fallback_url, row.dialect = app_url, app.get("fallback_url"), dialect or "kml"
-        row.method, row.callback_url, row.ref_id = app.get("method") or "GET", callback_url, ref_id
-        sess.flush()
-        publish_inbound(row, e164)
-    return ref_id
+    dialect = (app.get("dialect") if app.get("app_url") else "kookoo") or "kml"
+    try:
+        row = inbound_numbers.set_inbound_number(
+            cfg=store.cfg(), account_id=account_id, number=e164, app_url=app_url,
+            fallback_url=app.get("fallback_url"), dialect=dialect, method=app.get("method") or "GET",
+            callback_url=callback_url)
+    except inbound_numbers.InboundNumberError as exc:
+        kind = "conflict" if "another account" in str(exc) else "invalid"
+        raise ApiError(str(exc), kind=kind, field="phone_number") from None
+    return row.ref_id or new_id("AC", 32)
 
 
 def _existing_result(account_id: str, key: str) -> dict[str, Any] | None:
@@ -243,6 +228,8 @@ def inbound_get(_data: dict[str, Any], account_id: str):
 
 
 def _inbound_delete(account_id: str, inbound_phone_number: str):
+    from dialer import inbound_numbers
+
     account = konnect_account(account_id)
     from api.schemas import parse_phone
 
@@ -250,14 +237,11 @@ def _inbound_delete(account_id: str, inbound_phone_number: str):
         e164 = parse_phone(inbound_phone_number.strip(), account.default_region or store.cfg().default_region)
     except ValueError as exc:
         raise ApiError(f"inbound_phone_number: {exc}", field="inbound_phone_number") from None
-    with store.session(immediate=True) as sess:
+    with store.session() as sess:
         row = sess.get(InboundNumber, e164)
-        if row is None or row.account_id != account.id:
-            raise ApiError(f"inbound phone number {e164} not found", kind="not_found",
-                           field="inbound_phone_number")
-        ref_id = row.ref_id or new_id("IN", 32)
-        sess.delete(row)
-        publish_inbound(None, e164)
+        ref_id = row.ref_id if row is not None and row.account_id == account.id else None
+    if ref_id is None or not inbound_numbers.remove_inbound_number(account.id, e164, cfg=store.cfg()):
+        raise ApiError(f"inbound phone number {e164} not found", kind="not_found", field="inbound_phone_number")
     return jsonify({"status": "accepted", "ref_id": ref_id})
 
 
