@@ -486,6 +486,13 @@ def api_fsctl(switch, arg, conn) -> str:
             ch.hangup("MANAGER_REQUEST")
         return "+OK\n"
     if what in ("pause", "resume"):
+        which = argv[1].lower() if len(argv) > 1 else "both"
+        if which not in ("inbound", "outbound", "both"):
+            which = "both"
+        if which in ("inbound", "both"):
+            switch.paused_inbound = what == "pause"
+        if which in ("outbound", "both"):
+            switch.paused_outbound = what == "pause"
         return "+OK\n"
     return "+OK\n"
 

@@ -398,8 +398,9 @@ def inbound_call(switch: "Switch", caller: str, called: str, variables: list[tup
     variables = list(variables or [])
     vmap = dict(variables)
     use_uuid = vmap.get("origination_uuid") or vmap.get("uuid")
-    refusal = switch.reserve_session(use_uuid)
+    refusal = switch.reserve_session(use_uuid, "inbound")
     if refusal:
+        # sofia refuses the INVITE; no channel is created
         log.warning("%s", refusal)
         return "-ERR DESTINATION_OUT_OF_ORDER\n"
     try:

@@ -148,7 +148,7 @@ class Switch:
         """A fresh channel/job UUID."""
         return str(uuidlib.uuid4())
 
-    def reserve_session(self, use_uuid: str | None = None) -> str | None:
+    def reserve_session(self, use_uuid: str | None = None, direction: str = "outbound") -> str | None:
         """switch_core_session_request's checks: a duplicate UUID, sessions-per-second, max-sessions.
 
         Returns None when a session may be created, or the reason it may not
@@ -156,6 +156,8 @@ class Switch:
         """
         if use_uuid and use_uuid in self.channels:
             return "Duplicate UUID!"
+        if (self.paused_outbound if direction == "outbound" else self.paused_inbound):
+            return f"The system cannot create any {direction} sessions at this time."
         now = int(time.monotonic())
         if now != self._sps_window:
             self._sps_window = now

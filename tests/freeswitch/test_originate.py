@@ -223,3 +223,14 @@ def test_sessions_per_second_throttle():
             assert api(c, "fsctl sps 100") == "+OK sessions per second: 100\n"
         finally:
             c.close()
+
+
+def test_fsctl_pause_outbound_refuses_originates(c):
+    assert api(c, "fsctl pause outbound") == "+OK\n"
+    try:
+        assert api(c, "originate sofia/gateway/gw/5551 &park()") == "-ERR DESTINATION_OUT_OF_ORDER\n"
+    finally:
+        assert api(c, "fsctl resume outbound") == "+OK\n"
+    reply = api(c, "originate sofia/gateway/gw/5551 &park()")
+    assert reply.startswith("+OK")
+    api(c, f"uuid_kill {reply.split()[1]}")
