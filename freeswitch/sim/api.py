@@ -455,8 +455,7 @@ def api_hupall(switch, arg, conn) -> str:
     if not pairs:
         return f"+OK hangup all channels with cause {cause}\n"
     dots = "..." if len(pairs) > 1 else ""
-    sep = " " if len(pairs) > 1 else ": "
-    return f"+OK hangup all channels matching [{pairs[0][0]}]=[{pairs[0][1]}]{dots} with cause{sep}{cause}\n"
+    return f"+OK hangup all channels matching [{pairs[0][0]}]=[{pairs[0][1]}]{dots} with cause: {cause}\n"
 
 
 @command("fsctl")
