@@ -180,3 +180,21 @@ def test_flows_managed_by_api(api_stack):
     r = api_stack.cpaas("POST", "/api/delete_flow", acct, json={"flow_id": flow_id})
     assert r.status_code == 200
     assert _post(api_stack, _body(flow_id, security_id, [_call("gone")])).json()["status-name"] == "INVALID_FLOW_ID"
+
+
+def test_concurrent_submissions_of_one_client_identifier_dial_once(api_stack, flow):
+    """Different bytes, same client-identifier, at the same time: one request; the others answer duplicate."""
+    import gevent
+
+    _, flow_id, security_id = flow
+    bodies = [_body(flow_id, security_id, [_call("same", [f"91800012345{i}"])]) for i in range(8)]
+    jobs = [gevent.spawn(_post, api_stack, b) for b in bodies]
+    gevent.joinall(jobs, timeout=30)
+    outs = [j.value.json() for j in jobs]
+    assert all(o["status-name"] == "SUCCESS" for o in outs), outs
+    request_ids = {o["results"][0]["request-id"] for o in outs}
+    assert len(request_ids) == 1
+    assert sum(1 for o in outs if not o["results"][0].get("duplicate")) == 1
+    with api_stack.session() as s:
+        (rid,) = request_ids
+        assert len(s.scalars(select(Attempt.id).where(Attempt.request_id == rid)).all()) == 1

@@ -193,3 +193,17 @@ def test_accepted_callback_is_delivered_to_the_callback_url(sqlite_stack):
     assert len(received) == 1
     assert received[0]["id"] == "cb-1" and received[0]["status"] == "accepted"
     assert received[0]["ref_ids"][0]["phone_number"] == "919886038842"
+
+
+def test_concurrent_retries_of_one_id_store_one_request(api_stack):
+    """Ten simultaneous submissions of the same id: one request, one set of attempts, every answer ok."""
+    import gevent
+
+    acct = api_stack.account()
+    body = {"id": "race-1", "recipient": ["919886038842"], "media_url": "http://x.example/a.wav"}
+    jobs = [gevent.spawn(api_stack.konnect, "POST", "/Calls", acct, json=body) for _ in range(10)]
+    gevent.joinall(jobs, timeout=30)
+    assert [j.value.json() for j in jobs] == [{"status": "ok"}] * 10
+    (req,) = _requests_of(api_stack, acct.account_id, "race-1")
+    with api_stack.session() as s:
+        assert len(s.scalars(select(Attempt.id).where(Attempt.request_id == req.id)).all()) == 1
