@@ -264,6 +264,9 @@ def test_show_channels_lists_active_legs_like_freeswitch(sim):
         data = json.loads(c.command("api show channels as json").text())
         assert data["row_count"] >= 1 and any(r["uuid"] == uuid for r in data["rows"])
         assert c.command(f"api uuid_kill {uuid}").text() == "+OK\n"
+        for _ in range(100):  # destroyed a moment after the hangup
+            if c.command(f"api uuid_exists {uuid}").text() == "false":
+                break
         assert c.command(f"api uuid_kill {uuid}").text() == "-ERR No such channel!\n"
     finally:
         c.close()
