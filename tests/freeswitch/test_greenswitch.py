@@ -80,7 +80,7 @@ class _App:
         r["vaani_call"] = s.session_data.get("variable_vaani_call")
         played = s.playback("tone_stream://%(200,0,440)")
         r["playback"] = played.headers.get("Application-Response")
-        r["digits"] = s.play_and_get_digits(1, 1, 2, 3000, "#", "silence_stream://300", "silence_stream://100",
+        r["digits"] = s.play_and_get_digits(1, 1, 5, 4000, "#", "silence_stream://300", "silence_stream://100",
                                             "choice", "\\d", 2000)
         s.hangup("NORMAL_CLEARING")
         r["done"] = True
@@ -103,8 +103,8 @@ def test_outbound_server_drives_a_call(sim, inbound):
         inbound.register_handle("CHANNEL_HANGUP_COMPLETE", done.set)
         inbound.send("event plain CHANNEL_HANGUP_COMPLETE")
         # greenswitch polls its listening socket every 0.1 s (2 s of simulated time at speed 20),
-        # so the caller presses 7 five simulated seconds after answering, during the prompt's wait.
-        reply = inbound.send("api originate {vaani_call=abc,sim_dtmf=7@5}sofia/gateway/gw/5552 "
+        # so the caller presses 7 ten simulated seconds after answering, well inside the collection window.
+        reply = inbound.send("api originate {vaani_call=abc,sim_dtmf=7@10}sofia/gateway/gw/5552 "
                              f"&socket('127.0.0.1:{server.bound_port} async full')").data
         assert reply.startswith("+OK")
         hc = done.get(timeout=15)

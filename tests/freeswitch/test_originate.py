@@ -219,7 +219,8 @@ def test_sessions_per_second_throttle():
                     results.append(frame.body.split(b"\n\n", 1)[1].decode())
             refused = [r for r in results if r == "-ERR DESTINATION_OUT_OF_ORDER\n"]
             # FreeSWITCH admits sps-1 sessions in a second (it refuses when the counter reaches 0).
-            assert 4 <= len(refused) <= 6
+            # (8 commands normally fall in one second: 5 refused; a busy machine may spread them over two)
+            assert 2 <= len(refused) <= 5
             assert api(c, "fsctl sps 100") == "+OK sessions per second: 100\n"
         finally:
             c.close()

@@ -171,10 +171,11 @@ def test_caller_hangup_mid_playback_ends_the_app_and_lingers(api, listener):
         assert frames[-1].headers["Content-Disposition"] == "linger"
         # While lingering the socket stays open; closing it releases the channel.
         conn.close()
-        for _ in range(50):
+        import time
+
+        for _ in range(200):
             if api.command(f"api uuid_exists {uuid}").text() == "false":
                 break
-            import time
             time.sleep(0.05)
         assert api.command(f"api uuid_exists {uuid}").text() == "false"
     finally:
