@@ -15,6 +15,7 @@ into RECORDINGS_DIR.
 from __future__ import annotations
 
 import re
+import socket
 from typing import Any
 
 from api import store
@@ -73,6 +74,11 @@ def modify(node: str | None, channel: str, modify_type: str, transfer_to: str | 
         raise ApiError("channel: must be the call's uniqueid (channel UUID)", field="channel")
     command, message, extra = command_for(channel, modify_type, transfer_to)
     host, port, password = _node_password(node)
+    try:  # a node that refuses connections answers at once, instead of after the ESL wait
+        socket.create_connection((host, port), timeout=ESL_TIMEOUT).close()
+    except OSError as exc:
+        raise ApiError(f"FreeSWITCH at {host}:{port} does not answer ({exc.strerror or exc})",
+                       kind="unavailable") from None
     client = InboundClient(host, port, password, send_timeout=ESL_TIMEOUT, connect_timeout=ESL_TIMEOUT,
                            name=f"modify_call {host}:{port}")
     client.start()
