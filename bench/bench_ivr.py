@@ -31,6 +31,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import gc  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -163,7 +164,7 @@ def main() -> dict:
     """Run the load and return the figures."""
     from config import load
     from ivr.call_spec import CallSpec
-    from ivr.runtime import build_runtime
+    from ivr.runtime import build_runtime, tune_gc
     from ivr.server import IvrServer
 
     env = dict(os.environ, PYTHONPATH=ROOT)
@@ -176,8 +177,18 @@ def main() -> dict:
         settings = load({"REDIS_KEY_PREFIX": "bench-ivr", "APP_CONNECT_TIMEOUT": "3", "APP_READ_TIMEOUT": "10"})
         runtime = build_runtime(settings, report=False)
         server = IvrServer(runtime, "127.0.0.1:0").start()
+        tune_gc()  # as `ivr serve` does
         spec = CallSpec(call_type="campaign", app_url=f"http://127.0.0.1:{app_port}/ivr/0").encode()
         gevent.sleep(0.2)
+        pauses: list[float] = []
+
+        def gc_watch(phase, info, _start=[0.0]):
+            if phase == "start":
+                _start[0] = time.perf_counter()
+            else:
+                pauses.append(time.perf_counter() - _start[0])
+
+        gc.callbacks.append(gc_watch)
         rss_before = _rss_bytes()
         load_at_start = [round(x, 2) for x in os.getloadavg()]
         cpu_before = time.process_time()
@@ -217,10 +228,15 @@ def main() -> dict:
             "connect_to_first_request_ms": summary.get("connect_to_first_request", {}),
             "connect_to_first_request_without_fs_replies_ms": summary.get("connect_to_first_request_own", {}),
             "memory_per_call_kib": round((peak_rss - rss_before) / max(1, peak) / 1024, 1),
+            "gc": {"collections": len(pauses), "max_pause_ms": round(max(pauses, default=0) * 1000, 1),
+                   "total_ms": round(sum(pauses) * 1000, 1)},
             "targets": {"concurrent_calls": 2000, "event_to_command_p99_ms": 10,
                         "connect_to_first_request_p99_ms": 5},
         }
     finally:
+        gc.callbacks[:] = [cb for cb in gc.callbacks if getattr(cb, "__name__", "") != "gc_watch"]
+        gc.unfreeze()
+        gc.set_threshold(700, 10, 10)
         for proc in (driver, app_proc):
             if proc is not None and proc.poll() is None:
                 proc.terminate()

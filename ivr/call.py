@@ -105,6 +105,9 @@ class Call:
             finally:
                 self.runtime.calls.pop(uuid, None)
                 self.session.close()
+                # Break the call ↔ session ↔ executor cycles so reference counting frees them at once.
+                self.session.listeners.clear()
+                self.session.on_hangup = self.session.on_command = None
                 self.runtime.metrics.count("calls_finished")
                 for callback in self.runtime.on_finished:
                     try:

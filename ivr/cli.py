@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(cfg, args) -> int:
-    from ivr.runtime import build_runtime
+    from ivr.runtime import build_runtime, tune_gc
     from ivr.server import IvrServer
 
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
@@ -71,6 +71,7 @@ def _serve(cfg, args) -> int:
     except ValueError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 2
+    tune_gc()
     try:
         server.serve_forever()
     except OSError as exc:
