@@ -204,8 +204,10 @@ class OutboundSession:
             raise CommandError(f"connect refused: {decoded.get('Reply-Text', '')!r}")
         self.channel = {k: v for k, v in decoded.items() if k not in _REPLY_HEADERS}
         self._reader = gevent.spawn(self._read_loop)
-        first = self._command_async("myevents")
-        second = self._command_async("linger")
+        # One write for both: each send on loopback costs a syscall and a wake-up of the peer.
+        first, second = gevent.event.AsyncResult(), gevent.event.AsyncResult()
+        self._replies.extend((first, second))
+        self._write(wire.encode_command("myevents") + wire.encode_command("linger"))
         for reply in (first, second):
             self._check_reply(self._get(reply, self.reply_timeout))
         self.setup_seconds = time.perf_counter() - began
