@@ -86,7 +86,9 @@ def media_wait(channel: Channel, seconds: float, on_digit: Callable[[str], bool]
 
     Ends early on hangup (HANGUP), ``uuid_break`` (BREAK), or when ``on_digit``
     returns True for a digit the far end sent (DIGIT). Digits ``on_digit``
-    declines are consumed, as a playing file consumes them.
+    declines are consumed, as a playing file with an input callback consumes
+    them; without ``on_digit`` (a file played with no input arguments, like
+    play_and_get_digits' invalid-input file) digits stay queued for the next reader.
     """
     clock = channel.switch.clock
     deadline = clock.now() + seconds if seconds != media.INFINITE else None
@@ -98,10 +100,12 @@ def media_wait(channel: Channel, seconds: float, on_digit: Callable[[str], bool]
             return BREAK if channel.is_up else HANGUP
         if getattr(channel, "transfer_to", None) is not None:
             return BREAK
-        try:
-            digit = channel.dtmf_queue.get_nowait()
-        except gevent.queue.Empty:
-            digit = None
+        digit = None
+        if on_digit is not None:
+            try:
+                digit = channel.dtmf_queue.get_nowait()
+            except gevent.queue.Empty:
+                pass
         if digit is not None:
             if on_digit is not None and on_digit(digit):
                 return DIGIT
@@ -114,6 +118,9 @@ def media_wait(channel: Channel, seconds: float, on_digit: Callable[[str], bool]
             if remaining <= 0:
                 return DONE
             timeout = clock.real(remaining)
+        if on_digit is None:
+            gevent.wait([channel.hung_up, channel.break_evt], timeout=timeout, count=1)
+            continue
         if channel.dtmf_queue.qsize():
             continue
         gevent.wait([channel.hung_up, channel.break_evt, channel.dtmf_evt], timeout=timeout, count=1)
