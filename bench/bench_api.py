@@ -1,6 +1,6 @@
 """HTTP API throughput under the production server: gunicorn with gevent workers.
 
-Measures, against ``gunicorn --worker-class gevent api.wsgi:app`` on a free
+Measures, against ``gunicorn -c python:api.gunicorn_conf api.wsgi:app`` (gevent workers) on a free
 loopback port (SQLite in WAL mode by default, PostgreSQL with
 ``BENCH_API_DATABASE=postgresql``), with the real Redis:
 
@@ -32,7 +32,8 @@ import uuid
 
 import requests
 
-WORKERS = int(os.environ.get("BENCH_API_WORKERS", "2"))
+#: Empty: what api.gunicorn_conf chooses (1 worker on SQLite, one per core on PostgreSQL).
+WORKERS = os.environ.get("BENCH_API_WORKERS", "")
 SECONDS = float(os.environ.get("BENCH_API_SECONDS", "8"))
 CLIENTS = 32
 BATCHES = 30
@@ -95,8 +96,8 @@ def main() -> dict:
     db.dispose(cfg.sqlalchemy_url)
     bin_dir = os.path.dirname(sys.executable)
     server = subprocess.Popen(
-        [os.path.join(bin_dir, "gunicorn"), "--worker-class", "gevent", "--workers", str(WORKERS),
-         "--worker-connections", "1000", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "api.wsgi:app"],
+        [os.path.join(bin_dir, "gunicorn"), "-c", "python:api.gunicorn_conf", "--log-level", "warning",
+         *(["--workers", WORKERS] if WORKERS else []), "api.wsgi:app"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     url = f"http://127.0.0.1:{port}/kairos-apis/outbound/create"
     try:
@@ -153,7 +154,7 @@ def main() -> dict:
                 errors.append(r.text[:200])
         latencies.sort()
         return {
-            "server": f"gunicorn gevent x{WORKERS}",
+            "server": f"gunicorn -c python:api.gunicorn_conf (gevent) workers={WORKERS or 'auto'}",
             "database": db_url.split(":", 1)[0],
             "single_submissions_per_s": round(single_rate, 1),
             "single_submissions_total": total,

@@ -1,0 +1,30 @@
+"""gunicorn settings for the API: ``gunicorn -c python:api.gunicorn_conf api.wsgi:app``.
+
+gevent workers: a request mostly waits on SQL and Redis, and one gevent worker
+overlaps thousands of such waits. How many workers depends on the store:
+
+* PostgreSQL: one worker per core (``HTTP_WORKERS`` overrides);
+* SQLite: one worker. SQLite has one writer at a time, and a second process
+  waiting for the write lock sleeps inside the driver, which stalls every
+  request of its gevent worker; one worker instead lines its writers up
+  cooperatively and commits them together (``api.group_commit``).
+
+The bind address comes from HTTP_HOST / HTTP_PORT.
+"""
+
+import multiprocessing
+import os
+
+from config import settings
+
+_cfg = settings()
+_sqlite = _cfg.sqlalchemy_url.startswith("sqlite")
+
+bind = f"{_cfg.http_host}:{_cfg.http_port}"
+worker_class = "gevent"
+worker_connections = 1000
+workers = int(os.environ.get("HTTP_WORKERS") or (1 if _sqlite else max(1, multiprocessing.cpu_count())))
+# Slow clients and long CSV uploads must not be killed mid-request.
+timeout = 120
+graceful_timeout = 10
+keepalive = 5
