@@ -22,7 +22,7 @@ _SPACE = re.compile(r"\s")
 class Ctx:
     """Errors and warnings found while building one App; ``lenient`` turns unknown names into warnings."""
 
-    __slots__ = ("data", "lenient", "errors", "warnings", "_lines")
+    __slots__ = ("data", "lenient", "errors", "warnings", "_lines", "last_items", "last_settings")
 
     def __init__(self, data: bytes, lenient: bool):
         self.data = data
@@ -30,6 +30,11 @@ class Ctx:
         self.errors: list[ParseIssue] = []
         self.warnings: list[ParseIssue] = []
         self._lines: list[str] | None = None
+        # The attribute items of the previous prompt and what they were validated into: apps
+        # write run after run of prompts with the same attributes, and comparing two short
+        # lists is cheaper than hashing them for the module-wide memo.
+        self.last_items: list | None = None
+        self.last_settings: tuple | None = None
 
     def column(self, line: int | None, tag: str, nth: int = 0) -> int | None:
         """1-based column of the ``nth`` ``<tag`` on ``line`` (lxml records lines but not columns)."""
@@ -145,6 +150,8 @@ def as_url(ctx: Ctx, el: Any, tag: str, raw: str, what: str = "a URL") -> str:
     value = raw.strip()
     if not value:
         ctx.error(el, f"`{tag}` needs {what}")
+    elif value.isprintable() and " " not in value:
+        pass  # every whitespace character but " " is non-printable: no regex search needed
     elif _SPACE.search(value):
         ctx.error(el, f"`{tag}` URL may not contain spaces: \"{value}\"")
     return value

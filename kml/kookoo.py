@@ -58,9 +58,17 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 _ALLOWED = {tag: frozenset(names) for tag, names in ATTRIBUTES.items()}
 _SPEEDS = {str(i): i for i in range(1, 10)}
 _PLAYTEXT_ATTRS = _ALLOWED["playtext"]
-_PLAYTEXT_DEFAULTS = (PLAYTEXT_LANG, None, PLAYTEXT_SPEED, PLAYTEXT_QUALITY, None)
+_PLAYTEXT_DEFAULTS = (PLAYTEXT_LANG, PLAYTEXT_SPEED, PLAYTEXT_QUALITY, None)
 _PLAYTEXT_SETTINGS: dict[tuple, tuple] = {}
 PROMPT_TAGS = frozenset(("playtext", "playaudio", "say-as"))
+# Calling a class with a keyword argument (``line=``) makes CPython 3.11 pack the arguments
+# into a tuple and a dict; creating the instance and calling the dataclass __init__ directly
+# takes the fast call path. Used where one object per element is built.
+_new = object.__new__
+_speak_init = Speak.__init__
+_play_init = Play.__init__
+_collect_init = CollectDigits.__init__
+_goto_init = GoTo.__init__
 TOP_TAGS = tuple(t for t in ATTRIBUTES if t != "response")
 
 
@@ -105,18 +113,20 @@ def build(root: Any, ctx: c.Ctx) -> App:
     if c.text_of(root):
         ctx.error(root, "`response` may not contain loose text; put words to speak in `playtext`")
     instructions: list[Instruction] = []
+    append = instructions.append
     for el in root:
         tag = el.tag
         if tag.__class__ is not str:
             continue
         tag = tag.lower() if tag[0] != "{" else local_name(tag)
+        if tag == "playtext":  # most of an app: no dispatch
+            append(_playtext(ctx, el, tag))
+            continue
         builder = _BUILDERS.get(tag)
         if builder is None:
             ctx.unknown(el, f"`{el.tag}` is not a KooKoo tag (KooKoo has {', '.join(TOP_TAGS)})")
             continue
-        instr = builder(ctx, el, tag)
-        if instr is not None:
-            instructions.append(instr)
+        append(builder(ctx, el, tag))
     _check_order(ctx, root, instructions)
     return App(KOOKOO, tuple(instructions), sid, filler, tuple(ctx.warnings))
 
@@ -151,15 +161,16 @@ def _prompts(ctx: c.Ctx, el: Any, tag: str) -> tuple:
     if c.text_of(el):
         ctx.error(el, f"`{tag}` may not contain loose text; put the prompt in `playtext`")
     prompts = []
+    append = prompts.append
     for child in el:
         ctag = child.tag
         if ctag.__class__ is not str:
             continue
         ctag = ctag.lower() if ctag[0] != "{" else local_name(ctag)
-        if ctag in PROMPT_TAGS:
-            prompt = _BUILDERS[ctag](ctx, child, ctag)
-            if prompt is not None:
-                prompts.append(prompt)
+        if ctag == "playtext":
+            append(_playtext(ctx, child, ctag))
+        elif ctag in PROMPT_TAGS:
+            append(_BUILDERS[ctag](ctx, child, ctag))
         elif ctag in ATTRIBUTES:
             if ctx.lenient:
                 ctx.warn(child, f"`{tag}` may not contain `{child.tag}`; skipped")
@@ -170,17 +181,23 @@ def _prompts(ctx: c.Ctx, el: Any, tag: str) -> tuple:
     return tuple(prompts)
 
 
-def _playtext(ctx: c.Ctx, el: Any, tag: str, _Speak: type = Speak) -> Speak | None:
+def _playtext(ctx: c.Ctx, el: Any, tag: str) -> Speak:
     # The hottest builder (most of a typical app is prompts), hence written out flat, and
     # its attribute sets memoised: an app repeats the same few (lang="EN" speed="2" ...).
     items = el.items()
     if items:
-        key = tuple(items)
-        settings = _PLAYTEXT_SETTINGS.get(key)
-        if settings is None:
-            settings = _playtext_settings(ctx, el, tag, items)
+        if items == ctx.last_items:
+            settings = ctx.last_settings
+        else:
+            settings = _PLAYTEXT_SETTINGS.get(tuple(items))
+            if settings is None:
+                settings = _playtext_settings(ctx, el, tag, items)
+            else:
+                ctx.last_items = items
+                ctx.last_settings = settings
+        lang, speed, quality, tts_type = settings
     else:
-        settings = _PLAYTEXT_DEFAULTS
+        lang, speed, quality, tts_type = _PLAYTEXT_DEFAULTS
     if len(el):
         c.no_children(ctx, el, tag)
     text = el.text
@@ -189,11 +206,13 @@ def _playtext(ctx: c.Ctx, el: Any, tag: str, _Speak: type = Speak) -> Speak | No
     if not text:
         ctx.error(el, "`playtext` has no text to speak")
         text = ""
-    return _Speak(text, *settings, line=el.sourceline)
+    speak = _new(Speak)
+    _speak_init(speak, text, lang, None, speed, quality, tts_type, line=el.sourceline)
+    return speak
 
 
 def _playtext_settings(ctx: c.Ctx, el: Any, tag: str, items: list) -> tuple:
-    """(lang, voice, speed, quality, tts_type) from playtext attributes; memoised when valid."""
+    """(lang, speed, quality, tts_type) from playtext attributes; memoised when valid."""
     errors = len(ctx.errors) + len(ctx.warnings)
     a = dict(items)
     if not _PLAYTEXT_ATTRS.issuperset(a):
@@ -207,7 +226,7 @@ def _playtext_settings(ctx: c.Ctx, el: Any, tag: str, items: list) -> tuple:
         if speed is None:
             ctx.error(el, f"`playtext` attribute `speed` must be a number from 1 to 9, not \"{raw}\"")
             speed = PLAYTEXT_SPEED
-    settings = (lang, None, speed, a.get("quality", PLAYTEXT_QUALITY), a.get("type"))
+    settings = (lang, speed, a.get("quality", PLAYTEXT_QUALITY), a.get("type"))
     if len(ctx.errors) + len(ctx.warnings) == errors:  # only clean sets: a bad one must be reported every time
         if len(_PLAYTEXT_SETTINGS) >= 1024:
             _PLAYTEXT_SETTINGS.clear()
@@ -225,7 +244,10 @@ def _sayas(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:
     if not fmt.isdigit():
         ctx.error(el, f"`say-as` attribute `format` must be a format code such as 501 (digits), not \"{fmt}\"")
         fmt = SAYAS_FORMAT
-    return Speak(text, lang=a.get("lang", PLAYTEXT_LANG).strip() or PLAYTEXT_LANG, say_as=fmt, line=el.sourceline)
+    speak = _new(Speak)
+    _speak_init(speak, text, a.get("lang", PLAYTEXT_LANG).strip() or PLAYTEXT_LANG, None, None, None, None, fmt,
+                line=el.sourceline)
+    return speak
 
 
 def _playaudio(ctx: c.Ctx, el: Any, tag: str) -> Play | None:
@@ -233,7 +255,9 @@ def _playaudio(ctx: c.Ctx, el: Any, tag: str) -> Play | None:
         _attrs(ctx, el, tag)
     if len(el):
         c.no_children(ctx, el, tag)
-    return Play(c.as_url(ctx, el, tag, el.text or "", "the URL of an audio file"), line=el.sourceline)
+    play = _new(Play)
+    _play_init(play, c.as_url(ctx, el, tag, el.text or "", "the URL of an audio file"), line=el.sourceline)
+    return play
 
 
 def _collectdtmf(ctx: c.Ctx, el: Any, tag: str) -> CollectDigits:
@@ -243,7 +267,9 @@ def _collectdtmf(ctx: c.Ctx, el: Any, tag: str) -> CollectDigits:
     term = c.as_key(ctx, el, tag, "t", a["t"], COLLECT_TERMINATOR) if "t" in a else COLLECT_TERMINATOR
     timeout = c.as_int(ctx, el, tag, "o", a["o"], COLLECT_TIMEOUT_MS, 1, "a timeout in milliseconds") if "o" in a \
         else COLLECT_TIMEOUT_MS
-    return CollectDigits(_prompts(ctx, el, tag), max_digits, term, timeout, None, "GET", True, line=el.sourceline)
+    collect = _new(CollectDigits)
+    _collect_init(collect, _prompts(ctx, el, tag), max_digits, term, timeout, None, "GET", True, line=el.sourceline)
+    return collect
 
 
 def _record(ctx: c.Ctx, el: Any, tag: str) -> Record:
@@ -300,7 +326,9 @@ def _hangup(ctx: c.Ctx, el: Any, tag: str) -> Hangup:
 def _gotourl(ctx: c.Ctx, el: Any, tag: str) -> GoTo:
     _attrs(ctx, el, tag)
     c.no_children(ctx, el, tag)
-    return GoTo(c.as_url(ctx, el, tag, el.text or "", "the URL of your next app"), line=el.sourceline)
+    goto = _new(GoTo)
+    _goto_init(goto, c.as_url(ctx, el, tag, el.text or "", "the URL of your next app"), line=el.sourceline)
+    return goto
 
 
 def _sendsms(ctx: c.Ctx, el: Any, tag: str) -> SendSms:
