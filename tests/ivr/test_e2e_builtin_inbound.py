@@ -113,3 +113,16 @@ def test_inbound_call_to_unknown_number_is_refused(rig):
     assert call.facts.hangup_cause == "UNALLOCATED_NUMBER"
     assert "no IVR app is configured for +918000009999" in call.facts.app_errors[0]
     assert call.facts.answered_at is None
+
+
+def test_inbound_reject_is_not_answered(rig, redis_url, key_prefix):
+    r = redis.Redis.from_url(redis_url)
+    r.hset(table_key(key_prefix), "+918000000002",
+           json.dumps({"account_id": "ACC1", "app_url": rig.app.url("/in"), "dialect": "kml"}))
+    rig.app.route("/in", lambda p: '<Response><Reject reason="busy"/></Response>')
+    uuid = rig.inbound("919812345678", "+918000000002")
+    call = rig.wait(uuid)
+    assert call.facts.hangup_cause == "USER_BUSY" and call.facts.answered_at is None
+    assert call.ended_by_platform
+    statuses = [x["params"]["call_status"] for x in rig.app.requests_to("/in")]
+    assert statuses == ["continue", "end"]
