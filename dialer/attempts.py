@@ -74,6 +74,46 @@ def claim_next(session: Session, worker_id: str, call_uuid: str, node: str | Non
     return _row_to_attempt(row) if row is not None else None
 
 
+def claim_batch(session: Session, worker_id: str, call_uuids: list[str], node: str | None, *,
+                campaign_id: str | None = None, requests: bool = False,
+                now: datetime | None = None) -> list[Attempt]:
+    """Claim up to ``len(call_uuids)`` due attempts at once (one transaction), one reserved uuid each.
+
+    The same atomic claim as :func:`claim_next` (``FOR UPDATE SKIP LOCKED`` /
+    guarded UPDATE), for a lane that dials faster than one SQL round trip per
+    call allows. Attempts claimed here and never launched are given back, or
+    re-queued by the recovery when the worker dies.
+    """
+    if not call_uuids:
+        return []
+    now = now or utcnow()
+    t = Attempt.__table__
+    cond = [t.c.state == "queued", sa.or_(t.c.next_try_at.is_(None), t.c.next_try_at <= now)]
+    if campaign_id is not None:
+        cond.append(t.c.campaign_id == campaign_id)
+    elif requests:
+        cond.append(t.c.campaign_id.is_(None))
+    # Two statements in one transaction: PostgreSQL may evaluate an ``IN (SELECT ... LIMIT n FOR UPDATE)``
+    # subquery more than once and claim more than n rows. The SELECT locks its rows (SKIP LOCKED: other
+    # workers take others); on SQLite it does not, and the UPDATE's state guard drops what a racing
+    # worker took first (RETURNING says which rows are ours).
+    picked = session.execute(sa.select(t.c.id).where(*cond).order_by(t.c.next_try_at, t.c.created_at)
+                             .limit(len(call_uuids)).with_for_update(skip_locked=True)).scalars().all()
+    if not picked:
+        return []
+    ids = session.execute(sa.update(t).where(t.c.id.in_(picked), t.c.state == "queued")
+                          .values(state="dialing", claimed_by=worker_id, claimed_at=now, fs_node=node,
+                                  updated_at=now).returning(t.c.id)).scalars().all()
+    if not ids:
+        return []
+    for attempt_id, call_uuid in zip(ids, call_uuids):
+        session.execute(sa.update(t).where(t.c.id == attempt_id)
+                        .values(origination_uuid=call_uuid, job_uuid=call_uuid))
+    rows = session.execute(sa.select(*_attempt_columns()).where(t.c.id.in_(ids))).all()
+    order = {i: n for n, i in enumerate(ids)}
+    return sorted((_row_to_attempt(r) for r in rows), key=lambda a: order[a.id])
+
+
 def release(session: Session, attempt_id: str, worker_id: str, *, cancel: bool = False,
             next_try_at: datetime | None = None, dial_status: str | None = None) -> bool:
     """Give back a claimed, never-launched attempt: queued again (or cancelled). True when it was ours."""

@@ -121,8 +121,29 @@ class Listener:
                 log.exception("applying %s of %s failed", name, call_uuid)
 
     # -- application -----------------------------------------------------------
+    def _needed(self, name: str, call_uuid: str, body: str) -> bool:
+        """A read-only look: would this event still change the attempt? (Saves a write lock per duplicate.)"""
+        import sqlalchemy as sa
+
+        from dialer.store.models import Attempt
+
+        with db.session_scope(self.d.db_url) as s:
+            state = s.execute(sa.select(Attempt.state).where(Attempt.origination_uuid == call_uuid)).scalar()
+        if state is None:
+            return False  # not one of ours (or an attempt re-queued under a new uuid)
+        if name in ("CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
+            return state == "dialing"
+        if name == "CHANNEL_ANSWER" or (name == "BACKGROUND_JOB" and body.lstrip().startswith("+OK")):
+            return state in ("dialing", "ringing")
+        if name == "BACKGROUND_JOB":
+            return state in ("dialing", "ringing")
+        # CHANNEL_HANGUP_COMPLETE: the launcher also merges a hangup into a CDR an -ERR job wrote first.
+        return state not in _attempts.FINAL_STATES or call_uuid in self.d.launched
+
     def apply(self, name: str, call_uuid: str, headers: dict, body: str = "") -> None:
         """Apply one event (idempotent)."""
+        if not self._needed(name, call_uuid, body):
+            return
         if name in ("CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
             with db.session_scope(self.d.db_url) as s:
                 _attempts.transition(s, call_uuid, ["dialing"], "ringing")

@@ -81,6 +81,18 @@ class NodePool:
                 return node
         return None
 
+    def pick(self) -> Node | None:
+        """The least-loaded connected node that has room right now (no slot is taken)."""
+        best = None
+        for node in self.nodes.values():
+            client = self.clients.get(node.name)
+            if client is not None and not client.connected:
+                continue
+            load = self.load(node)
+            if load < 1.0 and (best is None or load < best[0]):
+                best = (load, node)
+        return best[1] if best else None
+
     def release(self, node_name: str | None, call_uuid: str) -> None:
         """Give back a call's channel slot on its node."""
         node = self.nodes.get(node_name or "")
