@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     try_.add_argument("--dialect", choices=("kookoo", "kml"), default="kookoo")
     try_.add_argument("--method", choices=("GET", "POST"), default="GET")
     try_.add_argument("--speed", type=float, default=10.0, help="simulator time factor (default 10)")
-    try_.add_argument("--dtmf-gap", type=float, default=None,
-                      help="seconds between the --dtmf entries (default: 1 second after each prompt starts)")
+    try_.add_argument("--press-after", type=float, default=1.0,
+                      help="simulated seconds after a digit prompt starts before the caller presses (default 1)")
     args = parser.parse_args(argv)
     try:
         cfg = settings()

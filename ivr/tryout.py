@@ -6,7 +6,8 @@ FreeSWITCH would make), the runtime's outbound-socket server, and the HTTP
 requests to the developer's app. The caller's keys are pressed one ``--dtmf``
 entry per digit prompt, shortly after the prompt starts (``uuid_recv_dtmf``:
 as if the far end pressed them); ``--speak-seconds`` is how long the caller
-talks when recorded (``sim_talk``).
+talks when recorded (``sim_talk``); ``--press-after`` is how long (simulated seconds) after a
+digit prompt starts the caller presses.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import gevent.event
 
 from ivr.call_spec import CallSpec
 
-#: Simulated seconds between a digit prompt starting and the caller pressing the next --dtmf entry.
-PRESS_DELAY = 1.0
 #: Real seconds to wait for the call to end before giving up.
 CALL_LIMIT = 600.0
 
@@ -78,7 +77,7 @@ def try_app(cfg, args, out=None) -> int:
                 def press():
                     line(f"{'caller':<11} presses {digits}")
                     esl.send(f"api uuid_recv_dtmf {call_uuid} {digits}")
-                gevent.spawn_later(PRESS_DELAY / args.speed, press)
+                gevent.spawn_later(max(0.0, args.press_after) / args.speed, press)
 
         def finished(call) -> None:
             state["call"] = call
