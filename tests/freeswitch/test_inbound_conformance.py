@@ -398,3 +398,20 @@ def test_custom_events_go_to_subscribers_of_their_subclass(sim):
         assert ev.headers["X-Note"] == "hello"
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("kind", ["CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"])
+def test_json_channel_events_keep_freeswitch_key_order(sim, kind):
+    c = RawClient(sim.host, sim.port)
+    try:
+        c.auth()
+        c.command(f"event json {kind}")
+        uuid = c.command("api originate loopback/9199/default &park()").text().split()[1]
+        c.command(f"api uuid_kill {uuid}")
+        (frame, ev), = c.events(lambda e: e.name == kind)
+        ours = [k for k, _ in json.loads(frame.body, object_pairs_hook=lambda p: p)]
+        theirs = [k for k, _ in json.loads(capture_frame(f"evjson_{kind}.bin").body, object_pairs_hook=lambda p: p)]
+        strip = lambda keys: [k for k in keys if not k.startswith("variable_") and k not in PROFILE_OPTIONAL]  # noqa: E731
+        assert strip(ours) == strip(theirs)
+    finally:
+        c.close()
