@@ -71,6 +71,8 @@ def new_request(account_id: str, kind: str, parameters: dict[str, Any], **column
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in values.items():
+        if k == "recording_option" and v == "on":
+            v = "both"  # the seed's callback and curl examples say "on": both sides
         if isinstance(v, dt.datetime):
             v = v.isoformat()
         elif hasattr(v, "key") and k == "time_zone":  # ZoneInfo
@@ -128,7 +130,7 @@ def callback_update(data: dict[str, Any]):
         params = dict(row.parameters or {})
         for name in ("agent_number", "caller_id", "destination_number", "recording_option"):
             if name in data:
-                params[name] = data[name]
+                params[name] = _jsonable({name: data[name]})[name]
         params["numbers"] = [params.get("agent_number")]
         moved = False
         if "time_zone" in data:

@@ -30,6 +30,7 @@ def test_click2call_queues_one_attempt_for_the_agent(api_stack):
         assert req.kind == "click2call" and req.account_id == acct.account_id
         assert req.parameters["destination_number"] == "+918000681234"
         assert req.parameters["transcript"] == "on"  # stored as requested
+        assert req.parameters["recording_option"] == "both"  # the seed's "on"
         attempts = s.scalars(select(Attempt).where(Attempt.request_id == req.id)).all()
         assert [a.number for a in attempts] == ["+919979271234"]
 
