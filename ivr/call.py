@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds the final (Hangup/Disconnect) request may take; the call is over, nobody is waiting.
 FINAL_REQUEST_TIMEOUT = 5.0
+#: Documents fetched in a row without one instruction that does something on the call (an app
+#: whose gotourl points at itself would otherwise spin for ever while the caller hears nothing).
+MAX_EMPTY_DOCUMENTS = 10
 
 
 class _AppUnavailable(Exception):
@@ -208,9 +211,17 @@ class Call:
         else:
             self.url = self.spec.app_url
             doc = self._fetch(self.url, self.spec.method, kml.EVENT_NEW_CALL, {})
+        idle_documents = 0
         while True:
             request = None
             result: dict = {}
+            if any(not isinstance(i, kml.GoTo) for i in doc.instructions):
+                idle_documents = 0
+            else:
+                idle_documents += 1
+                if idle_documents > MAX_EMPTY_DOCUMENTS:
+                    raise _fatal(self, f"app {self.url}: {MAX_EMPTY_DOCUMENTS} documents in a row that only "
+                                       f"redirect (gotourl loop)")
             for instr in doc.instructions:
                 if not isinstance(instr, kml.Reject):
                     self._ensure_answered()

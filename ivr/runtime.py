@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -90,7 +91,8 @@ def build_runtime(settings: Settings, *, redis_conn=None, report: bool = True) -
     exec_config = ExecConfig(
         tts_engine=settings.tts_engine,
         voice_map=tts.parse_voice_map(settings.tts_voice_map),
-        recordings_dir=settings.path(settings.recordings_dir),
+        # FreeSWITCH resolves a relative path against its own directory: always hand it an absolute one.
+        recordings_dir=os.path.abspath(settings.path(settings.recordings_dir)),
         public_url=settings.base_url,
         dial_endpoint=settings.ivr_dial_endpoint,
     )

@@ -202,3 +202,12 @@ def test_app_values_cannot_inject_into_freeswitch_arguments(rig, tmp_path, monke
     assert rec["name"] == f"{uuid}-______etc_passwd.wav"
     assert (tmp_path / "recordings" / rec["name"]).exists()
     assert call.facts.app_errors == [] and call.facts.final_status == "end"
+
+
+def test_gotourl_loop_is_stopped(rig):
+    app = rig.app
+    app.route("/loop", lambda p: f"<response><gotourl>{app.url('/loop')}</gotourl></response>")
+    uuid = rig.call(CallSpec(call_type="campaign", app_url=app.url("/loop")))
+    call = rig.wait(uuid)
+    assert call.facts.final_status == "error" and "gotourl loop" in call.facts.app_errors[0]
+    assert len(app.requests_to("/loop")) == 12  # NewCall + 10 redirects, then the Disconnect event
