@@ -24,9 +24,11 @@ def _parser() -> etree.XMLParser:
     """One hardened parser per OS thread (lxml parsers must not be shared across threads)."""
     parser = getattr(_local, "parser", None)
     if parser is None:
+        # remove_blank_text: whitespace-only text between elements (indentation) is never
+        # read (text is stripped, tails are ignored), so libxml2 need not keep it.
         parser = etree.XMLParser(
             resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-            huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False,
+            huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False, remove_blank_text=True,
         )
         _local.parser = parser
     return parser
