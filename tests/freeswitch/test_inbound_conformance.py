@@ -415,3 +415,23 @@ def test_json_channel_events_keep_freeswitch_key_order(sim, kind):
         assert strip(ours) == strip(theirs)
     finally:
         c.close()
+
+
+def test_xml_channel_events_have_freeswitch_layout(sim):
+    c = RawClient(sim.host, sim.port)
+    try:
+        c.auth()
+        c.command("event xml CHANNEL_CREATE")
+        uuid = c.command("api originate loopback/9199/default &park()").text().split()[1]
+        c.command(f"api uuid_kill {uuid}")
+        frame = c.read()
+        while frame.content_type != "text/event-xml":
+            frame = c.read()
+        theirs = capture_frame("evxml_CHANNEL_CREATE.bin")
+        assert list(frame.headers) == list(theirs.headers)
+        tags = lambda body: [t for t in re.findall(rb"^\s*<([A-Za-z][^>]*)>", body, re.M)  # noqa: E731
+                             if not t.startswith(b"variable_") and t.decode() not in PROFILE_OPTIONAL]
+        assert tags(frame.body) == tags(theirs.body)
+        assert frame.body.endswith(b"  </headers>\n</event>\n")
+    finally:
+        c.close()
