@@ -226,8 +226,11 @@ class Executor:
             if not _NUMBER.match(caller_id):
                 raise InstructionError(f"bad caller id {caller_id!r}")
             variables.append(f"origination_caller_id_number={caller_id}")
+        # FreeSWITCH runs every variable named execute_on_answer* on the called leg when it answers.
         if d.time_limit_ms and d.time_limit_ms < 1000_000:
-            variables.append(f"execute_on_answer='sched_hangup +{max(1, d.time_limit_ms // 1000)} ALLOTTED_TIMEOUT'")
+            variables.append(f"execute_on_answer_1='sched_hangup +{max(1, d.time_limit_ms // 1000)} ALLOTTED_TIMEOUT'")
+        if d.prompt_to_called:
+            variables.append(f"execute_on_answer_2='playback {media_arg(d.prompt_to_called)}'")
         # Numbers are tried in order: '|' is FreeSWITCH's "on failure, try the next" separator.
         return "{" + ",".join(variables) + "}" + "|".join(legs)
 
