@@ -13,6 +13,7 @@ accepts ``1`` and ``"1"``, and every string field accepts a number.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -181,6 +182,14 @@ def _as_text(f: Field, raw: Any, where: str) -> str:
     return raw.strip()
 
 
+@functools.lru_cache(maxsize=65536)
+def _normalize(raw: str, region: str) -> str:
+    # The same numbers come back again and again (retries, alternates, lists); parsing is the costly part.
+    from dialer.numbers import normalize
+
+    return normalize(raw, region)
+
+
 def parse_phone(raw: str, region: str) -> str:
     """Normalize a phone number to E.164 (``+919979271234``) with ``dialer.numbers``; ValueError says why.
 
@@ -188,12 +197,12 @@ def parse_phone(raw: str, region: str) -> str:
     way of writing them) and a national number (``9979271234``, read in
     ``region``) are both accepted.
     """
-    from dialer.numbers import InvalidNumber, normalize
+    from dialer.numbers import InvalidNumber
 
     if len(raw) > 32:
         raise ValueError("is too long")
     try:
-        return normalize(raw, region)
+        return _normalize(raw, region)
     except InvalidNumber as exc:
         raise ValueError(f"is not a valid phone number ({exc.reason})") from None
 
