@@ -60,6 +60,9 @@ _SPEEDS = {str(i): i for i in range(1, 10)}
 _PLAYTEXT_ATTRS = _ALLOWED["playtext"]
 _PLAYTEXT_DEFAULTS = (PLAYTEXT_LANG, PLAYTEXT_SPEED, PLAYTEXT_QUALITY, None)
 _PLAYTEXT_SETTINGS: dict[tuple, tuple] = {}
+#: (tag, attribute items) → validated values, for other tags that apps repeat (say-as,
+#: collectdtmf). Only clean sets are kept, so a bad one is reported every time.
+_SETTINGS: dict[tuple, tuple] = {}
 PROMPT_TAGS = frozenset(("playtext", "playaudio", "say-as"))
 # Calling a class with a keyword argument (``line=``) makes CPython 3.11 pack the arguments
 # into a tuple and a dict; creating the instance and calling the dataclass __init__ directly
@@ -234,8 +237,27 @@ def _playtext_settings(ctx: c.Ctx, el: Any, tag: str, items: list) -> tuple:
     return settings
 
 
-def _sayas(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:
-    a = _attrs(ctx, el, tag)
+def _sayas(ctx: c.Ctx, el: Any, tag: str) -> Speak:
+    items = el.items()
+    key = (tag, tuple(items))
+    settings = _SETTINGS.get(key)
+    if settings is None:
+        return _sayas_checked(ctx, el, tag, items, key)
+    fmt, lang = settings
+    if len(el):
+        c.no_children(ctx, el, tag)
+    text = c.text_of(el)
+    if not text:
+        ctx.error(el, "`say-as` has no value to say")
+    speak = _new(Speak)
+    _speak_init(speak, text, lang, None, None, None, None, fmt, line=el.sourceline)
+    return speak
+
+
+def _sayas_checked(ctx: c.Ctx, el: Any, tag: str, items: list, key: tuple) -> Speak:
+    """say-as with its attributes validated (in the order errors are reported); memoised when clean."""
+    before = len(ctx.errors) + len(ctx.warnings)
+    a = _attrs(ctx, el, tag, items) if items else {}
     c.no_children(ctx, el, tag)
     text = c.text_of(el)
     if not text:
@@ -244,10 +266,19 @@ def _sayas(ctx: c.Ctx, el: Any, tag: str) -> Speak | None:
     if not fmt.isdigit():
         ctx.error(el, f"`say-as` attribute `format` must be a format code such as 501 (digits), not \"{fmt}\"")
         fmt = SAYAS_FORMAT
+    lang = a.get("lang", PLAYTEXT_LANG).strip() or PLAYTEXT_LANG
+    _remember(ctx, before, key, (fmt, lang))
     speak = _new(Speak)
-    _speak_init(speak, text, a.get("lang", PLAYTEXT_LANG).strip() or PLAYTEXT_LANG, None, None, None, None, fmt,
-                line=el.sourceline)
+    _speak_init(speak, text, lang, None, None, None, None, fmt, line=el.sourceline)
     return speak
+
+
+def _remember(ctx: c.Ctx, before: int, key: tuple, settings: tuple) -> None:
+    """Memoise ``settings`` for ``key`` if no problem was reported since ``before`` (a bad set is reported every time)."""
+    if len(ctx.errors) + len(ctx.warnings) == before:
+        if len(_SETTINGS) >= 1024:
+            _SETTINGS.clear()
+        _SETTINGS[key] = settings
 
 
 def _playaudio(ctx: c.Ctx, el: Any, tag: str) -> Play | None:
@@ -261,12 +292,21 @@ def _playaudio(ctx: c.Ctx, el: Any, tag: str) -> Play | None:
 
 
 def _collectdtmf(ctx: c.Ctx, el: Any, tag: str) -> CollectDigits:
-    a = _attrs(ctx, el, tag)
-    max_digits = c.as_int(ctx, el, tag, "l", a["l"], COLLECT_MAX_DIGITS, 1, "the number of digits") if "l" in a \
-        else COLLECT_MAX_DIGITS
-    term = c.as_key(ctx, el, tag, "t", a["t"], COLLECT_TERMINATOR) if "t" in a else COLLECT_TERMINATOR
-    timeout = c.as_int(ctx, el, tag, "o", a["o"], COLLECT_TIMEOUT_MS, 1, "a timeout in milliseconds") if "o" in a \
-        else COLLECT_TIMEOUT_MS
+    items = el.items()
+    key = (tag, tuple(items))
+    settings = _SETTINGS.get(key)
+    if settings is None:
+        before = len(ctx.errors) + len(ctx.warnings)
+        a = _attrs(ctx, el, tag, items) if items else {}
+        settings = (
+            c.as_int(ctx, el, tag, "l", a["l"], COLLECT_MAX_DIGITS, 1, "the number of digits") if "l" in a
+            else COLLECT_MAX_DIGITS,
+            c.as_key(ctx, el, tag, "t", a["t"], COLLECT_TERMINATOR) if "t" in a else COLLECT_TERMINATOR,
+            c.as_int(ctx, el, tag, "o", a["o"], COLLECT_TIMEOUT_MS, 1, "a timeout in milliseconds") if "o" in a
+            else COLLECT_TIMEOUT_MS,
+        )
+        _remember(ctx, before, key, settings)
+    max_digits, term, timeout = settings
     collect = _new(CollectDigits)
     _collect_init(collect, _prompts(ctx, el, tag), max_digits, term, timeout, None, "GET", True, line=el.sourceline)
     return collect
