@@ -198,3 +198,14 @@ def test_concurrent_submissions_of_one_client_identifier_dial_once(api_stack, fl
     with api_stack.session() as s:
         (rid,) = request_ids
         assert len(s.scalars(select(Attempt.id).where(Attempt.request_id == rid)).all()) == 1
+
+
+def test_a_past_time_today_starts_at_once(api_stack, flow):
+    _, flow_id, security_id = flow
+    now = dt.datetime.now(dt.timezone.utc)
+    earlier = now - dt.timedelta(minutes=1) if now.minute or now.hour else now
+    r = _post(api_stack, _body(flow_id, security_id, [{**_call("today"), "start-time": earlier.isoformat()}]))
+    assert r.json()["status-name"] == "SUCCESS", r.text
+    with api_stack.session() as s:
+        req = s.get(CallRequest, r.json()["results"][0]["request-id"])
+        assert req.scheduled_at is None and req.status == "queued"
