@@ -11,8 +11,8 @@ from typing import Any
 
 from kml import common as c
 from kml.model import (
-    KOOKOO, App, CollectDigits, Conference, Dial, GoTo, Hangup, Instruction, Play, Recognize, Record,
-    SendSms, Speak,
+    INSTRUCTION_TYPES, KOOKOO, App, CollectDigits, Conference, Dial, GoTo, Hangup, Instruction, Play, Recognize,
+    Record, SendSms, Speak,
 )
 
 # Defaults (docs/kookoo.md says where each comes from).
@@ -145,7 +145,8 @@ def _check_order(ctx: c.Ctx, root: Any, instructions: list[Instruction]) -> None
     stop: Instruction | None = None
     gotos = 0
     for instr in instructions:
-        if instr.__class__ is GoTo:
+        cls = instr.__class__
+        if cls is GoTo:
             gotos += 1
             if gotos == 2:
                 ctx.warn_at(instr.line, "gotourl", "only the first `gotourl` is used; this one is ignored")
@@ -155,7 +156,7 @@ def _check_order(ctx: c.Ctx, root: Any, instructions: list[Instruction]) -> None
                    else f"the call moves on to your URL when `{_tag_of(stop)}` ends")
             tag = _tag_of(instr)
             ctx.warn_at(instr.line, tag, f"`{tag}` after `{_tag_of(stop)}` (line {stop.line}) never runs: {why}")
-        elif instr.event is not None or instr.__class__ is Hangup:
+        elif cls in _STOPPERS:
             stop = instr
 
 
@@ -403,5 +404,7 @@ _BUILDERS = {
     "record": _record, "dial": _dial, "conference": _conference, "hangup": _hangup, "gotourl": _gotourl,
     "sendsms": _sendsms, "recognize": _recognize,
 }
+#: Instructions after which nothing in the document runs: those producing an event, and hangup.
+_STOPPERS = frozenset([cls for cls in INSTRUCTION_TYPES if cls.event is not None] + [Hangup])
 _TAG = {Speak: "playtext", Play: "playaudio", CollectDigits: "collectdtmf", Record: "record", Dial: "dial",
         Conference: "conference", Hangup: "hangup", GoTo: "gotourl", SendSms: "sendsms", Recognize: "recognize"}
