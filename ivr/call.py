@@ -14,8 +14,8 @@
    (KooKoo ``Hangup``/``Disconnect``, KML ``call_status=end|error``) and the
    :class:`CallFacts` as an RQ job.
 
-A caller hanging up while the runtime waits on the app's HTTP response kills
-that wait at once (the hangup is raised into the call's greenlet); a hangup
+A caller hanging up while the runtime waits on the app's HTTP response ends
+that wait at once (the request runs in its own greenlet, which is killed); a hangup
 during a prompt or a dial ends the pending application wait. Either way step 4
 still runs.
 """
@@ -27,6 +27,7 @@ import time
 from urllib.parse import urljoin
 
 import gevent
+import gevent.event
 
 import kml
 from freeswitch.outbound import CallGone, CommandError, OutboundSession
@@ -70,7 +71,7 @@ class Call:
         self.process_data = ""
         self.ended_by_platform = False
         self.final_status = "end"
-        self._interruptible = False
+        self._hung_up = gevent.event.Event()
         self._event_at: float | None = None  # perf_counter of the event the next command answers
         self._fetch_spent = 0.0
         self.job_id: str | None = None
@@ -102,7 +103,6 @@ class Call:
             self.final_status = "error"
             self.session.hangup("NORMAL_TEMPORARY_FAILURE")
         finally:
-            self._interruptible = False
             try:
                 self._finish()
             finally:
@@ -119,10 +119,9 @@ class Call:
                         log.exception("on_finished callback failed")
 
     def _on_hangup(self, cause: str) -> None:
-        # Called from the session's reader greenlet. Only a wait on the app's HTTP
-        # response is interrupted this way; waits on FreeSWITCH fail through the session.
-        if self._interruptible and self.greenlet is not None and not self.greenlet.dead:
-            gevent.kill(self.greenlet, CallGone(cause))
+        # Called from the session's reader greenlet. Waits on FreeSWITCH fail through the session;
+        # a wait on the app's HTTP response watches this event.
+        self._hung_up.set()
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -298,17 +297,21 @@ class Call:
             self.runtime.metrics.add("connect_to_first_request_own", max(0.0, total - self.session.setup_seconds))
         self.notify("request", f"{method or 'GET'} {url} {_fmt_params(params)}")
         started = time.perf_counter()
-        self._interruptible = True
+        # The request runs in a greenlet of its own so that a hangup can abandon it at once
+        # without throwing anything into the call's greenlet.
+        job = gevent.spawn(self.runtime.fetcher.fetch, url, params, method or "GET",
+                           connect_timeout=self.spec.app_connect_timeout, read_timeout=self.spec.app_read_timeout)
         try:
-            res = self.runtime.fetcher.fetch(url, params, method or "GET",
-                                             connect_timeout=self.spec.app_connect_timeout,
-                                             read_timeout=self.spec.app_read_timeout)
+            gevent.wait([job, self._hung_up], count=1)
+            if not job.ready():
+                job.kill(block=False)
+                raise CallGone(self.session.hangup_cause)
+            res = job.get()
         except FetchError as exc:
             self._error(f"app {exc.url}: {exc.reason}")
             self.runtime.metrics.count("fetch_failed")
             return None
         finally:
-            self._interruptible = False
             self._fetch_spent += time.perf_counter() - started
         self.notify("response", f"HTTP {res.status} {len(res.body)} bytes in {res.seconds * 1000:.0f} ms")
         try:
@@ -387,7 +390,6 @@ def _fatal(call: Call, reason: str | None) -> CallGone:
         call._error(reason)
     call.final_status = "error"
     call.runtime.metrics.count("calls_apologised")
-    call._interruptible = False
     if not call.session.hung_up:
         try:
             call._ensure_answered()
