@@ -21,7 +21,6 @@ from api import store
 from api.auth import cpaas_account
 from api.endpoints import endpoint
 from api.errors import ApiError, cpaas_body
-from api.schemas import ValidationError
 from dialer.store.models import (
     AnnounceTemplate,
     CallRequest,

@@ -36,7 +36,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from api import store
-from api.auth import client_ip
+from api.auth import client_ip, ip_allowed
 from api.endpoints import endpoint
 from api.errors import ApiError, kairos_body
 from api.group_commit import GroupCommit, Job
@@ -152,7 +152,7 @@ def outbound_create(_data: dict[str, Any]):
                    field="api-version")
     flow, account = _verified_flow(flow_id[:16], security_id)
     address = client_ip()
-    if not _ip_allowed(account, address):
+    if not ip_allowed(address, account.ip_allowlist):
         raise fail("IP_NOT_WHITELISTED", f"{address} is not on the account's IP whitelist")
     calls = body.get("calls")
     if calls is None or calls == []:
@@ -240,16 +240,6 @@ def _verified_flow(flow_id: str, security_id: str) -> tuple[FlowInfo, FlowInfo]:
 def forget_flows() -> None:
     """Drop this process's remembered flow checks (after a flow or an allow-list changed here)."""
     current_app.extensions.get("kairos_flow_cache", {}).clear()
-
-
-def _ip_allowed(info: FlowInfo, address: str) -> bool:
-    import ipaddress
-
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in info.ip_allowlist)
 
 
 def _submit_calls(calls: list[Any], flow: FlowInfo, account: FlowInfo, test: bool) -> list[dict[str, Any]]:
