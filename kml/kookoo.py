@@ -119,10 +119,13 @@ def build(root: Any, ctx: c.Ctx) -> App:
     append = instructions.append
     for el in root:
         tag = el.tag
+        if tag == "playtext":  # most of an app, and usually spelled so: no lower() and no dispatch
+            append(_playtext(ctx, el, tag))
+            continue
         if tag.__class__ is not str:
             continue
         tag = tag.lower() if tag[0] != "{" else local_name(tag)
-        if tag == "playtext":  # most of an app: no dispatch
+        if tag == "playtext":
             append(_playtext(ctx, el, tag))
             continue
         builder = _BUILDERS.get(tag)
@@ -168,6 +171,9 @@ def _prompts(ctx: c.Ctx, el: Any, tag: str) -> tuple:
     append = prompts.append
     for child in el:
         ctag = child.tag
+        if ctag == "playtext":
+            append(_playtext(ctx, child, ctag))
+            continue
         if ctag.__class__ is not str:
             continue
         ctag = ctag.lower() if ctag[0] != "{" else local_name(ctag)
