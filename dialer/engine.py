@@ -100,6 +100,7 @@ class Dialer:
         self.listener = Listener(self, foreign_delay=self.opts.foreign_delay)
         self.reconciler = Reconciler(self, self.listener, grace=self.opts.recovery_grace)
         self.launched: set[str] = set()  # call uuids this process sent (bgapi accepted)
+        self._live_cache: set[str] = set()
         self.originates_sent = 0
         self._lanes: dict[str | None, list[gevent.Greenlet]] = {}
         self._campaigns: dict[str, Campaign] = {}
@@ -166,10 +167,15 @@ class Dialer:
         cutoff = time.time() - self.opts.heartbeat_ttl
         return {w.decode() for w in self.redis.zrangebyscore(self._workers_key, cutoff, "+inf")}
 
+    def live_workers_cached(self) -> set[str]:
+        """:meth:`live_workers` as of the last heartbeat (at most ``heartbeat`` seconds old)."""
+        return self._live_cache
+
     def _heartbeat_loop(self) -> None:
         while self._running:
             try:
                 self._beat()
+                self._live_cache = self.live_workers()
             except Exception:
                 log.warning("heartbeat failed", exc_info=True)
             gevent.sleep(self.opts.heartbeat)

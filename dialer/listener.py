@@ -49,6 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
+_WORKER_RE = __import__("re").compile(r"vaani_worker=([^,}]+)")
+
 EVENTS = ("BACKGROUND_JOB", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
           "CHANNEL_HANGUP_COMPLETE")
 
@@ -98,6 +100,16 @@ class Listener:
         if not call_uuid:
             return
         mine = call_uuid in self.d.launched
+        if not mine:
+            # Another worker launched it: while that worker is alive it applies its own events (a worker whose
+            # connection dropped reconciles on reconnect). Only a dead launcher's calls are followed here.
+            if name == "BACKGROUND_JOB":
+                m = _WORKER_RE.search(h.get("Job-Command-Arg", ""))
+                launcher = m.group(1) if m else None
+            else:
+                launcher = h.get("variable_vaani_worker")
+            if launcher and launcher in self.d.live_workers_cached():
+                return
         if name == "BACKGROUND_JOB" and event.body.startswith("-ERR"):
             # A failed originate that had a channel also sends CHANNEL_HANGUP_COMPLETE, the richer
             # record; give it a head start so the job's -ERR only records calls that had none.
