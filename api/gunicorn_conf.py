@@ -13,7 +13,6 @@ The bind address comes from HTTP_HOST / HTTP_PORT.
 """
 
 import multiprocessing
-import os
 
 from config import settings
 
@@ -23,7 +22,7 @@ _sqlite = _cfg.sqlalchemy_url.startswith("sqlite")
 bind = f"{_cfg.http_host}:{_cfg.http_port}"
 worker_class = "gevent"
 worker_connections = 1000
-workers = int(os.environ.get("HTTP_WORKERS") or (1 if _sqlite else max(1, multiprocessing.cpu_count())))
+workers = _cfg.http_workers or (1 if _sqlite else max(1, multiprocessing.cpu_count()))
 # Slow clients and long CSV uploads must not be killed mid-request.
 timeout = 120
 graceful_timeout = 10

@@ -8,7 +8,7 @@ Starts, in order, each part waiting for the previous one to accept connections:
    for a real FreeSWITCH configured with ``freeswitch/conf``);
 4. the IVR runtime on IVR_LISTEN;
 5. DIALER_WORKERS dialer processes;
-6. the HTTP API on HTTP_HOST:HTTP_PORT (gunicorn, gevent workers).
+6. the HTTP API on HTTP_HOST:HTTP_PORT (gunicorn with gevent workers, ``api/gunicorn_conf.py``).
 
 Each child logs to ``DATA_DIR/log/<name>.log``. Ctrl-C (or SIGTERM) stops them all, last started first.
 If a child dies, the supervisor says which one, shows the end of its log and stops the rest: a half-running
@@ -106,8 +106,7 @@ def plan(cfg: Settings) -> list[Child]:
         Child(
             "http-api",
             [
-                _bin("gunicorn"), "--worker-class", "gevent", "--workers", "2",
-                "--bind", f"{cfg.http_host}:{cfg.http_port}", "--access-logfile", "-",
+                _bin("gunicorn"), "-c", "python:api.gunicorn_conf", "--access-logfile", "-",
                 "api.wsgi:app",
             ],
             (cfg.http_host, cfg.http_port),

@@ -105,6 +105,8 @@ SETTINGS: tuple[Setting, ...] = (
     # HTTP API
     Setting("http_host", "HTTP_HOST", "127.0.0.1", _str, "Address the HTTP API binds to."),
     Setting("http_port", "HTTP_PORT", "8080", _int, "Port of the HTTP API."),
+    Setting("http_workers", "HTTP_WORKERS", "0", _int,
+            "gunicorn gevent workers for the API. 0: one on SQLite (one writer at a time), one per core on PostgreSQL."),
     Setting("public_url", "PUBLIC_URL", "", _str,
             "Base URL clients use to reach the API (recording URLs are built from it). Empty: http://HTTP_HOST:HTTP_PORT."),
     Setting("upload_dir", "UPLOAD_DIR", "uploads", _str,
@@ -163,6 +165,7 @@ class Settings:
     tts_voice_map: str
     http_host: str
     http_port: int
+    http_workers: int
     public_url: str
     upload_dir: str
     default_region: str
