@@ -294,8 +294,19 @@ def _playaudio(ctx: c.Ctx, el: Any, tag: str) -> Play | None:
     if len(el):
         c.no_children(ctx, el, tag)
     play = _new(Play)
-    _play_init(play, c.as_url(ctx, el, tag, el.text or "", "the URL of an audio file"), line=el.sourceline)
+    _play_init(play, _url(ctx, el, tag, "the URL of an audio file"), line=el.sourceline)
     return play
+
+
+def _url(ctx: c.Ctx, el: Any, tag: str, what: str) -> str:
+    """The element's text as a URL; the usual clean case checked here, anything else by ``as_url``."""
+    url = el.text
+    if url:
+        url = url.strip()
+        # Every whitespace character but " " is non-printable (see as_url).
+        if url and " " not in url and url.isprintable():
+            return url
+    return c.as_url(ctx, el, tag, el.text or "", what)
 
 
 def _collectdtmf(ctx: c.Ctx, el: Any, tag: str) -> CollectDigits:
@@ -371,10 +382,12 @@ def _hangup(ctx: c.Ctx, el: Any, tag: str) -> Hangup:
 
 
 def _gotourl(ctx: c.Ctx, el: Any, tag: str) -> GoTo:
-    _attrs(ctx, el, tag)
-    c.no_children(ctx, el, tag)
+    if el.items():
+        _attrs(ctx, el, tag)
+    if len(el):
+        c.no_children(ctx, el, tag)
     goto = _new(GoTo)
-    _goto_init(goto, c.as_url(ctx, el, tag, el.text or "", "the URL of your next app"), line=el.sourceline)
+    _goto_init(goto, _url(ctx, el, tag, "the URL of your next app"), line=el.sourceline)
     return goto
 
 
