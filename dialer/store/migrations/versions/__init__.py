@@ -1,0 +1,1 @@
+"""Alembic revisions of the store, applied in order by dialer.store.db.init_db."""
