@@ -22,7 +22,7 @@ _SPACE = re.compile(r"\s")
 class Ctx:
     """Errors and warnings found while building one App; ``lenient`` turns unknown names into warnings."""
 
-    __slots__ = ("data", "lenient", "errors", "warnings", "_lines", "last_items", "last_settings")
+    __slots__ = ("data", "lenient", "errors", "warnings", "_lines")
 
     def __init__(self, data: bytes, lenient: bool):
         self.data = data
@@ -30,11 +30,6 @@ class Ctx:
         self.errors: list[ParseIssue] = []
         self.warnings: list[ParseIssue] = []
         self._lines: list[str] | None = None
-        # The attribute items of the previous prompt and what they were validated into: apps
-        # write run after run of prompts with the same attributes, and comparing two short
-        # lists is cheaper than hashing them for the module-wide memo.
-        self.last_items: list | None = None
-        self.last_settings: tuple | None = None
 
     def column(self, line: int | None, tag: str, nth: int = 0) -> int | None:
         """1-based column of the ``nth`` ``<tag`` on ``line`` (lxml records lines but not columns)."""

@@ -115,24 +115,7 @@ def build(root: Any, ctx: c.Ctx) -> App:
     filler = c.as_bool(ctx, root, "response", "filler", a["filler"], False) if "filler" in a else False
     if c.text_of(root):
         ctx.error(root, "`response` may not contain loose text; put words to speak in `playtext`")
-    instructions: list[Instruction] = []
-    append = instructions.append
-    for el in root:
-        tag = el.tag
-        if tag == "playtext":  # most of an app, and usually spelled so: no lower() and no dispatch
-            append(_playtext(ctx, el, tag))
-            continue
-        if tag.__class__ is not str:
-            continue
-        tag = tag.lower() if tag[0] != "{" else local_name(tag)
-        if tag == "playtext":
-            append(_playtext(ctx, el, tag))
-            continue
-        builder = _BUILDERS.get(tag)
-        if builder is None:
-            ctx.unknown(el, f"`{el.tag}` is not a KooKoo tag (KooKoo has {', '.join(TOP_TAGS)})")
-            continue
-        append(builder(ctx, el, tag))
+    instructions = _children(ctx, root, None)
     _check_order(ctx, root, instructions)
     return App(KOOKOO, tuple(instructions), sid, filler, tuple(ctx.warnings))
 
@@ -167,58 +150,73 @@ def _prompts(ctx: c.Ctx, el: Any, tag: str) -> tuple:
     """Nested prompts of collectdtmf/recognize: only playtext, playaudio and say-as."""
     if c.text_of(el):
         ctx.error(el, f"`{tag}` may not contain loose text; put the prompt in `playtext`")
-    prompts = []
-    append = prompts.append
-    for child in el:
-        ctag = child.tag
-        if ctag == "playtext":
-            append(_playtext(ctx, child, ctag))
-            continue
-        if ctag.__class__ is not str:
-            continue
-        ctag = ctag.lower() if ctag[0] != "{" else local_name(ctag)
-        if ctag == "playtext":
-            append(_playtext(ctx, child, ctag))
-        elif ctag in PROMPT_TAGS:
-            append(_BUILDERS[ctag](ctx, child, ctag))
-        elif ctag in ATTRIBUTES:
-            if ctx.lenient:
-                ctx.warn(child, f"`{tag}` may not contain `{child.tag}`; skipped")
-            else:
-                ctx.error(child, f"`{tag}` may not contain `{child.tag}` (only playtext, playaudio and say-as)")
-        else:
-            ctx.unknown(child, f"`{child.tag}` is not a KooKoo tag")
-    return tuple(prompts)
+    return tuple(_children(ctx, el, tag))
 
 
-def _playtext(ctx: c.Ctx, el: Any, tag: str) -> Speak:
-    # The hottest builder (most of a typical app is prompts), hence written out flat, and
-    # its attribute sets memoised: an app repeats the same few (lang="EN" speed="2" ...).
-    items = el.items()
-    if items:
-        if items == ctx.last_items:
-            settings = ctx.last_settings
+def _children(ctx: c.Ctx, parent: Any, within: str | None) -> list[Instruction]:
+    """Instructions from the children of ``parent``: the response's (``within`` None) or the prompts of
+    ``within`` (collectdtmf, recognize: playtext, playaudio and say-as only).
+
+    playtext, most of a typical app, is built right here (no call per element), its attribute
+    sets memoised: an app repeats the same few (lang="EN" speed="2" ...); a run of prompts with
+    the same attributes as the previous one is recognised by comparing the short lists, which
+    is cheaper than hashing them for the memo.
+    """
+    out: list[Instruction] = []
+    append = out.append
+    last_items = last_settings = None
+    for el in parent:
+        tag = el.tag
+        if tag != "playtext":
+            if tag.__class__ is not str:
+                continue
+            tag = tag.lower() if tag[0] != "{" else local_name(tag)
+            if tag != "playtext":
+                _other(ctx, el, tag, within, append)
+                continue
+        items = el.items()
+        if not items:
+            lang, speed, quality, tts_type = _PLAYTEXT_DEFAULTS
+        elif items == last_items:
+            lang, speed, quality, tts_type = last_settings
         else:
             settings = _PLAYTEXT_SETTINGS.get(tuple(items))
             if settings is None:
                 settings = _playtext_settings(ctx, el, tag, items)
             else:
-                ctx.last_items = items
-                ctx.last_settings = settings
-        lang, speed, quality, tts_type = settings
+                last_items, last_settings = items, settings
+            lang, speed, quality, tts_type = settings
+        if len(el):
+            c.no_children(ctx, el, tag)
+        text = el.text
+        if text:
+            text = text.strip()
+        if not text:
+            ctx.error(el, "`playtext` has no text to speak")
+            text = ""
+        speak = _new(Speak)
+        _speak_init(speak, text, lang, None, speed, quality, tts_type, line=el.sourceline)
+        append(speak)
+    return out
+
+
+def _other(ctx: c.Ctx, el: Any, tag: str, within: str | None, append: Any) -> None:
+    """A child other than playtext: built (appended), or reported."""
+    if within is None:
+        builder = _BUILDERS.get(tag)
+        if builder is None:
+            ctx.unknown(el, f"`{el.tag}` is not a KooKoo tag (KooKoo has {', '.join(TOP_TAGS)})")
+        else:
+            append(builder(ctx, el, tag))
+    elif tag in PROMPT_TAGS:
+        append(_BUILDERS[tag](ctx, el, tag))
+    elif tag in ATTRIBUTES:
+        if ctx.lenient:
+            ctx.warn(el, f"`{within}` may not contain `{el.tag}`; skipped")
+        else:
+            ctx.error(el, f"`{within}` may not contain `{el.tag}` (only playtext, playaudio and say-as)")
     else:
-        lang, speed, quality, tts_type = _PLAYTEXT_DEFAULTS
-    if len(el):
-        c.no_children(ctx, el, tag)
-    text = el.text
-    if text:
-        text = text.strip()
-    if not text:
-        ctx.error(el, "`playtext` has no text to speak")
-        text = ""
-    speak = _new(Speak)
-    _speak_init(speak, text, lang, None, speed, quality, tts_type, line=el.sourceline)
-    return speak
+        ctx.unknown(el, f"`{el.tag}` is not a KooKoo tag")
 
 
 def _playtext_settings(ctx: c.Ctx, el: Any, tag: str, items: list) -> tuple:
@@ -418,8 +416,9 @@ def _recognize(ctx: c.Ctx, el: Any, tag: str) -> Recognize:
                      _prompts(ctx, el, tag), line=el.sourceline)
 
 
+#: Builders of every tag but playtext (built inline by :func:`_children`).
 _BUILDERS = {
-    "playtext": _playtext, "say-as": _sayas, "playaudio": _playaudio, "collectdtmf": _collectdtmf,
+    "say-as": _sayas, "playaudio": _playaudio, "collectdtmf": _collectdtmf,
     "record": _record, "dial": _dial, "conference": _conference, "hangup": _hangup, "gotourl": _gotourl,
     "sendsms": _sendsms, "recognize": _recognize,
 }
