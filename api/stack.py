@@ -29,6 +29,10 @@ from api import redis_server
 from config import Settings, settings
 
 
+DEMO_SCENARIO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "freeswitch", "sim", "demo_scenario.yaml")
+
+
 @dataclass
 class Child:
     """One supervised process of the stack."""
@@ -96,8 +100,9 @@ def plan(cfg: Settings) -> list[Child]:
             "--max-sessions", str(cfg.sim_max_sessions), "--sps", str(cfg.sim_sps),
             "--inbound-socket", cfg.ivr_address,
         ]
-        if cfg.sim_scenario:
-            sim_args += ["--scenario", cfg.sim_scenario]
+        # Without a scenario of the operator's, the demo one: callers hang up after 40 s, so a
+        # click2call bridged between two simulated people ends, as it would between real ones.
+        sim_args += ["--scenario", cfg.sim_scenario or DEMO_SCENARIO]
         children.append(Child("freeswitch-simulator", sim_args, (fs_host, fs_port)))
     children.append(Child("ivr-runtime", [_bin("ivr"), "serve", "--listen", cfg.ivr_listen], (ivr_host, ivr_port)))
     for n in range(max(1, cfg.dialer_workers)):

@@ -40,6 +40,7 @@ def test_plan_starts_simulator_only_when_configured():
     sim = with_sim[0]
     assert sim.address == ("127.0.0.1", 9021)
     assert sim.args[sim.args.index("--inbound-socket") + 1] == "127.0.0.1:9084"
+    assert sim.args[sim.args.index("--scenario") + 1] == stack.DEMO_SCENARIO
     without = stack.plan(load({"FREESWITCH_SIMULATOR": "0", "DIALER_WORKERS": "3"}))
     assert [c.name for c in without] == ["ivr-runtime", "dialer-1", "dialer-2", "dialer-3", "http-api"]
 
@@ -47,3 +48,11 @@ def test_plan_starts_simulator_only_when_configured():
 def test_bad_node_setting_is_a_readable_error():
     with pytest.raises(SystemExit, match="expected host:port:password"):
         stack.first_node(load({"FREESWITCH_NODES": "127.0.0.1"}))
+
+
+def test_demo_scenario_is_valid_and_callers_hang_up():
+    from freeswitch.sim.scenario import Scenario
+
+    demo = Scenario.load(stack.DEMO_SCENARIO)
+    assert demo.behaviour("919876543210").hangup_after == 40
+    assert demo.behaviour("919876543486").outcome == "busy"
