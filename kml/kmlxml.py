@@ -152,7 +152,9 @@ def _say(ctx: c.Ctx, el: Any, verb: str, shown: str) -> Speak:
         ctx.error(el, f"`{shown}` has no text to speak")
         text = ""
     lang, voice, rate, pitch, volume, engine, loop = settings
-    return Speak(text, lang, voice, None, None, None, None, rate, pitch, volume, engine, loop, line=el.sourceline)
+    speak = _new(Speak)  # not Speak(..., line=...): see kookoo._new
+    _speak_init(speak, text, lang, voice, None, None, None, None, rate, pitch, volume, engine, loop, line=el.sourceline)
+    return speak
 
 
 def _say_settings(ctx: c.Ctx, el: Any, verb: str, shown: str, key: tuple) -> tuple:
@@ -174,6 +176,8 @@ def _say_settings(ctx: c.Ctx, el: Any, verb: str, shown: str, key: tuple) -> tup
 
 
 _SAY_SETTINGS: dict[tuple, tuple] = {}
+_new = object.__new__
+_speak_init = Speak.__init__
 
 
 def _play(ctx: c.Ctx, el: Any, verb: str, shown: str) -> Play:
