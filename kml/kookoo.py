@@ -172,7 +172,11 @@ def _children(ctx: c.Ctx, parent: Any, within: str | None) -> list[Instruction]:
                 continue
             tag = tag.lower() if tag[0] != "{" else local_name(tag)
             if tag != "playtext":
-                _other(ctx, el, tag, within, append)
+                builder = _BUILDERS.get(tag) if within is None else None
+                if builder is not None:
+                    append(builder(ctx, el, tag))
+                else:
+                    _other(ctx, el, tag, within, append)
                 continue
         items = el.items()
         if not items:
@@ -201,13 +205,9 @@ def _children(ctx: c.Ctx, parent: Any, within: str | None) -> list[Instruction]:
 
 
 def _other(ctx: c.Ctx, el: Any, tag: str, within: str | None, append: Any) -> None:
-    """A child other than playtext: built (appended), or reported."""
+    """A child other than playtext and not a response's known tag: a nested prompt (appended), or reported."""
     if within is None:
-        builder = _BUILDERS.get(tag)
-        if builder is None:
-            ctx.unknown(el, f"`{el.tag}` is not a KooKoo tag (KooKoo has {', '.join(TOP_TAGS)})")
-        else:
-            append(builder(ctx, el, tag))
+        ctx.unknown(el, f"`{el.tag}` is not a KooKoo tag (KooKoo has {', '.join(TOP_TAGS)})")
     elif tag in PROMPT_TAGS:
         append(_BUILDERS[tag](ctx, el, tag))
     elif tag in ATTRIBUTES:
