@@ -87,6 +87,9 @@ def normalize(number: object, region: str | None = "IN") -> str:
         raise InvalidNumber(number, "not a number")
     region = (region or "IN").upper()
     if raw.startswith("+"):
+        fast = _fast_e164(raw)
+        if fast is not None:
+            return fast
         parsed = _parse(raw, region)
         _check(parsed, number, None)
         return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
@@ -104,6 +107,73 @@ def normalize(number: object, region: str | None = "IN") -> str:
         return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
     except InvalidNumber:
         raise InvalidNumber(number, first_error.reason) from None
+
+
+# The fast path: "+<country code><national number>" in digits, checked against phonenumbers' own
+# metadata without a full parse. It only ever ACCEPTS, and only in the cases where parse() would
+# keep the digits as they are (one region for the country code, no leading zero, no national
+# prefix to strip), with exactly the checks is_possible_number / is_valid_number make there:
+# the length (per country code and length, computed once) and the same number patterns
+# (general, then any type). Anything else, every refusal included, goes the full way, so the
+# reasons given are the same; tests/api/test_number_fast_path.py checks both ways agree.
+_PLANS: dict[tuple[int, int], tuple | None] = {}
+_TYPE_DESCS = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
+               "voicemail", "fixed_line", "mobile")
+
+
+def _plan(cc: int, length: int) -> tuple | None:
+    """(national prefix pattern, general pattern, type patterns) for a number of ``length`` digits in ``cc``."""
+    key = (cc, length)
+    if key in _PLANS:
+        return _PLANS[key]
+    plan = None
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc) or ()
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(regions[0], None) if len(regions) == 1 else None
+    if meta is not None and meta.general_desc is not None and meta.general_desc.national_number_pattern:
+        # is_possible_number_with_reason looks at the length only.
+        probe = phonenumbers.PhoneNumber(country_code=cc, national_number=int("1" * length))
+        if phonenumbers.is_possible_number_with_reason(probe) == ValidationResult.IS_POSSIBLE:
+            def matching(desc):
+                if desc is None or not desc.national_number_pattern:
+                    return None
+                if desc.possible_length and length not in desc.possible_length:
+                    return None
+                return re.compile(desc.national_number_pattern)
+
+            general = matching(meta.general_desc)
+            types = [matching(getattr(meta, name)) for name in _TYPE_DESCS
+                     if not (name == "mobile" and meta.same_mobile_and_fixed_line_pattern)]
+            types = tuple(t for t in types if t is not None)
+            prefix = meta.national_prefix_for_parsing
+            if general is not None and types:
+                plan = (re.compile(prefix) if prefix else None, general, types)
+    _PLANS[key] = plan
+    return plan
+
+
+def _fast_e164(raw: str) -> str | None:
+    """``raw`` ("+" and digits) when it is a valid number that parses to itself; None: not decided here."""
+    digits = raw[1:]
+    if len(digits) < 4 or len(digits) > 20 or digits[0] == "0":
+        return None
+    for n in (1, 2, 3):
+        cc = int(digits[:n])
+        if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    nsn = digits[n:]
+    if not 2 <= len(nsn) <= 17 or nsn[0] == "0":
+        return None
+    plan = _plan(cc, len(nsn))
+    if plan is None:
+        return None
+    prefix, general, types = plan
+    if prefix is not None and prefix.match(nsn):
+        return None  # parse() might strip a national prefix: let it decide
+    if general.fullmatch(nsn) is None or not any(t.fullmatch(nsn) for t in types):
+        return None
+    return raw
 
 
 def try_normalize(number: object, region: str | None = "IN") -> tuple[str | None, str | None]:
