@@ -333,7 +333,8 @@ def _write_batch(jobs: list[Job]) -> None:
         if rows:
             sess.execute(insert(CallRequest.__table__), rows)  # Core: no ORM bookkeeping per row
             # The requests and their queued attempts commit together: none is ever stored undialable.
-            dialer_submit.submit_call_requests([r["id"] for r in rows], cfg=store.cfg(), session=sess)
+            dialer_submit.submit_call_requests([r["id"] for r in rows], cfg=store.cfg(), session=sess,
+                                               new_rows=rows)
 
 
 def _group_commit() -> GroupCommit:

@@ -103,33 +103,51 @@ def submit_call_request(request_id: str, *, cfg: Settings | None = None) -> list
 
 
 def submit_call_requests(request_ids: Iterable[str], *, cfg: Settings | None = None,
-                         session=None) -> dict[str, list[str]]:
+                         session=None, new_rows: Iterable[dict[str, Any]] | None = None) -> dict[str, list[str]]:
     """:func:`submit_call_request` for many requests in one transaction (a Kairos batch).
 
     Reads the requests and their existing attempts with one query each and
     writes the new attempts with one multi-row insert, so a 500-call batch
     costs a handful of round trips instead of a thousand. With ``session``,
     the work joins that open transaction (the API writes the requests and
-    their attempts in one commit) instead of opening its own.
+    their attempts in one commit) instead of opening its own. ``new_rows``
+    (with ``session``): the ``call_requests`` rows, as inserted, of requests
+    created in that same transaction; they have no attempts yet, so they are
+    taken as given instead of read back.
     """
     cfg = _cfg(cfg)
     ids = list(dict.fromkeys(request_ids))
     if not ids:
         return {}
     if session is not None:
-        return _submit_in(session, ids)
+        return _submit_in(session, ids, new_rows)
     with db.session_scope(cfg.sqlalchemy_url, immediate=True) as s:
         return _submit_in(s, ids)
 
 
-def _submit_in(s, ids: list[str]) -> dict[str, list[str]]:
+class _NewRequest:
+    """A ``call_requests`` row inserted in this transaction, read as the attributes of a CallRequest."""
+
+    __slots__ = ("id", "account_id", "kind", "status", "scheduled_at", "parameters")
+
+    def __init__(self, row: dict[str, Any]):
+        for name in self.__slots__:
+            setattr(self, name, row.get(name))
+
+
+def _submit_in(s, ids: list[str], new_rows: Iterable[dict[str, Any]] | None = None) -> dict[str, list[str]]:
     """The body of :func:`submit_call_requests`, inside the open transaction of session ``s``."""
     out: dict[str, list[str]] = {}
-    reqs = {r.id: r for r in s.scalars(sa.select(CallRequest).where(CallRequest.id.in_(ids)))}
+    given = {r["id"]: _NewRequest(r) for r in new_rows or ()}
     existing: dict[str, list[str]] = {}
-    for rid, aid in s.execute(sa.select(Attempt.request_id, Attempt.id).where(Attempt.request_id.in_(ids))):
-        existing.setdefault(rid, []).append(aid)
+    if all(i in given for i in ids):
+        reqs = given  # created in this transaction: no attempts yet, nothing to read back
+    else:
+        reqs = {r.id: r for r in s.scalars(sa.select(CallRequest).where(CallRequest.id.in_(ids)))}
+        for rid, aid in s.execute(sa.select(Attempt.request_id, Attempt.id).where(Attempt.request_id.in_(ids))):
+            existing.setdefault(rid, []).append(aid)
     now = utcnow()
+    newly_queued: list[str] = []
     rows: list[dict[str, Any]] = []
     for request_id in ids:
         req = reqs.get(request_id)
@@ -155,8 +173,12 @@ def _submit_in(s, ids: list[str]) -> dict[str, list[str]]:
                          "next_try_at": due, "created_at": now, "updated_at": now})
             attempt_ids.append(attempt_id)
         if req.status in ("scheduled", "queued") and not req.scheduled_at:
+            if isinstance(req, _NewRequest) and req.status != "queued":
+                newly_queued.append(req.id)
             req.status = "queued"
         out[request_id] = attempt_ids
+    if newly_queued:
+        s.execute(sa.update(CallRequest).where(CallRequest.id.in_(newly_queued)).values(status="queued"))
     if rows:
         s.execute(sa.insert(Attempt.__table__), rows)  # Core insert: no ORM bookkeeping per row
     return out
