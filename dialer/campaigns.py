@@ -131,14 +131,18 @@ def alternates(contact: Contact | None, number: str) -> list[str]:
 # The Redis switch every worker checks before each originate
 # ---------------------------------------------------------------------------
 
-# KEYS[1]: control hash. KEYS[2]: in-flight launch set. ARGV: campaign id, token, ttl seconds.
-# Returns 1 (and registers the launch) only while the campaign is running.
+# KEYS[1]: control hash. KEYS[2]: in-flight launch set. KEYS[3]: the call's "sent" marker.
+# ARGV: campaign id ('' for single requests), token, ttl seconds.
+# Returns 1 (registering the launch and marking the call as sent) only while the campaign is running.
 _GATE = """
-local state = redis.call('HGET', KEYS[1], ARGV[1])
-if state and state ~= 'running' then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2])
+if ARGV[1] ~= '' then
+  local state = redis.call('HGET', KEYS[1], ARGV[1])
+  if state and state ~= 'running' then return 0 end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2])
+end
+redis.call('SET', KEYS[3], '1', 'EX', 86400)
 return 1
 """
 
@@ -164,11 +168,20 @@ class Control:
         return f"{self.prefix}:launching:{campaign_id}"
 
     def gate(self, campaign_id: str | None, token: str) -> bool:
-        """True when this launch may go ahead (the campaign is running); registers it as in flight."""
-        if campaign_id is None:
-            return True
-        return bool(int(self._gate(keys=[self.key, self._inflight(campaign_id)],
-                                   args=[campaign_id, token, self.LAUNCH_TTL])))
+        """True when this launch (``token`` = the call uuid) may go ahead; registers it as in flight.
+
+        A call that passes is marked *sent* (:meth:`was_sent`) before its originate is written, so that
+        after a crash its attempt is reconciled, never re-queued: nothing is dialed twice.
+        """
+        return bool(int(self._gate(keys=[self.key, self._inflight(campaign_id or "-"), self._sent(token)],
+                                   args=[campaign_id or "", token, self.LAUNCH_TTL])))
+
+    def _sent(self, token: str) -> str:
+        return f"{self.prefix}:sent:{token}"
+
+    def was_sent(self, token: str) -> bool:
+        """Whether a call passed the gate (its originate may have reached FreeSWITCH)."""
+        return bool(self.r.exists(self._sent(token)))
 
     def done(self, campaign_id: str | None, token: str) -> None:
         """The launch was sent (or abandoned)."""

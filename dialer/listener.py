@@ -109,6 +109,9 @@ class Listener:
             else:
                 launcher = h.get("variable_vaani_worker")
             if launcher and launcher in self.d.live_workers_cached():
+                # Look again once a dead launcher would have stopped beating: apply only if it did.
+                gevent.spawn_later(self.d.opts.heartbeat_ttl + self.d.opts.heartbeat + self.foreign_delay,
+                                   self._if_orphaned, launcher, name, call_uuid, dict(h), event.body)
                 return
         if name == "BACKGROUND_JOB" and event.body.startswith("-ERR"):
             # A failed originate that had a channel also sends CHANNEL_HANGUP_COMPLETE, the richer
@@ -122,6 +125,12 @@ class Listener:
             gevent.spawn_later(delay, q.put, item)
         else:
             q.put(item)
+
+    def _if_orphaned(self, launcher: str, name: str, call_uuid: str, headers: dict, body: str) -> None:
+        if launcher in self.d.live_workers():
+            return
+        q = self._queues[zlib.crc32(call_uuid.encode()) % len(self._queues)]
+        q.put((name, call_uuid, headers, body))
 
     def _drain(self, q: gevent.queue.Queue) -> None:
         while True:
@@ -275,10 +284,12 @@ class Listener:
 class Reconciler:
     """Compares live attempts with what FreeSWITCH reports and settles the differences."""
 
-    def __init__(self, dialer: "Dialer", listener: Listener, grace: float = 3.0):
+    def __init__(self, dialer: "Dialer", listener: Listener, grace: float = 3.0, settle_after: float = 4.0):
         self.d = dialer
         self.listener = listener
         self.grace = grace
+        self.settle_after = settle_after
+        self._missing: dict[str, float] = {}
 
     def node_reconnected(self, node_name: str, client) -> int:
         """After (re)connecting to a node: settle our attempts on it whose channel is gone. Returns how many."""
@@ -300,7 +311,7 @@ class Reconciler:
                 continue
             mine_and_sent = a.origination_uuid in self.d.launched
             age = (utcnow() - a.claimed_at).total_seconds() if a.claimed_at else 1e9
-            if a.state == "dialing" and not mine_and_sent:
+            if a.state == "dialing" and not mine_and_sent and not self.d.control.was_sent(a.origination_uuid):
                 if age < self.grace:
                     continue  # being launched right now by some worker
                 if a.claimed_by in self.d.live_workers() and a.claimed_by != self.d.worker_id:
@@ -310,7 +321,8 @@ class Reconciler:
 
     def settle_gone(self, a) -> int:
         """An attempt whose channel FreeSWITCH does not have: launched → final with a CDR; never launched → queued."""
-        if a.state == "dialing" and a.origination_uuid not in self.d.launched:
+        if a.state == "dialing" and a.origination_uuid not in self.d.launched \
+                and not self.d.control.was_sent(a.origination_uuid):
             with db.session_scope(self.d.db_url) as s:
                 ok = _attempts.requeue_unlaunched(s, a.id, a.claimed_by)
             if ok:
@@ -346,12 +358,22 @@ class Reconciler:
         }
 
     def recover_dead_workers(self) -> int:
-        """Settle or adopt live attempts of workers whose heartbeat stopped. Returns how many were handled."""
+        """Settle or adopt live attempts of workers whose heartbeat stopped. Returns how many were handled.
+
+        An attempt whose channel is gone is settled only after it has been seen missing for
+        ``settle_after`` seconds: the dead launcher's last events (a hangup, an originate's -ERR) reach
+        the other workers a few seconds late (see :meth:`Listener.on_event`) and must win over a guess.
+        """
+        import time as _time
+
         live = self.d.live_workers()
         older = utcnow() - _timedelta(self.grace)
         with db.session_scope(self.d.db_url) as s:
             stale = _attempts.stale_claims(s, live, older)
         handled = 0
+        now = _time.monotonic()
+        seen = {a.origination_uuid for a in stale}
+        self._missing = {u: t for u, t in getattr(self, "_missing", {}).items() if u in seen}
         for a in stale:
             client = self.d.nodes.client(a.fs_node)
             if client is None or not client.connected:
@@ -364,12 +386,16 @@ class Reconciler:
             except Exception:
                 continue
             if exists:
+                self._missing.pop(a.origination_uuid, None)
                 with db.session_scope(self.d.db_url) as s:
                     if _attempts.adopt(s, a.id, a.claimed_by, self.d.worker_id):
                         self.d.launched.add(a.origination_uuid)
                         handled += 1
             else:
-                handled += self.settle_gone(a)
+                first = self._missing.setdefault(a.origination_uuid, now)
+                if now - first >= self.settle_after:
+                    self._missing.pop(a.origination_uuid, None)
+                    handled += self.settle_gone(a)
         return handled
 
 
