@@ -279,7 +279,10 @@ def _sayas_checked(ctx: c.Ctx, el: Any, tag: str, items: list, key: tuple) -> Sp
 
 
 def _remember(ctx: c.Ctx, before: int, key: tuple, settings: tuple) -> None:
-    """Memoise ``settings`` for ``key`` if no problem was reported since ``before`` (a bad set is reported every time)."""
+    """Memoise ``settings`` for ``key`` if no problem was reported since ``before``.
+
+    A set that had a problem is not kept, so that it is reported every time it appears.
+    """
     if len(ctx.errors) + len(ctx.warnings) == before:
         if len(_SETTINGS) >= 1024:
             _SETTINGS.clear()
