@@ -297,19 +297,22 @@ def _row(c: dict[str, Any], flow: FlowInfo, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _existing(sess, keys: list[str]) -> dict[str, str]:
+def _existing(sess, account_id: str, keys: list[str]) -> dict[str, str]:
     # Keys start with the flow id, which belongs to one account: a key names one account's call.
+    # Naming the account too lets SQL use the (account_id, kind, idempotency_key) unique index
+    # instead of scanning every call request.
     existing: dict[str, str] = {}
     for i in range(0, len(keys), 900):
         existing.update(sess.execute(select(CallRequest.idempotency_key, CallRequest.id).where(
-            CallRequest.kind == "kairos", CallRequest.idempotency_key.in_(keys[i:i + 900]))).all())
+            CallRequest.account_id == account_id, CallRequest.kind == "kairos",
+            CallRequest.idempotency_key.in_(keys[i:i + 900]))).all())
     return existing
 
 
 def _lookup_only(account_id: str, items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, bool]]:
     """TEST mode: what each call would answer, writing nothing."""
     with store.session() as sess:
-        existing = _existing(sess, [k for k, _ in items])
+        existing = _existing(sess, account_id, [k for k, _ in items])
     return [(existing[k], True) if k in existing else (row["id"], False) for k, row in items]
 
 
@@ -317,10 +320,15 @@ def _write_batch(jobs: list[Job]) -> None:
     """One transaction for every queued request's calls, then one hand-over to the dialer."""
     from dialer import submit as dialer_submit
 
-    keys = [k for job in jobs for k, _ in job.items]
+    by_account: dict[str, list[str]] = {}
+    for job in jobs:
+        for k, row in job.items:
+            by_account.setdefault(row["account_id"], []).append(k)
     rows: list[dict[str, Any]] = []
     with store.session(immediate=True) as sess:
-        existing = _existing(sess, keys)
+        existing: dict[str, str] = {}
+        for account_id, keys in by_account.items():
+            existing.update(_existing(sess, account_id, keys))
         for job in jobs:
             job.results = []
             for key, row in job.items:

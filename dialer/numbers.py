@@ -117,8 +117,9 @@ def normalize(number: object, region: str | None = "IN") -> str:
 # (general, then any type). Anything else, every refusal included, goes the full way, so the
 # reasons given are the same; tests/api/test_number_fast_path.py checks both ways agree.
 _PLANS: dict[tuple[int, int], tuple | None] = {}
-_TYPE_DESCS = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
-               "voicemail", "fixed_line", "mobile")
+# Valid means "matches the general pattern and some type's": the order is free, the usual types go first.
+_TYPE_DESCS = ("mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip", "personal_number",
+               "pager", "uan", "voicemail")
 
 
 def _plan(cc: int, length: int) -> tuple | None:
