@@ -10,27 +10,37 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
+from threading import get_native_id
 
 from lxml import etree
 
 from kml.model import KmlError, ParseIssue
 
-_local = threading.local()
+_parsers: dict[int, etree.XMLParser] = {}
 _DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def _parser() -> etree.XMLParser:
-    """One hardened parser per OS thread (lxml parsers must not be shared across threads)."""
-    parser = getattr(_local, "parser", None)
+    """One hardened parser per OS thread.
+
+    lxml parsers must not be shared across OS threads, hence the key: the native thread id,
+    which gevent does not patch (``threading.local`` and ``get_ident`` become per-greenlet
+    under gevent, which would build a parser, and its libxml2 context, for every call's
+    greenlet). Greenlets of one thread may share a parser because a parse never yields:
+    it reads bytes in memory, with no network and no resolvers.
+    """
+    key = get_native_id()
+    parser = _parsers.get(key)
     if parser is None:
+        if len(_parsers) >= 256:  # ids of finished threads; a thread still parsing holds its own reference
+            _parsers.clear()
         # remove_blank_text: whitespace-only text between elements (indentation) is never
         # read (text is stripped, tails are ignored), so libxml2 need not keep it.
         parser = etree.XMLParser(
             resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
             huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False, remove_blank_text=True,
         )
-        _local.parser = parser
+        _parsers[key] = parser
     return parser
 
 
