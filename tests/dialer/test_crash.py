@@ -32,7 +32,7 @@ def test_sigkilled_workers_lose_and_repeat_nothing(tmp_path, key_prefix, redis_u
     sim = Sim(free_port(), speed=50)
     ivr = free_port()
     cfg = settings_for(db_url, key_prefix, sim.port, ivr)
-    _, camp = make_campaign(db_url, numbers(CONTACTS), calls_per_minute=30000)
+    _, camp = make_campaign(db_url, numbers(CONTACTS), calls_per_minute=3000)
     env = dict(os.environ, DATABASE_URL=db_url, REDIS_URL=redis_url, REDIS_KEY_PREFIX=key_prefix,
                FREESWITCH_NODES=f"127.0.0.1:{sim.port}:ClueCon:10000:5000", IVR_LISTEN=f"127.0.0.1:{ivr}",
                DIALER_GATEWAY_CPS="0")
@@ -54,16 +54,16 @@ def test_sigkilled_workers_lose_and_repeat_nothing(tmp_path, key_prefix, redis_u
             print(round(time.monotonic() - deadline + 90, 1), progress["attempts"], kills, flush=True)
             if progress["status"] == "completed" or not progress["attempts"].get("queued"):
                 break
-            ready = [i for i in range(len(workers)) if time.monotonic() - born[i] > 5]
-            if ready:
+            ready = [i for i in range(len(workers)) if time.monotonic() - born[i] > 8]
+            if ready and kills < 6:
                 i = rng.choice(ready)
                 workers[i].send_signal(signal.SIGKILL)
                 workers[i].wait()
                 kills += 1
                 workers[i] = _spawn(env)
                 born[i] = time.monotonic()
-            time.sleep(rng.uniform(0.5, 2.0))
-        wait_for(lambda: submit.campaign_progress(camp, cfg=cfg)["status"] == "completed", timeout=60)
+            time.sleep(rng.uniform(1.0, 3.0))
+        wait_for(lambda: submit.campaign_progress(camp, cfg=cfg)["status"] == "completed", timeout=120)
         with db.session_scope(db_url) as s:
             wait_for(lambda: s.execute(sa.select(sa.func.count()).select_from(Cdr)
                                        .where(Cdr.campaign_id == camp)).scalar() == CONTACTS, timeout=15)
