@@ -224,7 +224,8 @@ class Call:
             for instr in doc.instructions:
                 if not isinstance(instr, kml.Reject):
                     self._ensure_answered()
-                self.notify("instruction", _describe(instr))
+                if self.runtime.observers:  # the description is for transcripts only: not built otherwise
+                    self.notify("instruction", _describe(instr))
                 try:
                     result = self.executor.run(instr)
                 except InstructionError as exc:
@@ -295,7 +296,8 @@ class Call:
             self.runtime.metrics.add("connect_to_first_request", total)
             # The same span without the connect/myevents/linger round trips, i.e. FreeSWITCH's own reply time.
             self.runtime.metrics.add("connect_to_first_request_own", max(0.0, total - self.session.setup_seconds))
-        self.notify("request", f"{method or 'GET'} {url} {_fmt_params(params)}")
+        if self.runtime.observers:
+            self.notify("request", f"{method or 'GET'} {url} {_fmt_params(params)}")
         started = time.perf_counter()
         # The request runs in a greenlet of its own so that a hangup can abandon it at once
         # without throwing anything into the call's greenlet.
@@ -313,7 +315,8 @@ class Call:
             return None
         finally:
             self._fetch_spent += time.perf_counter() - started
-        self.notify("response", f"HTTP {res.status} {len(res.body)} bytes in {res.seconds * 1000:.0f} ms")
+        if self.runtime.observers:
+            self.notify("response", f"HTTP {res.status} {len(res.body)} bytes in {res.seconds * 1000:.0f} ms")
         try:
             doc = kml.parse(res.body, None)
         except kml.KmlError as exc:
@@ -357,7 +360,8 @@ class Call:
             event = kml.EVENT_DISCONNECT if self.ended_by_platform else kml.EVENT_HANGUP
             params = request_params(kml.KOOKOO, self.ident, event,
                                     {"process": self.process, "data": self.process_data})
-        self.notify("request", f"{self.spec.method or 'GET'} {self.url} {_fmt_params(params)}")
+        if self.runtime.observers:
+            self.notify("request", f"{self.spec.method or 'GET'} {self.url} {_fmt_params(params)}")
         try:
             self.runtime.fetcher.fetch(self.url, params, self.spec.method or "GET",
                                        read_timeout=min(FINAL_REQUEST_TIMEOUT, self.runtime.fetcher.read_timeout))
@@ -369,8 +373,11 @@ class Call:
     def command_sent(self) -> None:
         """Record the event→command latency when a command answers a call event (see ivr.metrics)."""
         if self._event_at is not None:
-            self.runtime.metrics.add("event_to_command",
-                                     max(0.0, time.perf_counter() - self._event_at - self._fetch_spent))
+            spent = time.perf_counter() - self._event_at
+            metrics = self.runtime.metrics
+            metrics.add("event_to_command", max(0.0, spent - self._fetch_spent))
+            # The same span with the app request left in (an upper bound on the runtime's own share).
+            metrics.add("event_to_command_with_fetch", spent)
             self._event_at = None
 
     def _error(self, reason: str) -> None:
