@@ -28,6 +28,7 @@ written against greenswitch catches ours too.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 import uuid as _uuid
@@ -39,6 +40,21 @@ import gevent.event
 from greenswitch.esl import OutboundSessionHasGoneAway
 
 from freeswitch import wire
+
+
+#: A random UUID's first 24 characters, drawn once per process; _app_uuid() appends a counter.
+_UUID_PREFIX = str(_uuid.uuid4())[:24]
+_uuid_counter = itertools.count(1)
+
+
+def _app_uuid() -> str:
+    """A fresh UUID-shaped ``Event-UUID`` for one ``execute``.
+
+    Unique within the process (a counter) and across processes (a random
+    prefix); ``uuid4()`` per command would read the kernel's random source
+    with a syscall every time.
+    """
+    return f"{_UUID_PREFIX}{next(_uuid_counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 class CallGone(OutboundSessionHasGoneAway):
@@ -146,6 +162,10 @@ class OutboundSession:
     def __init__(self, sock: socket.socket, *, send_timeout: float = 5.0, reply_timeout: float = 10.0):
         self.sock = sock
         self.rfile = sock.makefile("rb")
+        # gevent's socket wraps a non-blocking OS socket: writes try it directly first (see _write).
+        raw = getattr(sock, "_sock", None)
+        self._raw = raw if raw is not None and raw.gettimeout() == 0.0 else None
+        self._writing = False
         self.send_timeout = send_timeout
         self.reply_timeout = reply_timeout
         self.channel: dict[str, str] = {}
@@ -233,7 +253,7 @@ class OutboundSession:
         """
         if self.hung_up:
             raise CallGone(self.hangup_cause)
-        app_uuid = str(_uuid.uuid4())
+        app_uuid = _app_uuid()
         done = gevent.event.AsyncResult()
         self._waits[app_uuid] = done
         headers = [("call-command", "execute"), ("execute-app-name", app), ("Event-UUID", app_uuid)]
@@ -319,14 +339,32 @@ class OutboundSession:
         return reply
 
     def _write(self, data: bytes) -> None:
-        # gevent's socket timeout would also apply to the reader's recv, which legitimately
-        # waits for minutes during a long prompt; a Timeout around the write bounds only the send.
+        # A command frame is small and the kernel's send buffer nearly always has room: one
+        # non-blocking send on the underlying socket writes it whole in one syscall, without
+        # gevent's sendall loop or a Timeout object per command. Only what is left over (a full
+        # buffer: FreeSWITCH not reading) goes the slow way.
+        # Not while another greenlet's slow write is under way: its remainder must go out first.
+        raw = self._raw if not self._writing else None
         try:
-            with gevent.Timeout(self.send_timeout, CommandError(f"send timed out after {self.send_timeout}s")):
-                self.sock.sendall(data)
+            sent = raw.send(data) if raw is not None else 0
+        except BlockingIOError:
+            sent = 0
         except OSError as exc:
             self._gone = True
             raise CallGone(self.hangup_cause or f"socket error: {exc}") from None
+        if sent == len(data):
+            return
+        # gevent's socket timeout would also apply to the reader's recv, which legitimately
+        # waits for minutes during a long prompt; a Timeout around the write bounds only the send.
+        self._writing = True
+        try:
+            with gevent.Timeout(self.send_timeout, CommandError(f"send timed out after {self.send_timeout}s")):
+                self.sock.sendall(data[sent:] if sent else data)
+        except OSError as exc:
+            self._gone = True
+            raise CallGone(self.hangup_cause or f"socket error: {exc}") from None
+        finally:
+            self._writing = False
 
     def _get(self, result: gevent.event.AsyncResult, timeout: float | None):
         try:
