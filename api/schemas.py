@@ -17,7 +17,8 @@ import functools
 import re
 import zoneinfo
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 
@@ -100,20 +101,20 @@ class Schema:
         """Check ``data`` against every field and return the cleaned values."""
         if data is None:
             data = {}
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise ValidationError(path or "body", "must be a JSON object")
-        ctx = _Ctx(region=region, now=now or dt.datetime.now(dt.timezone.utc), data=data)
+        ctx = _Ctx(region, now or dt.datetime.now(dt.timezone.utc), data)
         out: dict[str, Any] = {}
         for f in self.fields:
-            raw = data.get(f.name)
-            where = f"{path}{f.name}"
-            if raw is None or (isinstance(raw, str) and raw.strip() == "" and not f.allow_empty):
+            name = f.name
+            raw = data.get(name)
+            if raw is None or (isinstance(raw, str) and not f.allow_empty and raw.strip() == ""):
                 if f.required:
-                    raise ValidationError(where, "is required", f.code)
+                    raise ValidationError(path + name, "is required", f.code)
                 if f.default is not None:
-                    out[f.name] = f.default
+                    out[name] = f.default
                 continue
-            out[f.name] = _clean(f, raw, where, ctx)
+            out[name] = _clean(f, raw, path + name, ctx)
         if self.check is not None:
             self.check(out)
         return out
