@@ -42,7 +42,7 @@ from api.errors import ApiError, kairos_body
 from api.group_commit import GroupCommit, Job
 from api.schemas import Field, ValidationError, s
 from dialer.store import accounts
-from dialer.store.models import CallRequest, new_id
+from dialer.store.models import CallRequest, new_id, utcnow
 
 bp = Blueprint("kairos", __name__)
 
@@ -339,6 +339,9 @@ def _write_batch(jobs: list[Job]) -> None:
                 rows.append(row)
                 job.results.append((row["id"], False))
         if rows:
+            stamp = utcnow()  # one clock read for the batch, not a column default called per row
+            for row in rows:
+                row["created_at"] = row["updated_at"] = stamp
             sess.execute(insert(CallRequest.__table__), rows)  # Core: no ORM bookkeeping per row
             # The requests and their queued attempts commit together: none is ever stored undialable.
             dialer_submit.submit_call_requests([r["id"] for r in rows], cfg=store.cfg(), session=sess,
