@@ -35,9 +35,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     from dialer.store import db
 
     if migrate:
-        db.init_db(cfg.sqlalchemy_url)
+        engine = db.init_db(cfg.sqlalchemy_url)
     else:
-        db.get_engine(cfg.sqlalchemy_url)
+        engine = db.get_engine(cfg.sqlalchemy_url)
+    from api import store
+
+    store.tune(engine)
     app.extensions["vaani_redis"] = redis_lib.Redis.from_url(cfg.redis_url, socket_timeout=5,
                                                              socket_connect_timeout=2)
 

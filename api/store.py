@@ -13,10 +13,32 @@ from typing import Iterator
 
 import redis as redis_lib
 from flask import current_app
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from config import Settings
 from dialer.store import db
+
+
+#: SQLite page cache per connection, in KiB (SQLite's default is 2 MiB). The call_requests and attempts
+#: indexes are keyed by random ids, so a batch's inserts touch pages all over them; once the tables
+#: outgrow the default cache every insert rereads pages and a 500-call batch costs a third more CPU.
+SQLITE_CACHE_KIB = 32768
+
+
+def _sqlite_cache(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cur.close()
+
+
+def tune(engine) -> None:
+    """Give the API's SQLite connections a larger page cache (no-op on PostgreSQL; once per engine)."""
+    if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _sqlite_cache):
+        return
+    event.listen(engine, "connect", _sqlite_cache)
+    # Pooled connections opened before (by the migrations) are closed, so every connection gets it.
+    engine.dispose()
 
 
 def cfg() -> Settings:
