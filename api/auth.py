@@ -13,6 +13,7 @@ secret, so response times do not reveal which account ids exist.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Iterable
 
@@ -77,6 +78,15 @@ def client_ip() -> str:
     return peer
 
 
+@functools.lru_cache(maxsize=4096)
+def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    # Every Kairos submission checks its account's allow-list: parse each entry once.
+    try:
+        return ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        return None
+
+
 def ip_allowed(address: str, allowlist: Iterable[str] | None) -> bool:
     """True when ``address`` is one of, or inside one of, the allow-list's addresses/CIDR networks."""
     try:
@@ -84,9 +94,7 @@ def ip_allowed(address: str, allowlist: Iterable[str] | None) -> bool:
     except ValueError:
         return False
     for entry in allowlist or ():
-        try:
-            if ip in ipaddress.ip_network(str(entry).strip(), strict=False):
-                return True
-        except ValueError:
-            continue
+        net = _network(str(entry))
+        if net is not None and ip in net:
+            return True
     return False
