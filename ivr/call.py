@@ -33,6 +33,7 @@ import kml
 from freeswitch.outbound import CallGone, CommandError, OutboundSession
 from ivr import builtin
 from ivr.call_spec import CALL_VAR, CallFacts, CallSpec, CallSpecError
+from ivr.documents import parse_document
 from ivr.execute import Executor, InstructionError
 from ivr.fetch import FetchError
 from ivr.inbound import InboundLookupError, lookup
@@ -318,7 +319,7 @@ class Call:
         if self.runtime.observers:
             self.notify("response", f"HTTP {res.status} {len(res.body)} bytes in {res.seconds * 1000:.0f} ms")
         try:
-            doc = kml.parse(res.body, None)
+            doc = parse_document(res.body)
         except kml.KmlError as exc:
             self._error(f"app {url}: malformed document: {exc}")
             return None

@@ -66,6 +66,7 @@ class AppFetcher:
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         headers = {"User-Agent": USER_AGENT}
+        self._timeouts: dict[tuple[float, float], urllib3.Timeout] = {}
         # No retries: a failed app goes to the fallback chain at once, the caller is waiting.
         self._retries = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=max_redirects,
                                       raise_on_redirect=True, raise_on_status=False)
@@ -86,8 +87,13 @@ class AppFetcher:
         limit = max_bytes or self.max_bytes
         method = (method or "GET").upper()
         started = time.perf_counter()
-        kwargs = dict(timeout=urllib3.Timeout(connect=ct, read=rt), retries=self._retries,
-                      preload_content=False, redirect=True)
+        timeout = self._timeouts.get((ct, rt))
+        if timeout is None:
+            # urllib3 clones the Timeout it is given per request: one per (connect, read) pair serves all.
+            timeout = urllib3.Timeout(connect=ct, read=rt)
+            if len(self._timeouts) < 64:  # per-account values are few; never grow without bound
+                self._timeouts[(ct, rt)] = timeout
+        kwargs = dict(timeout=timeout, retries=self._retries, preload_content=False, redirect=True)
         try:
             if method == "POST":
                 resp = self.pool.request("POST", url, body=urlencode(params),
