@@ -9,9 +9,11 @@ overlaps thousands of such waits. How many workers depends on the store:
   request of its gevent worker; one worker instead lines its writers up
   cooperatively and commits them together (``api.group_commit``).
 
-The bind address comes from HTTP_HOST / HTTP_PORT.
+The bind address comes from HTTP_HOST / HTTP_PORT. Each worker freezes its
+start-up heap out of the garbage collector (``post_worker_init``).
 """
 
+import gc
 import multiprocessing
 
 from config import settings
@@ -27,3 +29,15 @@ workers = _cfg.http_workers or (1 if _sqlite else max(1, multiprocessing.cpu_cou
 timeout = 120
 graceful_timeout = 10
 keepalive = 5
+
+
+def post_worker_init(worker):
+    """Move everything the app built at start-up out of the garbage collector's sight.
+
+    The worker's heap (SQLAlchemy, phonenumbers' metadata, Flask) holds a few
+    hundred thousand long-lived objects; a 500-call batch allocates enough to
+    trigger full collections that walked all of them, 100+ ms pauses that were
+    most of the batch latency's tail. Frozen, they are never scanned again.
+    """
+    gc.collect()
+    gc.freeze()
