@@ -10,7 +10,8 @@ overlaps thousands of such waits. How many workers depends on the store:
   cooperatively and commits them together (``api.group_commit``).
 
 The bind address comes from HTTP_HOST / HTTP_PORT. Each worker freezes its
-start-up heap out of the garbage collector (``post_worker_init``).
+start-up heap out of the garbage collector and, on SQLite, checkpoints the WAL
+from a thread of its own instead of inside requests (``post_worker_init``).
 """
 
 import gc
@@ -41,3 +42,6 @@ def post_worker_init(worker):
     """
     gc.collect()
     gc.freeze()
+    from api.store import start_checkpointer
+
+    start_checkpointer(_cfg.sqlalchemy_url)
