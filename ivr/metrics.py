@@ -7,7 +7,8 @@ Two spans are recorded per call:
   command being sent);
 * ``event_to_command`` — from a call event (an application's completion)
   being read off the socket to the next command being written, minus the time
-  spent waiting for the customer's app to answer.
+  spent waiting for the customer's app to answer;
+  ``event_to_command_with_fetch`` is the same span with that wait left in.
 
 Samples go into bounded ring buffers (appending is O(1) and allocation-free
 enough to stay on the hot path); :meth:`Metrics.summary` gives percentiles.
