@@ -195,6 +195,9 @@ def main() -> dict:
         batch_cpu = _group_cpu_seconds(server.pid) - batch_cpu0
         latencies.sort()
         return {
+            "measures": (f"Kairos /outbound/create over keep-alive HTTP from a separate client process: "
+                         f"{CLIENTS} clients posting 1-call submissions for {SECONDS:g} s, then {len(latencies)} "
+                         f"500-call batches one at a time; every 200 is committed in SQL"),
             "server": f"gunicorn -c python:api.gunicorn_conf (gevent) workers={WORKERS or 'auto'}",
             "database": db_url.split(":", 1)[0],
             "load_average": round(load, 2),
