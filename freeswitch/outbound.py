@@ -183,6 +183,7 @@ class OutboundSession:
         self.last_event_at = 0.0
         #: Seconds start() spent on its three round trips to FreeSWITCH.
         self.setup_seconds = 0.0
+        self._setup_replies: list[gevent.event.AsyncResult] = []
         self._replies: deque[gevent.event.AsyncResult] = deque()
         self._waits: dict[str, gevent.event.AsyncResult] = {}
         self._reader: gevent.Greenlet | None = None
@@ -209,9 +210,11 @@ class OutboundSession:
     def start(self) -> dict[str, str]:
         """``connect``, then ``myevents`` and ``linger``; starts the reader. Returns the channel data.
 
-        ``myevents`` and ``linger`` are written together: FreeSWITCH answers
-        commands in order, so pipelining them saves a round trip before the
-        app's first request.
+        ``myevents`` and ``linger`` are written together and their replies are
+        not waited for here: FreeSWITCH handles a socket's commands in order, so
+        every later command is behind them anyway, and the app's first request
+        (which needs only the channel data) goes out one round trip sooner. The
+        replies are checked before the first command of the call is sent.
         """
         began = time.perf_counter()
         self._write(wire.encode_command("connect"))
@@ -228,15 +231,27 @@ class OutboundSession:
         first, second = gevent.event.AsyncResult(), gevent.event.AsyncResult()
         self._replies.extend((first, second))
         self._write(wire.encode_command("myevents") + wire.encode_command("linger"))
-        for reply in (first, second):
-            self._check_reply(self._get(reply, self.reply_timeout))
+        self._setup_replies = [first, second]
         self.setup_seconds = time.perf_counter() - began
         return self.channel
+
+    def _confirm_setup(self) -> None:
+        """Check the ``myevents`` and ``linger`` replies (once, before the call's first command)."""
+        pending, self._setup_replies = self._setup_replies, []
+        for name, reply in zip(("myevents", "linger"), pending):
+            try:
+                self._check_reply(self._get(reply, self.reply_timeout))
+            except CommandError as exc:
+                # The usual cause: a socket application without `async full` (static mode refuses linger).
+                raise CommandError(f"FreeSWITCH refused {name} ({exc}); the socket application must run "
+                                   f"'<host:port> async full'") from None
 
     # -- commands -----------------------------------------------------------------------
 
     def command(self, line: str, headers: list[tuple[str, str]] = (), body: str | None = None) -> wire.Frame:
         """Send a command and return its reply frame; ``-ERR`` raises :class:`CommandError`."""
+        if self._setup_replies:
+            self._confirm_setup()
         frame = self._get(self._command_async(line, headers, body), self.reply_timeout)
         self._check_reply(frame)
         return frame

@@ -98,6 +98,11 @@ class Call:
             self._interpret()
         except CallGone:
             pass
+        except CommandError as exc:  # FreeSWITCH said no: the operator's problem, not a bug of ours
+            log.warning("call %s: %s", uuid, exc)
+            self._error(str(exc))
+            self.final_status = "error"
+            self.session.hangup("NORMAL_TEMPORARY_FAILURE")
         except Exception as exc:  # noqa: BLE001 - a bug must end one call cleanly, not the process
             log.exception("call %s failed", uuid)
             self._error(f"internal error: {exc}")
@@ -295,7 +300,7 @@ class Call:
             self.first_request_done = True
             total = time.perf_counter() - self.accepted_at
             self.runtime.metrics.add("connect_to_first_request", total)
-            # The same span without the connect/myevents/linger round trips, i.e. FreeSWITCH's own reply time.
+            # The same span without the connect round trip, i.e. less FreeSWITCH's own reply time.
             self.runtime.metrics.add("connect_to_first_request_own", max(0.0, total - self.session.setup_seconds))
         if self.runtime.observers:
             self.notify("request", f"{method or 'GET'} {url} {_fmt_params(params)}")

@@ -211,3 +211,16 @@ def test_gotourl_loop_is_stopped(rig):
     call = rig.wait(uuid)
     assert call.facts.final_status == "error" and "gotourl loop" in call.facts.app_errors[0]
     assert len(app.requests_to("/loop")) == 12  # NewCall + 10 redirects, then the Disconnect event
+
+
+def test_static_socket_misconfiguration_is_reported_in_words(rig):
+    """`&socket(host:port async full)` unquoted runs static; the call must end with a reason an operator can act on."""
+    rig.app.route("/ivr", lambda p: "<response><playtext>Hello</playtext><hangup/></response>")
+    spec = CallSpec(call_type="campaign", app_url=rig.app.url("/ivr"), caller_id="918000000000")
+    uuid = rig.esl.api("create_uuid").strip()
+    reply = rig.esl.api(f"originate {{origination_uuid={uuid},vaani_call={spec.encode()}}}"
+                        f"sofia/gateway/vaani_trunk/919900000001 &socket({rig.ivr.address} async full)")
+    assert reply.startswith("+OK"), reply
+    call = rig.wait(uuid)
+    assert call.facts.final_status == "error"
+    assert any("refused linger" in e and "async full" in e for e in call.facts.app_errors), call.facts.app_errors
