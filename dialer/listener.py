@@ -163,7 +163,11 @@ class Listener:
 
     def apply(self, name: str, call_uuid: str, headers: dict, body: str = "") -> None:
         """Apply one event (idempotent)."""
-        if not self._needed(name, call_uuid, body):
+        # The read-only look saves a write lock per duplicate. Our own launches' channel events are
+        # first deliveries (their transitions are conditional anyway, and finish() reads the row itself),
+        # so they skip it; BACKGROUND_JOB +OK usually follows CHANNEL_ANSWER and keeps it.
+        own = call_uuid in self.d.launched and name != "BACKGROUND_JOB"
+        if not own and not self._needed(name, call_uuid, body):
             return
         if name in ("CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
             with db.session_scope(self.d.db_url) as s:
