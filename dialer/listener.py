@@ -133,23 +133,36 @@ class Listener:
         q.put((name, call_uuid, headers, body))
 
     def _drain(self, q: gevent.queue.Queue, batch: int = 32) -> None:
-        # Whatever has queued up meanwhile is taken at once, and consecutive hangups are applied in one
-        # transaction: at high call rates the per-transaction cost (SQLite's BEGIN IMMEDIATE, commit)
-        # otherwise dominates. Order within a shard, hence per call, is kept.
+        # Whatever has queued up meanwhile is applied at once, in one transaction: at high call rates
+        # the per-transaction cost (SQLite's BEGIN IMMEDIATE, commit) otherwise dominates. Order within
+        # a shard, hence per call, is kept.
         while True:
             items = [q.get()]
             while len(items) < batch and not q.empty():
                 items.append(q.get_nowait())
-            hangups: list[tuple[str, dict]] = []
-            for name, call_uuid, headers, body in items:
-                if name == "CHANNEL_HANGUP_COMPLETE" and (call_uuid in self.d.launched
-                                                         or self._safe_needed(name, call_uuid, body)):
-                    hangups.append((call_uuid, headers))
-                    continue
-                self._finish_batch(hangups)
-                hangups = []
-                self._apply_logged(name, call_uuid, headers, body)
-            self._finish_batch(hangups)
+            needed = [it for it in items if self._own(it[0], it[1]) or self._safe_needed(*it[:2], it[3])]
+            if not needed:
+                continue
+            try:
+                self.apply_many(needed)
+                self.applied += len(needed)
+            except Exception:
+                # One bad event must not take the others with it: apply them one by one.
+                log.warning("applying %d events together failed; one by one", len(needed), exc_info=True)
+                for name, call_uuid, headers, body in needed:
+                    try:
+                        self.apply_many([(name, call_uuid, headers, body)])
+                        self.applied += 1
+                    except Exception:
+                        log.exception("applying %s of %s failed", name, call_uuid)
+
+    def _own(self, name: str, call_uuid: str) -> bool:
+        """Channel events of our own launches are first deliveries: no read-only pre-check needed.
+
+        (Their transitions are conditional anyway, and a hangup reads the row itself; BACKGROUND_JOB +OK
+        usually follows CHANNEL_ANSWER, so it keeps the check.)
+        """
+        return call_uuid in self.d.launched and name != "BACKGROUND_JOB"
 
     def _safe_needed(self, name: str, call_uuid: str, body: str) -> bool:
         try:
@@ -157,25 +170,6 @@ class Listener:
         except Exception:
             log.exception("reading the attempt of %s failed", call_uuid)
             return False
-
-    def _apply_logged(self, name: str, call_uuid: str, headers: dict, body: str) -> None:
-        try:
-            self.apply(name, call_uuid, headers, body)
-            self.applied += 1
-        except Exception:
-            log.exception("applying %s of %s failed", name, call_uuid)
-
-    def _finish_batch(self, hangups: list[tuple[str, dict]]) -> None:
-        if not hangups:
-            return
-        try:
-            self.finish_many(hangups)
-            self.applied += len(hangups)
-        except Exception:
-            # One bad event must not take the others with it: apply them one by one.
-            log.warning("applying %d hangups together failed; one by one", len(hangups), exc_info=True)
-            for call_uuid, headers in hangups:
-                self._apply_logged("CHANNEL_HANGUP_COMPLETE", call_uuid, headers, "")
 
     # -- application -----------------------------------------------------------
     def _needed(self, name: str, call_uuid: str, body: str) -> bool:
@@ -199,54 +193,85 @@ class Listener:
 
     def apply(self, name: str, call_uuid: str, headers: dict, body: str = "") -> None:
         """Apply one event (idempotent)."""
-        # The read-only look saves a write lock per duplicate. Our own launches' channel events are
-        # first deliveries (their transitions are conditional anyway, and finish() reads the row itself),
-        # so they skip it; BACKGROUND_JOB +OK usually follows CHANNEL_ANSWER and keeps it.
-        own = call_uuid in self.d.launched and name != "BACKGROUND_JOB"
-        if not own and not self._needed(name, call_uuid, body):
-            return
+        if self._own(name, call_uuid) or self._needed(name, call_uuid, body):
+            self.apply_many([(name, call_uuid, headers, body)])
+
+    def apply_many(self, items: list[tuple[str, str, dict, str]]) -> None:
+        """Apply events ``(name, call_uuid, headers, body)`` in order in one transaction (all or none).
+
+        Side effects outside the database (slots, live counters, learning, callback jobs) run after the
+        commit, and only for the events whose transition changed a row.
+        """
+        deliveries: list[int] = []
+        after: list = []
+        with db.session_scope(self.d.db_url, immediate=True) as s:
+            for name, call_uuid, headers, body in items:
+                self._apply_in(s, name, call_uuid, headers, body, deliveries, after)
+        self.d.enqueue_callbacks(deliveries)
+        for fn in after:
+            fn()
+
+    def _apply_in(self, s, name: str, call_uuid: str, headers: dict, body: str, deliveries: list[int],
+                  after: list) -> None:
         if name in ("CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
-            with db.session_scope(self.d.db_url) as s:
-                _attempts.transition(s, call_uuid, ["dialing"], "ringing")
+            _attempts.transition(s, call_uuid, ["dialing"], "ringing")
         elif name == "CHANNEL_ANSWER":
-            with db.session_scope(self.d.db_url) as s:
-                a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered",
-                                         answered_at=_event_time(headers, "Caller-Channel-Answered-Time") or utcnow())
+            a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered",
+                                     answered_at=_event_time(headers, "Caller-Channel-Answered-Time") or utcnow())
             if a is not None:
-                self.d.live_change(a, +1)
+                after.append(lambda a=a: self.d.live_change(a, +1))
         elif name == "CHANNEL_HANGUP_COMPLETE":
-            self.finish(call_uuid, headers)
+            changed = self._finish_in(s, call_uuid, headers, False, deliveries)
+            if changed is not None:
+                after.append(lambda c=changed, h=headers: self._after_final(c[0], was_answered=c[1], answered=c[2],
+                                                                            headers=h))
         elif name == "BACKGROUND_JOB":
             text = body.strip()
             if text.startswith("-ERR"):
                 cause = text[4:].strip().split()[0] if text[4:].strip() else "NORMAL_TEMPORARY_FAILURE"
-                self.fail_without_channel(call_uuid, cause)
-            elif text.startswith("+OK"):
-                with db.session_scope(self.d.db_url) as s:
-                    a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered", answered_at=utcnow())
+                a = self._fail_in(s, call_uuid, cause, deliveries)
                 if a is not None:
-                    self.d.live_change(a, +1)
+                    after.append(lambda a=a: self._after_final(a, was_answered=False, answered=False, headers={}))
+            elif text.startswith("+OK"):
+                a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered", answered_at=utcnow())
+                if a is not None:
+                    after.append(lambda a=a: self.d.live_change(a, +1))
 
     def finish(self, call_uuid: str, headers: dict, reconciled: bool = False) -> bool:
         """A call's channel is gone: final state, CDR, follow-up attempt. True when this call made the change.
 
         ``reconciled`` marks headers synthesised for a call that ended unseen.
         """
-        return self.finish_many([(call_uuid, headers)], reconciled=reconciled)[0]
-
-    def finish_many(self, hangups: list[tuple[str, dict]], reconciled: bool = False) -> list[bool]:
-        """:meth:`finish` for several calls in one transaction (all or none are applied)."""
         deliveries: list[int] = []
-        changes = []
         with db.session_scope(self.d.db_url, immediate=True) as s:
-            for call_uuid, headers in hangups:
-                changes.append(self._finish_in(s, call_uuid, headers, reconciled, deliveries))
+            changed = self._finish_in(s, call_uuid, headers, reconciled, deliveries)
         self.d.enqueue_callbacks(deliveries)
-        for (call_uuid, headers), changed in zip(hangups, changes):
-            if changed is not None:
-                a, was_answered, answered = changed
-                self._after_final(a, was_answered=was_answered, answered=answered, headers=headers)
-        return [c is not None for c in changes]
+        if changed is None:
+            return False
+        a, was_answered, answered = changed
+        self._after_final(a, was_answered=was_answered, answered=answered, headers=headers)
+        return True
+
+    def fail_without_channel(self, call_uuid: str, cause: str) -> bool:
+        """An originate that failed (``-ERR``) with no CHANNEL_HANGUP_COMPLETE before it."""
+        deliveries: list[int] = []
+        with db.session_scope(self.d.db_url, immediate=True) as s:
+            a = self._fail_in(s, call_uuid, cause, deliveries)
+        if a is None:
+            return False
+        self.d.enqueue_callbacks(deliveries)
+        self._after_final(a, was_answered=False, answered=False, headers={})
+        return True
+
+    def _fail_in(self, s, call_uuid: str, cause: str, deliveries: list[int]):
+        status = dial_status_for(cause, False)
+        a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "failed", dial_status=status,
+                                 hangup_cause=cause, ended_at=utcnow())
+        if a is None:
+            return None
+        deliveries += self.d.record_failure(s, a, cause)
+        self._follow_up(s, a, status)
+        return a
 
     def _finish_in(self, s, call_uuid: str, headers: dict, reconciled: bool, deliveries: list[int]):
         cause = headers.get("Hangup-Cause") or headers.get("variable_hangup_cause") or "NORMAL_CLEARING"
@@ -271,21 +296,6 @@ class Listener:
         deliveries += self.d.record_hangup(s, headers)
         self._follow_up(s, a, status)
         return (a, current.state == "answered", answered)
-
-    def fail_without_channel(self, call_uuid: str, cause: str) -> bool:
-        """An originate that failed (``-ERR``) with no CHANNEL_HANGUP_COMPLETE before it."""
-        status = dial_status_for(cause, False)
-        deliveries: list[int] = []
-        with db.session_scope(self.d.db_url, immediate=True) as s:
-            a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "failed", dial_status=status,
-                                     hangup_cause=cause, ended_at=utcnow())
-            if a is None:
-                return False
-            deliveries += self.d.record_failure(s, a, cause)
-            self._follow_up(s, a, status)
-        self.d.enqueue_callbacks(deliveries)
-        self._after_final(a, was_answered=False, answered=False, headers={})
-        return True
 
     def _follow_up(self, s, a, status: str) -> None:
         """Create the next alternate number or retry for a failed attempt (inside the final transition's transaction)."""
