@@ -565,10 +565,16 @@ class Dialer:
         u = a.origination_uuid
         if not u:
             return
-        self.nodes.release(a.fs_node, u)
+        keys = [self.pacer.slots_key("account", a.account_id)]
+        node = self.nodes.nodes.get(a.fs_node or "")
+        if node is not None:
+            keys.append(self.nodes.slots_key(node))
         if a.campaign_id:
-            self.pacer.release_slot(self._camp_slots(a.campaign_id), u)
-        self.pacer.release_slot(self.pacer.slots_key("account", a.account_id), u)
+            keys.append(self._camp_slots(a.campaign_id))
+        pipe = self.redis.pipeline(transaction=False)  # one round trip for the call's slots
+        for key in keys:
+            pipe.zrem(key, u)
+        pipe.execute()
         self.launched.discard(u)
 
     def live_change(self, a: Attempt, delta: int) -> None:
