@@ -157,12 +157,13 @@ class Listener:
                         log.exception("applying %s of %s failed", name, call_uuid)
 
     def _own(self, name: str, call_uuid: str) -> bool:
-        """Channel events of our own launches are first deliveries: no read-only pre-check needed.
+        """Events of our own launches skip the read-only pre-check.
 
-        (Their transitions are conditional anyway, and a hangup reads the row itself; BACKGROUND_JOB +OK
-        usually follows CHANNEL_ANSWER, so it keeps the check.)
+        They are first deliveries, their transitions are conditional anyway (a BACKGROUND_JOB +OK after
+        CHANNEL_ANSWER moves nothing), a hangup reads the row itself, and they are applied inside a shard's
+        batch transaction, which takes the write lock regardless: the pre-check would only add a read.
         """
-        return call_uuid in self.d.launched and name != "BACKGROUND_JOB"
+        return call_uuid in self.d.launched
 
     def _safe_needed(self, name: str, call_uuid: str, body: str) -> bool:
         try:
