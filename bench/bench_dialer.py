@@ -13,7 +13,8 @@
 2. **Originate throughput**: the dialer engine (claim in SQL, pacing in Redis,
    originate over its ESL connection) with caps high enough not to bind,
    against a bare loop of ``bgapi originate`` on one raw ESL connection to
-   the same simulator, in the same run. Target ratio ≥ 0.5.
+   the same simulator, in the same run. Target ratio ≥ 0.5. The simulator runs with sps and max-sessions
+   far above the measured rate, so no cap binds. ``BENCH_DIALER_ONLY=throughput`` runs (2) and (3) only.
 3. **Campaign throughput**: contacts loaded → CDRs written, per second, for a
    campaign of short calls (simulator at speed 50).
 """
