@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kml.model import ParseIssue
+from kml.model import ParseIssue, SendSms
 from kml.xmlload import element_column, source_lines
 
 DTMF_KEYS = "0123456789*#"
@@ -171,3 +171,21 @@ def no_children(ctx: Ctx, el: Any, tag: str) -> None:
     for child in el:
         if isinstance(child.tag, str):
             ctx.error(child, f"`{tag}` may not contain `{child.tag}`")
+
+
+def send_sms(ctx: Ctx, el: Any, tag: str, name: str, attrs: dict[str, str]) -> SendSms:
+    """An SMS instruction from an element of either dialect (KooKoo ``sendsms``, KML ``Sms``).
+
+    ``tag`` is the tag as the developer wrote it, ``name`` the one the messages use, ``attrs`` its
+    already-checked attributes: the body is the message, ``to`` the number.
+    """
+    no_children(ctx, el, tag)
+    text = text_of(el)
+    if not text:
+        ctx.error(el, f"`{name}` has no message text")
+    to = attrs.get("to", "").strip()
+    if not to:
+        ctx.error(el, f"`{name}` needs a `to` number")
+    else:
+        as_number(ctx, el, tag, to)
+    return SendSms(text, to, line=el.sourceline)

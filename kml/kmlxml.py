@@ -318,17 +318,7 @@ def _reject(ctx: c.Ctx, el: Any, verb: str, shown: str) -> Reject:
 
 
 def _sms(ctx: c.Ctx, el: Any, verb: str, shown: str) -> SendSms:
-    a = _attrs(ctx, el, verb, shown)
-    c.no_children(ctx, el, shown)
-    text = c.text_of(el)
-    if not text:
-        ctx.error(el, "`Sms` has no message text")
-    to = a.get("to", "").strip()
-    if not to:
-        ctx.error(el, "`Sms` needs a `to` number")
-    else:
-        c.as_number(ctx, el, shown, to)
-    return SendSms(text, to, line=el.sourceline)
+    return c.send_sms(ctx, el, shown, "Sms", _attrs(ctx, el, verb, shown))
 
 
 _BUILDERS = {

@@ -393,17 +393,7 @@ def _gotourl(ctx: c.Ctx, el: Any, tag: str) -> GoTo:
 
 
 def _sendsms(ctx: c.Ctx, el: Any, tag: str) -> SendSms:
-    a = _attrs(ctx, el, tag)
-    c.no_children(ctx, el, tag)
-    text = c.text_of(el)
-    if not text:
-        ctx.error(el, "`sendsms` has no message text")
-    to = a.get("to", "").strip()
-    if not to:
-        ctx.error(el, "`sendsms` needs a `to` number")
-    else:
-        c.as_number(ctx, el, tag, to)
-    return SendSms(text, to, line=el.sourceline)
+    return c.send_sms(ctx, el, tag, "sendsms", _attrs(ctx, el, tag))
 
 
 def _recognize(ctx: c.Ctx, el: Any, tag: str) -> Recognize:
