@@ -312,12 +312,7 @@ def import_broadcast_contacts_csv(data: dict[str, Any]):
     """Stream a CSV into a list: bad rows are reported by line, good rows kept."""
     from api import contacts
 
-    account = cpaas_account()
-    with store.session() as s:
-        own_list(s, ContactList, account.id, data["list_id"], "list_id")
-    with contacts.open_csv(data.get("csv_name"), "csv_name") as fh:
-        result = contacts.import_contacts_csv(data["list_id"], fh)
-    return _csv_answer(result, "contacts")
+    return _import_csv(data, ContactList, "list_id", "csv_name", contacts.import_contacts_csv, "contacts")
 
 
 @endpoint(bp, "POST", "/import_dnd_contacts_csv", dialect="cpaas", auth=cpaas_account, schema=S.IMPORT_DND_CSV,
@@ -327,12 +322,19 @@ def import_dnd_contacts_csv(data: dict[str, Any]):
     """Stream a CSV into a DND list: bad rows are reported by line, good rows kept."""
     from api import contacts
 
+    return _import_csv(data, DndList, "dnd_list_id", "dnd_csv_name", contacts.import_dnd_csv, "DND contacts")
+
+
+def _import_csv(data: dict[str, Any], model, list_field: str, name_field: str, importer, noun: str):
+    """The account's own list checked first, then the CSV (uploaded or named) streamed into it."""
+    from api import contacts
+
     account = cpaas_account()
     with store.session() as s:
-        own_list(s, DndList, account.id, data["dnd_list_id"], "dnd_list_id")
-    with contacts.open_csv(data.get("dnd_csv_name"), "dnd_csv_name") as fh:
-        result = contacts.import_dnd_csv(data["dnd_list_id"], fh)
-    return _csv_answer(result, "DND contacts")
+        own_list(s, model, account.id, data[list_field], list_field)
+    with contacts.open_csv(data.get(name_field), name_field) as fh:
+        result = importer(data[list_field], fh)
+    return _csv_answer(result, noun)
 
 
 # ------------------------------------------------------------------ campaigns
