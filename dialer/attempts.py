@@ -106,9 +106,10 @@ def claim_batch(session: Session, worker_id: str, call_uuids: list[str], node: s
                                   updated_at=now).returning(t.c.id)).scalars().all()
     if not ids:
         return []
-    for attempt_id, call_uuid in zip(ids, call_uuids):
-        session.execute(sa.update(t).where(t.c.id == attempt_id)
-                        .values(origination_uuid=call_uuid, job_uuid=call_uuid))
+    # One executemany for the batch's uuids rather than a statement per attempt.
+    session.execute(sa.update(t).where(t.c.id == sa.bindparam("attempt_id"))
+                    .values(origination_uuid=sa.bindparam("call_uuid"), job_uuid=sa.bindparam("call_uuid")),
+                    [{"attempt_id": i, "call_uuid": u} for i, u in zip(ids, call_uuids)])
     rows = session.execute(sa.select(*_attempt_columns()).where(t.c.id.in_(ids))).all()
     order = {i: n for n, i in enumerate(ids)}
     return sorted((_row_to_attempt(r) for r in rows), key=lambda a: order[a.id])

@@ -147,6 +147,22 @@ return 1
 """
 
 
+# KEYS[1]: control hash. KEYS[2]: in-flight launch set. KEYS[3..]: the calls' "sent" markers.
+# ARGV: campaign id ('' for single requests), ttl seconds, then the tokens (one per marker).
+# The batch form of _GATE: all of the calls pass (and are registered and marked sent), or none.
+_GATE_MANY = """
+if ARGV[1] ~= '' then
+  local state = redis.call('HGET', KEYS[1], ARGV[1])
+  if state and state ~= 'running' then return 0 end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  for i = 3, #ARGV do redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[i]) end
+end
+for i = 3, #KEYS do redis.call('SET', KEYS[i], '1', 'EX', 86400) end
+return 1
+"""
+
+
 class Control:
     """The running/paused/stopped switch of every campaign, in Redis, and the launches in flight.
 
@@ -163,6 +179,7 @@ class Control:
         self.key = f"{prefix}:campaign_control"
         self.prefix = prefix
         self._gate = client.register_script(_GATE)
+        self._gate_many = client.register_script(_GATE_MANY)
 
     def _inflight(self, campaign_id: str) -> str:
         return f"{self.prefix}:launching:{campaign_id}"
@@ -175,6 +192,18 @@ class Control:
         """
         return bool(int(self._gate(keys=[self.key, self._inflight(campaign_id or "-"), self._sent(token)],
                                    args=[campaign_id or "", token, self.LAUNCH_TTL])))
+
+    def gate_many(self, campaign_id: str | None, tokens: list[str]) -> bool:
+        """:meth:`gate` for calls sent together: all pass (registered, marked sent) or none does."""
+        if not tokens:
+            return True
+        keys = [self.key, self._inflight(campaign_id or "-")] + [self._sent(t) for t in tokens]
+        return bool(int(self._gate_many(keys=keys, args=[campaign_id or "", self.LAUNCH_TTL, *tokens])))
+
+    def done_many(self, campaign_id: str | None, tokens: list[str]) -> None:
+        """:meth:`done` for calls sent together."""
+        if campaign_id is not None and tokens:
+            self.r.zrem(self._inflight(campaign_id), *tokens)
 
     def _sent(self, token: str) -> str:
         return f"{self.prefix}:sent:{token}"

@@ -280,32 +280,29 @@ class Dialer:
                                     for _ in range(max(1, self.opts.lanes_per_campaign))]
 
     def _lane(self, campaign_id: str | None) -> None:
-        buffer: list[Attempt] = []
-        pre: _Prefetch | None = None
+        buffer: list[Attempt] = []  # claimed, neither launched nor settled yet
         try:
             while self._running and (campaign_id is None or campaign_id in self._campaigns):
                 try:
+                    buffer[:] = self._claim(campaign_id)
                     if not buffer:
-                        buffer = self._claim(campaign_id)
-                        if not buffer:
-                            gevent.sleep(0.1 if campaign_id is None else 0.05)
-                            continue
-                        camp = self._campaigns.get(campaign_id) if campaign_id else None
-                        pre = self._prefetch(buffer, camp) if camp is not None else None
-                    a = buffer.pop(0)
-                    if not self._launch(a, self._campaigns.get(campaign_id) if campaign_id else None, pre):
+                        gevent.sleep(0.1 if campaign_id is None else 0.05)
+                        continue
+                    camp = self._campaigns.get(campaign_id) if campaign_id else None
+                    if not self._dial_batch(buffer, camp):
                         gevent.sleep(0.05)
                 except Exception:
                     log.exception("dialing lane %s failed; continuing", campaign_id)
+                    self._give_back_many(buffer)
+                    buffer.clear()
                     gevent.sleep(0.1)
         finally:
             # Claimed but not launched (paused, stopped, shutting down): back to the queue.
             stopped = campaign_id is not None and self.control.state(campaign_id) == "stopped"
-            for a in buffer:
-                try:
-                    self._give_back(a, cancel=stopped)
-                except Exception:
-                    log.warning("could not give back attempt %s", a.id, exc_info=True)
+            try:
+                self._give_back_many(buffer, cancel=stopped)
+            except Exception:
+                log.warning("could not give back attempts %s", [a.id for a in buffer], exc_info=True)
 
     def _batch_size(self, camp: Campaign | None) -> int:
         """How many attempts a lane claims at once: about what it dials in half a second (1 to 32).
@@ -326,13 +323,6 @@ class Dialer:
             acc = s.get(Account, account_id)
         self._accounts[account_id] = (time.monotonic(), acc)
         return acc
-
-    def _is_dnd(self, s, account_id: str, dnd_list_id: str | None, number: str) -> bool:
-        cond = [DndList.scope == "account", DndList.account_id == account_id]
-        q = (sa.select(DndNumber.id).join(DndList, DndList.id == DndNumber.dnd_list_id)
-             .where(DndNumber.number == number)
-             .where(sa.or_(sa.and_(*cond), DndList.id == dnd_list_id) if dnd_list_id else sa.and_(*cond)).limit(1))
-        return s.execute(q).first() is not None
 
     def _prefetch(self, batch: list[Attempt], camp: Campaign) -> "_Prefetch":
         """Contacts and DND hits of a freshly claimed batch, read in one transaction instead of one per call."""
@@ -366,103 +356,157 @@ class Dialer:
     def dial_one(self, campaign_id: str | None) -> bool:
         """Claim and launch one attempt (a lane's turn without its batching); True when one was handled."""
         batch = self._claim(campaign_id)
-        for a in batch[1:]:
-            self._give_back(a)
-        return bool(batch) and self._launch(batch[0], self._campaigns.get(campaign_id) if campaign_id else None)
+        self._give_back_many(batch[1:])
+        del batch[1:]
+        return bool(batch) and self._dial_batch(batch, self._campaigns.get(campaign_id) if campaign_id else None)
 
-    def _launch(self, a: Attempt, camp: Campaign | None, pre: "_Prefetch | None" = None) -> bool:
-        """Check, pace, gate and originate one claimed attempt; False when a cap is full (it went back)."""
-        slot_ttl = self.opts.originate_timeout + self.opts.max_call_seconds
-        held: list[str] = []
-        try:
-            return self._launch_held(a, camp, held, slot_ttl, pre)
-        finally:
-            for key in held:  # a launch that did not happen gives its slots back
-                self.pacer.release_slot(key, a.origination_uuid)
+    # ------------------------------------------------------------------ one claimed batch
+    def _dial_batch(self, buffer: list[Attempt], camp: Campaign | None) -> bool:
+        """Settle, pace, gate and originate the claimed attempts in ``buffer`` (emptied as they go).
 
-    def _launch_held(self, a: Attempt, camp: Campaign | None, held: list[str], slot_ttl: float,
-                     pre: "_Prefetch | None" = None) -> bool:
-        call_uuid = a.origination_uuid
-        contact = None
-        req = None
-        if camp is not None and pre is not None and pre.account_id == a.account_id:
-            contact = pre.contacts.get(a.contact_id) if a.contact_id is not None else None
-            if a.number in pre.dnd:
-                with db.session_scope(self.db_url) as s:
-                    self._finish_dnd(s, a, camp, contact)
-                return True
-        else:
-            with db.session_scope(self.db_url) as s:
-                if camp is not None:
-                    contact = s.get(Contact, a.contact_id) if a.contact_id is not None else None
-                    if self._is_dnd(s, a.account_id, camp.dnd_list_id, a.number):
-                        self._finish_dnd(s, a, camp, contact)
-                        return True
-                elif a.request_id:
-                    req = s.get(CallRequest, a.request_id)
-        now = utcnow()
-        if camp is not None:
-            opening = _campaigns.next_opening(camp, a.number, now, contact)
-            if opening is not None:
-                self._give_back(a, next_try_at=opening)
-                return True
-            if camp.max_concurrent:
-                key = self._camp_slots(camp.id)
-                if not self.pacer.acquire_slot(key, call_uuid, camp.max_concurrent, slot_ttl):
-                    self._give_back(a)
-                    return False
-                held.append(key)
-        node = self.nodes.nodes.get(a.fs_node or "")
-        if node is None or not self.pacer.acquire_slot(self.nodes.slots_key(node), call_uuid, node.max_sessions,
-                                                       slot_ttl):
-            self._give_back(a)
-            return False
-        held.append(self.nodes.slots_key(node))
-        account = self._account(a.account_id)
-        if account is not None and account.max_concurrent_calls:
-            key = self.pacer.slots_key("account", a.account_id)
-            if not self.pacer.acquire_slot(key, call_uuid, account.max_concurrent_calls, slot_ttl):
-                self._give_back(a)
+        Per batch, not per call: one read of contacts and DND (or call requests), one Redis script that
+        holds the slots and reserves the grants of as many calls as the caps allow, one gate per group
+        of calls due together. False when a concurrency cap is full (the rest went back to the queue).
+        """
+        ready = self._prepare(buffer, camp)
+        for key, group in _groups(ready):
+            if not self._admit_and_send(group, camp, buffer):
+                self._give_back_many(buffer)
+                buffer.clear()
                 return False
-            held.append(key)
-        try:
-            command = self._originate(a, camp, contact, req, node).command()
-        except (OriginateError, _campaigns.CampaignError, ValueError) as exc:
-            self._fail_before_send(a, f"INVALID_NUMBER_FORMAT", str(exc))
-            return True
-        rates = self._rates(a, camp, account, node)
-        while True:
-            grant = self.pacer.reserve(rates, horizon=self.opts.horizon)
-            if grant.ok:
-                break
-            gevent.sleep(min(grant.wait, 0.25))
+        return True
+
+    def _prepare(self, buffer: list[Attempt], camp: Campaign | None) -> list["_Call"]:
+        """Settle what needs no call (DND, outside calling hours, undialable) and build the originates."""
+        ready: list[_Call] = []
+        dnd: list[tuple[Attempt, object]] = []
+        later: list[tuple[Attempt, object]] = []
+        reqs: dict = {}
+        pre = self._prefetch(buffer, camp) if camp is not None else None
+        if camp is None:
+            ids = {a.request_id for a in buffer if a.request_id}
+            if ids:
+                with db.session_scope(self.db_url) as s:
+                    reqs = {r.id: r for r in s.execute(sa.select(CallRequest).where(CallRequest.id.in_(ids))).scalars()}
+        now = utcnow()
+        for a in list(buffer):
+            contact = None
+            if pre is not None:
+                contact = pre.contacts.get(a.contact_id) if a.contact_id is not None else None
+                if a.number in pre.dnd:
+                    dnd.append((a, contact))
+                    continue
+                opening = _campaigns.next_opening(camp, a.number, now, contact)
+                if opening is not None:
+                    later.append((a, opening))
+                    continue
+            node = self.nodes.nodes.get(a.fs_node or "")
+            try:
+                command = self._originate(a, camp, contact, reqs.get(a.request_id), node).command()
+            except (OriginateError, _campaigns.CampaignError, ValueError) as exc:
+                buffer.remove(a)
+                self._fail_before_send(a, "INVALID_NUMBER_FORMAT", str(exc))
+                continue
+            ready.append(_Call(a, command, node))
+        if dnd:
+            with db.session_scope(self.db_url) as s:
+                for a, contact in dnd:
+                    self._finish_dnd(s, a, camp, contact)
+        for a, opening in later:
+            self._give_back(a, next_try_at=opening)
+        settled = {id(a) for a, _ in dnd} | {id(a) for a, _ in later}
+        buffer[:] = [a for a in buffer if id(a) not in settled]
+        return ready
+
+    def _admit_and_send(self, calls: list["_Call"], camp: Campaign | None, buffer: list[Attempt]) -> bool:
+        """Calls of one account on one node: hold their slots, reserve their instants, send them on time."""
+        first = calls[0]
+        node = first.node
+        if node is None:
+            return False
+        slot_ttl = self.opts.originate_timeout + self.opts.max_call_seconds
+        account = self._account(first.attempt.account_id)
+        slots = [_pacing.Slots(self.nodes.slots_key(node), node.max_sessions)]
+        if camp is not None and camp.max_concurrent:
+            slots.append(_pacing.Slots(self._camp_slots(camp.id), camp.max_concurrent))
+        if account is not None and account.max_concurrent_calls:
+            slots.append(_pacing.Slots(self.pacer.slots_key("account", account.id), account.max_concurrent_calls))
+        rates = self._rates(camp, account, node)
+        pending = list(calls)
+        while pending:
             if not self._still_dialable(camp):
-                self._give_back(a, cancel=self._stopped(camp))
+                self._give_back_many([c.attempt for c in pending], cancel=self._stopped(camp))
+                _drop(buffer, pending)
                 return True
-        if grant.wait > 0:
-            gevent.sleep(grant.wait)
+            adm = self.pacer.admit([c.uuid for c in pending], slots, rates, ttl=slot_ttl, horizon=self.opts.horizon)
+            admitted, pending = pending[:len(adm.times)], pending[len(adm.times):]
+            if admitted:
+                self._send_on_time(admitted, adm, camp, slots, buffer)
+            if pending and adm.full:
+                return False
+            if pending and not admitted:
+                gevent.sleep(min(adm.wait, 0.25))
+        return True
+
+    def _send_on_time(self, calls: list["_Call"], adm: _pacing.Admission, camp: Campaign | None,
+                      slots: list[_pacing.Slots], buffer: list[Attempt]) -> None:
+        """Send each admitted call at its granted instant; calls already due go out together."""
         campaign_id = camp.id if camp is not None else None
-        if not self.control.gate(campaign_id, call_uuid):
-            self._give_back(a, cancel=self._stopped(camp))
-            return True
-        client = self.nodes.client(node.name)
-        try:
-            self.launched.add(call_uuid)
-            held.clear()  # the slots now belong to the call; its end releases them
-            client.bgapi(command, job_uuid=call_uuid)
-            self.originates_sent += 1
-        except ESLError as exc:
-            if "not connected" in str(exc):
+        # Grants are in Redis's clock; map them onto this process's clock once.
+        offset = time.monotonic() - adm.now
+        i = 0
+        while i < len(calls):
+            delay = adm.times[i] + offset - time.monotonic()
+            if delay > 0:
+                gevent.sleep(delay)
+            now = time.monotonic()
+            j = i + 1
+            while j < len(calls) and adm.times[j] + offset <= now:
+                j += 1
+            group = calls[i:j]
+            if not self.control.gate_many(campaign_id, [c.uuid for c in group]):
+                rest = calls[i:]
+                self._release_slots(slots, [c.uuid for c in rest])
+                self._give_back_many([c.attempt for c in rest], cancel=self._stopped(camp))
+                _drop(buffer, rest)
+                return
+            i = j
+            _drop(buffer, group)
+            try:
+                self._send(group)
+            finally:
+                self.control.done_many(campaign_id, [c.uuid for c in group])
+
+    def _send(self, group: list["_Call"]) -> None:
+        """Write the group's originates (concurrently on the node's connection; replies come in order)."""
+        client = self.nodes.client(group[0].node.name)
+        for c in group:
+            self.launched.add(c.uuid)  # the slots now belong to the call; its end releases them
+        if len(group) == 1:
+            results = [_try(client.bgapi, group[0].command, group[0].uuid)]
+        else:
+            jobs = [gevent.spawn(_try, client.bgapi, c.command, c.uuid) for c in group]
+            gevent.joinall(jobs)
+            results = [j.value for j in jobs]
+        for c, exc in zip(group, results):
+            if exc is None:
+                self.originates_sent += 1
+            elif "not connected" in str(exc):
                 # Nothing was written: the call was not placed.
-                self.launched.discard(call_uuid)
-                self._give_back(a)
-                self.release_call(a)
+                self.launched.discard(c.uuid)
+                self._give_back(c.attempt)
+                self.release_call(c.attempt)
             else:
                 # Written but unanswered: the node may have it; the reconciler decides after reconnecting.
-                log.warning("originate %s: %s", call_uuid, exc)
-        finally:
-            self.control.done(campaign_id, call_uuid)
-        return True
+                log.warning("originate %s: %s", c.uuid, exc)
+
+    def _release_slots(self, slots: list[_pacing.Slots], uuids: list[str]) -> None:
+        if not uuids:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for s in slots:
+            pipe.zrem(s.key, *uuids)
+        pipe.execute()
 
     def _camp_slots(self, campaign_id: str) -> str:
         return self.pacer.slots_key("campaign", campaign_id)
@@ -474,7 +518,7 @@ class Dialer:
     def _still_dialable(self, camp: Campaign | None) -> bool:
         return self._running and (camp is None or self.control.state(camp.id) in (None, "running"))
 
-    def _rates(self, a: Attempt, camp: Campaign | None, account: Account | None, node) -> list[_pacing.Rate]:
+    def _rates(self, camp: Campaign | None, account: Account | None, node) -> list[_pacing.Rate]:
         rates = [self.nodes.rate(node)]
         if self.opts.gateway_cps:
             rates.append(_pacing.Rate.per_second(self.pacer.rate_key("gateway", self.opts.gateway),
@@ -511,6 +555,13 @@ class Dialer:
     def _give_back(self, a: Attempt, *, next_try_at=None, cancel: bool = False) -> None:
         with db.session_scope(self.db_url) as s:
             _attempts.release(s, a.id, self.worker_id, cancel=cancel, next_try_at=next_try_at)
+
+    def _give_back_many(self, attempts: list[Attempt], *, cancel: bool = False) -> None:
+        if not attempts:
+            return
+        with db.session_scope(self.db_url) as s:
+            for a in attempts:
+                _attempts.release(s, a.id, self.worker_id, cancel=cancel)
 
     def _finish_dnd(self, s, a: Attempt, camp: Campaign, contact) -> None:
         done = _attempts.finish_without_channel(s, a.id, "cancelled", dial_status="DND", origination_uuid=None,
@@ -588,3 +639,43 @@ class Dialer:
                 live.call_ended(a.origination_uuid, self.cfg)
         except Exception:
             log.warning("live counter update failed", exc_info=True)
+
+
+@dataclass
+class _Call:
+    """A claimed attempt ready to dial: its originate command and its node."""
+
+    attempt: Attempt
+    command: str
+    node: object
+
+    @property
+    def uuid(self) -> str:
+        return self.attempt.origination_uuid
+
+
+def _groups(calls: list[_Call]):
+    """Consecutive calls of one account on one node (they share every slot set and rate)."""
+    out: list[tuple[tuple, list[_Call]]] = []
+    for c in calls:
+        key = (c.attempt.account_id, c.attempt.fs_node)
+        if out and out[-1][0] == key:
+            out[-1][1].append(c)
+        else:
+            out.append((key, [c]))
+    return out
+
+
+def _drop(buffer: list[Attempt], calls: list[_Call]) -> None:
+    """Remove calls from a lane's buffer (they were launched or settled)."""
+    gone = {id(c.attempt) for c in calls}
+    buffer[:] = [a for a in buffer if id(a) not in gone]
+
+
+def _try(fn, *args) -> Exception | None:
+    """Run ``fn``; the ESLError it raised, or None."""
+    try:
+        fn(*args)
+        return None
+    except ESLError as exc:
+        return exc

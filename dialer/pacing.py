@@ -67,6 +67,62 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000) + 60000)
 return 1
 """
 
+# Slots and rates for a batch of calls at once (one round trip instead of several per call).
+# KEYS: the slot sets, then the rate keys. ARGV: number of slot sets, horizon seconds, slot ttl seconds,
+# then one cap per slot set, one interval per rate, then the members (call uuids) in dialing order.
+# Calls are admitted in order while every slot set has room and the next grant lies within the horizon;
+# each admitted call holds its slots and gets the next instant every rate allows (as _RESERVE does).
+# Returns {reason, wait, now, at_1, ..., at_k}: reason 0 = all admitted, 1 = a slot set is full,
+# 2 = the next grant lies beyond the horizon (wait = seconds until it would not).
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local ns = tonumber(ARGV[1])
+local horizon = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local nr = #KEYS - ns
+local first = 4 + ns + nr
+local counts = {}
+for i = 1, ns do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  counts[i] = redis.call('ZCARD', KEYS[i])
+end
+local tats = {}
+for j = 1, nr do
+  tats[j] = tonumber(redis.call('GET', KEYS[ns + j])) or 0
+end
+local out = {'0', '0', string.format('%.6f', now)}
+local reason = 0
+for m = first, #ARGV do
+  local member = ARGV[m]
+  local room = true
+  for i = 1, ns do
+    if counts[i] >= tonumber(ARGV[3 + i]) and not redis.call('ZSCORE', KEYS[i], member) then room = false end
+  end
+  if not room then reason = 1 break end
+  local at = now
+  for j = 1, nr do if tats[j] > at then at = tats[j] end end
+  if at - now > horizon then
+    reason = 2
+    out[2] = tostring(at - now - horizon)
+    break
+  end
+  for i = 1, ns do
+    if redis.call('ZADD', KEYS[i], now + ttl, member) == 1 then counts[i] = counts[i] + 1 end
+  end
+  for j = 1, nr do tats[j] = at + tonumber(ARGV[3 + ns + j]) end
+  out[#out + 1] = string.format('%.6f', at)
+end
+out[1] = tostring(reason)
+if #out > 3 then
+  for i = 1, ns do redis.call('PEXPIRE', KEYS[i], math.ceil(ttl * 1000) + 60000) end
+  for j = 1, nr do
+    redis.call('SET', KEYS[ns + j], string.format('%.6f', tats[j]), 'PX', math.ceil((tats[j] - now) * 1000) + 120000)
+  end
+end
+return out
+"""
+
 _COUNT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -102,6 +158,29 @@ class Rate:
 
 
 @dataclass(frozen=True)
+class Slots:
+    """One concurrency cap: its Redis slot set and how many calls it holds at most."""
+
+    key: str
+    cap: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What :meth:`Pacer.admit` granted: one Redis-clock instant per admitted call, in order.
+
+    ``times`` covers the first ``len(times)`` members asked for; the rest were not admitted because a
+    slot set is full (``full``) or because their grants lie beyond the horizon (``wait`` seconds until
+    they would not).
+    """
+
+    times: list[float]
+    now: float
+    full: bool
+    wait: float
+
+
+@dataclass(frozen=True)
 class Grant:
     """The answer to a reservation: ``ok`` with the Redis-clock instant ``at``, or how long to wait."""
 
@@ -119,6 +198,7 @@ class Pacer:
         self._reserve = client.register_script(_RESERVE)
         self._acquire = client.register_script(_ACQUIRE)
         self._count = client.register_script(_COUNT)
+        self._admit = client.register_script(_ADMIT)
 
     # -- names ---------------------------------------------------------------
     def rate_key(self, kind: str, ident: str) -> str:
@@ -151,6 +231,24 @@ class Pacer:
         """Sleep until a granted instant (measured against Redis's clock once, then locally)."""
         if grant.ok and grant.wait > 0:
             time.sleep(grant.wait)
+
+    def admit(self, members: list[str], slots: list[Slots], rates: list[Rate], *, ttl: float,
+              horizon: float = 1.0) -> Admission:
+        """Hold slots and reserve grants for a batch of calls in one round trip (see ``_ADMIT``).
+
+        The same limits as :meth:`acquire_slot` then :meth:`reserve` per call, applied atomically to as
+        many of ``members`` (in order) as every cap allows right now.
+        """
+        for s in slots:
+            if s.cap <= 0:
+                raise PacingError(f"a concurrency cap must be positive, got {s.cap!r}")
+        if not members:
+            return Admission([], self.now(), False, 0.0)
+        keys = [s.key for s in slots] + [r.key for r in rates]
+        args = [len(slots), horizon, ttl] + [s.cap for s in slots] + [r.interval for r in rates] + list(members)
+        out = self._admit(keys=keys, args=args)
+        reason = int(out[0])
+        return Admission([float(x) for x in out[3:]], float(out[2]), reason == 1, float(out[1]))
 
     # -- concurrency ---------------------------------------------------------
     def acquire_slot(self, key: str, member: str, cap: int, ttl: float) -> bool:

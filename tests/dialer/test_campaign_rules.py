@@ -87,3 +87,14 @@ def test_gate_refuses_after_pause_returns(redis_url, key_prefix):
     ctl.set_state("CM1", "stopped")
     assert sent.is_set()  # stop returned only after the launch in flight was sent
     assert not ctl.gate("CM1", "u4")
+
+
+def test_gate_many_passes_all_or_none_and_marks_every_call_sent(redis_url, key_prefix):
+    ctl = campaigns.Control(redis.Redis.from_url(redis_url), key_prefix)
+    assert ctl.gate_many("CM2", ["g1", "g2", "g3"])
+    assert all(ctl.was_sent(t) for t in ("g1", "g2", "g3"))
+    ctl.done_many("CM2", ["g1", "g2", "g3"])
+    ctl.set_state("CM2", "paused")  # returns at once: nothing in flight
+    assert not ctl.gate_many("CM2", ["g4", "g5"])
+    assert not ctl.was_sent("g4") and not ctl.was_sent("g5")
+    assert ctl.gate_many(None, ["r1"]) and ctl.was_sent("r1")  # single requests have no campaign switch

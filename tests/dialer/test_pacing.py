@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import redis
 
 from dialer.pacing import CallStats, Pacer, PacingError, Rate, learn, load_stats, sustainable_cpm
@@ -98,3 +99,36 @@ def test_learned_answer_rate_limits_the_dial_rate(redis_url, key_prefix):
     # 10 channels holding ~10 s each carry ~60 calls a minute; with every call answered for 60 s far fewer.
     assert 50 < sustainable_cpm(10, s) <= 60
     assert sustainable_cpm(10, CallStats(answer_rate=1.0, ring_seconds=10, talk_seconds=50)) == 10.0
+
+
+def test_admit_holds_slots_and_spaces_grants_for_a_batch(redis_url, key_prefix):
+    from dialer.pacing import Slots
+
+    p = Pacer(redis.Redis.from_url(redis_url), key_prefix)
+    node = Slots(p.slots_key("node", "n1"), 3)
+    camp = Slots(p.slots_key("campaign", "B"), 10)
+    rate = Rate.per_second(p.rate_key("campaign", "B"), 100.0)  # 10 ms apart
+    adm = p.admit(["a", "b", "c", "d", "e"], [node, camp], [rate], ttl=30, horizon=1.0)
+    # The node's 3 slots bind first: three calls admitted, each 10 ms after the previous one.
+    assert len(adm.times) == 3 and adm.full
+    assert all(abs((b - a) - 0.01) < 1e-6 for a, b in zip(adm.times, adm.times[1:]))
+    assert p.slots_in_use(node.key) == 3 and p.slots_in_use(camp.key) == 3
+    # The next reservation of the same rate continues after the batch's last grant.
+    g = p.reserve([rate], horizon=1.0)
+    assert abs(g.at - (adm.times[-1] + 0.01)) < 1e-6
+    # Re-admitting a call that already holds its slot is idempotent, and a freed slot admits one more.
+    p.release_slot(node.key, "a")
+    again = p.admit(["b", "d"], [node], [], ttl=30)
+    assert len(again.times) == 2 and not again.full and p.slots_in_use(node.key) == 3
+
+
+def test_admit_stops_at_the_horizon_and_says_how_long_to_wait(redis_url, key_prefix):
+    p = Pacer(redis.Redis.from_url(redis_url), key_prefix)
+    rate = Rate.per_second(p.rate_key("campaign", "H"), 10.0)  # 100 ms apart
+    adm = p.admit([f"u{i}" for i in range(10)], [], [rate], ttl=30, horizon=0.25)
+    assert len(adm.times) == 3  # now, +0.1, +0.2; +0.3 lies beyond the horizon
+    assert not adm.full and 0.0 < adm.wait <= 0.05 + 1e-6
+    nothing = p.admit(["late"], [], [rate], ttl=30, horizon=0.0)
+    assert nothing.times == [] and nothing.wait > 0.2
+    with pytest.raises(PacingError):
+        p.admit(["x"], [__import__("dialer.pacing", fromlist=["Slots"]).Slots("k", 0)], [], ttl=1)
