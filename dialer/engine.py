@@ -128,7 +128,8 @@ class Dialer:
                 node.host, node.port, node.password, events=EVENTS,
                 filters=[("variable_vaani_prefix", self.key_prefix), ("Event-Name", "BACKGROUND_JOB")],
                 on_event=self.listener.on_event, on_connect=self._on_connect(node.name),
-                send_timeout=self.opts.send_timeout, name=node.name)
+                send_timeout=self.opts.send_timeout, name=node.name,
+                event_format="json")  # JSON events: no URL decoding, several times cheaper to read
             self.nodes.clients[node.name] = client
             client.start()
         for client in self.nodes.clients.values():

@@ -1,6 +1,7 @@
 """Channel events → attempt states, CDRs and live counters; and reconciliation after events were missed.
 
-Every dialer process subscribes (on each node's inbound connection) to
+Every dialer process subscribes (on each node's inbound connection, as JSON
+events: no URL decoding to pay for) to
 BACKGROUND_JOB, CHANNEL_PROGRESS, CHANNEL_PROGRESS_MEDIA, CHANNEL_ANSWER and
 CHANNEL_HANGUP_COMPLETE, filtered to this installation's calls
 (``variable_vaani_prefix``; BACKGROUND_JOB carries no channel variables, so it
@@ -119,7 +120,7 @@ class Listener:
             delay = 0.3 if mine else self.foreign_delay + 0.3
         else:
             delay = 0.0 if mine else self.foreign_delay
-        item = (name, call_uuid, dict(h), event.body)
+        item = (name, call_uuid, h, event.body)  # the parser made this dict for this event alone: no copy
         q = self._queues[zlib.crc32(call_uuid.encode()) % len(self._queues)]
         if delay:
             gevent.spawn_later(delay, q.put, item)

@@ -77,3 +77,47 @@ def test_reconnects_and_resubscribes_after_the_switch_restarts():
     finally:
         client.stop()
         sim.stop()
+
+
+def test_json_events_pass_the_same_filters_and_read_like_plain_ones(simulator):
+    # Two subscriptions with the dialer's filters, one per format: both get exactly the events of the
+    # prefixed call (and every BACKGROUND_JOB), with the same decoded headers and bodies.
+    names = ["BACKGROUND_JOB", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE"]
+    filters = [("variable_vaani_prefix", "jsontest"), ("Event-Name", "BACKGROUND_JOB")]
+    got = {"plain": [], "json": []}
+    clients = {fmt: InboundClient(simulator.host, simulator.port, simulator.password, events=names,
+                                  filters=filters, on_event=got[fmt].append, event_format=fmt).start()
+               for fmt in got}
+    try:
+        assert all(c.wait_connected(5) for c in clients.values())
+        ours, other = str(uuid.uuid4()), str(uuid.uuid4())
+        note = "a b:c%d é"
+        c = clients["json"]
+        c.bgapi(f"originate {{origination_uuid={ours},vaani_prefix=jsontest,vaani_note='{note}'}}"
+                f"loopback/9199/default &park()", ours)
+        c.bgapi(f"originate {{origination_uuid={other},vaani_prefix=someone_else}}loopback/9199/default &park()",
+                other)
+        assert _wait(lambda: all(any(e.headers.get("Event-Name") == "CHANNEL_ANSWER" for e in evs)
+                                 for evs in got.values()))
+        c.api(f"uuid_kill {ours}")
+        c.api(f"uuid_kill {other}")
+        assert _wait(lambda: all(any(e.headers.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE" for e in evs)
+                                 for evs in got.values()))
+        gevent.sleep(0.3)  # anything the filters should have stopped would have come by now
+        for evs in got.values():
+            channel = [e for e in evs if e.headers["Event-Name"] != "BACKGROUND_JOB"]
+            assert {e.headers["Unique-ID"] for e in channel} == {ours}
+            assert {e.headers["Job-UUID"] for e in evs if e.headers["Event-Name"] == "BACKGROUND_JOB"} == \
+                {ours, other}
+        assert [e.headers for e in got["json"]] == [e.headers for e in got["plain"]]
+        assert [e.body for e in got["json"]] == [e.body for e in got["plain"]]
+        hangup = next(e for e in got["json"] if e.headers["Event-Name"] == "CHANNEL_HANGUP_COMPLETE")
+        assert hangup.headers["variable_vaani_note"] == note
+    finally:
+        for client in clients.values():
+            client.stop()
+
+
+def test_unknown_event_format_is_refused():
+    with pytest.raises(ValueError, match="event_format"):
+        InboundClient("127.0.0.1", 8021, "ClueCon", event_format="xml")

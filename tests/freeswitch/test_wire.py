@@ -187,3 +187,48 @@ def test_encode_command_refuses_newlines_and_adds_content_length():
     )
     with pytest.raises(ValueError):
         wire.encode_command("api status\n\nexit")
+
+
+@pytest.mark.parametrize("name", [n for n in single_frames() if n.startswith("evjson_")])
+def test_json_and_plain_captures_read_as_the_same_event(name):
+    # The captures hold the same FreeSWITCH event in both formats: a reader may switch formats freely.
+    plain = wire.parse_event(wire.split_frames((CAPTURES / name.replace("evjson_", "evplain_")).read_bytes())[0])
+    as_json = wire.parse_event(wire.split_frames((CAPTURES / name).read_bytes())[0])
+    assert as_json.headers == plain.headers
+    assert as_json.body == plain.body
+
+
+def test_json_event_values_are_strings_and_body_is_apart():
+    event = wire.parse_event_json(b'{"Event-Name":"X","Multi":["a","b"],"Content-Length":"3","_body":"+OK"}')
+    assert event.headers == {"Event-Name": "X", "Multi": '["a", "b"]', "Content-Length": "3"}
+    assert event.body == "+OK"
+    with pytest.raises(wire.ProtocolError):
+        wire.parse_event_json(b"[1]")
+    with pytest.raises(wire.ProtocolError):
+        wire.parse_event_json(b"{")
+
+
+def _decode_byte_by_byte(value: str) -> str:
+    # switch_url_decode's rule, spelled out: %XX with two hex digits is a byte, anything else stays.
+    raw, out, i = value.encode("utf-8"), bytearray(), 0
+    while i < len(raw):
+        pair = raw[i + 1:i + 3]
+        if raw[i] == 0x25 and len(pair) == 2 and all(chr(c) in "0123456789abcdefABCDEF" for c in pair):
+            out.append(int(pair, 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("value", ["%", "%4", "%41", "a%4g%41", "%%41", "%e0%a4%a8", "%FF%FE", "%E0%A4",
+                                   "é%C3%A9x", "100%", "%0A%0d%25", "+%2B+"])
+def test_url_decode_edge_cases(value):
+    assert wire.url_decode(value) == _decode_byte_by_byte(value)
+
+
+def test_plain_event_value_with_an_encoded_line_break_stays_one_header():
+    payload = wire.serialize_event_plain([("Event-Name", "X"), ("Multi", "line one\nline: two"), ("Empty", "")])
+    event = wire.parse_event_plain(payload)
+    assert event.headers == {"Event-Name": "X", "Multi": "line one\nline: two", "Empty": "_undef_"}
