@@ -614,8 +614,8 @@ class Dialer:
         except Exception:
             log.warning("could not enqueue callbacks %s", deliveries, exc_info=True)
 
-    def release_call(self, a: Attempt) -> None:
-        """Free every slot a finished call held."""
+    def release_call(self, a: Attempt, pipe=None) -> None:
+        """Free every slot a finished call held (on ``pipe`` when given: the caller sends it)."""
         u = a.origination_uuid
         if not u:
             return
@@ -625,17 +625,29 @@ class Dialer:
             keys.append(self.nodes.slots_key(node))
         if a.campaign_id:
             keys.append(self._camp_slots(a.campaign_id))
-        pipe = self.redis.pipeline(transaction=False)  # one round trip for the call's slots
+        own = pipe is None
+        if own:
+            pipe = self.redis.pipeline(transaction=False)  # one round trip for the call's slots
         for key in keys:
             pipe.zrem(key, u)
-        pipe.execute()
+        if own:
+            pipe.execute()
         self.launched.discard(u)
 
-    def live_change(self, a: Attempt, delta: int) -> None:
-        """Live-call counters per call type (seed 002's live statistics); idempotent per channel uuid."""
-        try:
-            from dialer import live
+    def live_change(self, a: Attempt, delta: int, pipe=None) -> None:
+        """Live-call counters per call type (seed 002's live statistics); idempotent per channel uuid.
 
+        With ``pipe`` the change is only queued there (the caller sends it and handles its errors).
+        """
+        from dialer import live
+
+        if pipe is not None:
+            if delta > 0:
+                live.queue_answered(pipe, self.key_prefix, a.origination_uuid, a.call_type, a.account_id)
+            else:
+                live.queue_ended(pipe, self.key_prefix, a.origination_uuid or "")
+            return
+        try:
             if delta > 0:
                 live.call_started(a.call_type, self.cfg, uuid=a.origination_uuid, account_id=a.account_id)
             else:

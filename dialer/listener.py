@@ -40,6 +40,7 @@ import gevent.queue
 
 from dialer import attempts as _attempts
 from dialer import campaigns as _campaigns
+from dialer import lua as _lua
 from dialer import pacing as _pacing
 from dialer.store import db
 from dialer.records import dial_status_for
@@ -205,39 +206,39 @@ class Listener:
         commit, and only for the events whose transition changed a row.
         """
         deliveries: list[int] = []
-        after: list = []
+        effects: list[tuple] = []
         with db.session_scope(self.d.db_url, immediate=True) as s:
             for name, call_uuid, headers, body in items:
-                self._apply_in(s, name, call_uuid, headers, body, deliveries, after)
+                self._apply_in(s, name, call_uuid, headers, body, deliveries, effects)
         self.d.enqueue_callbacks(deliveries)
-        for fn in after:
-            fn()
+        self._side_effects(effects)
 
     def _apply_in(self, s, name: str, call_uuid: str, headers: dict, body: str, deliveries: list[int],
-                  after: list) -> None:
+                  effects: list[tuple]) -> None:
+        # ``effects`` collects what to do outside the database once the transaction committed:
+        # ("answered", attempt) or ("final", attempt, was_answered, answered).
         if name in ("CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
             _attempts.transition(s, call_uuid, ["dialing"], "ringing")
         elif name == "CHANNEL_ANSWER":
             a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered",
                                      answered_at=_event_time(headers, "Caller-Channel-Answered-Time") or utcnow())
             if a is not None:
-                after.append(lambda a=a: self.d.live_change(a, +1))
+                effects.append(("answered", a))
         elif name == "CHANNEL_HANGUP_COMPLETE":
             changed = self._finish_in(s, call_uuid, headers, False, deliveries)
             if changed is not None:
-                after.append(lambda c=changed, h=headers: self._after_final(c[0], was_answered=c[1], answered=c[2],
-                                                                            headers=h))
+                effects.append(("final", *changed))
         elif name == "BACKGROUND_JOB":
             text = body.strip()
             if text.startswith("-ERR"):
                 cause = text[4:].strip().split()[0] if text[4:].strip() else "NORMAL_TEMPORARY_FAILURE"
                 a = self._fail_in(s, call_uuid, cause, deliveries)
                 if a is not None:
-                    after.append(lambda a=a: self._after_final(a, was_answered=False, answered=False, headers={}))
+                    effects.append(("final", a, False, False))
             elif text.startswith("+OK"):
                 a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered", answered_at=utcnow())
                 if a is not None:
-                    after.append(lambda a=a: self.d.live_change(a, +1))
+                    effects.append(("answered", a))
 
     def finish(self, call_uuid: str, headers: dict, reconciled: bool = False) -> bool:
         """A call's channel is gone: final state, CDR, follow-up attempt. True when this call made the change.
@@ -250,8 +251,7 @@ class Listener:
         self.d.enqueue_callbacks(deliveries)
         if changed is None:
             return False
-        a, was_answered, answered = changed
-        self._after_final(a, was_answered=was_answered, answered=answered, headers=headers)
+        self._side_effects([("final", *changed)])
         return True
 
     def fail_without_channel(self, call_uuid: str, cause: str) -> bool:
@@ -262,7 +262,7 @@ class Listener:
         if a is None:
             return False
         self.d.enqueue_callbacks(deliveries)
-        self._after_final(a, was_answered=False, answered=False, headers={})
+        self._side_effects([("final", a, False, False)])
         return True
 
     def _fail_in(self, s, call_uuid: str, cause: str, deliveries: list[int]):
@@ -323,24 +323,43 @@ class Listener:
             _attempts.next_attempt(s, a, status, nums, int(p.get("max_retries") or 0),
                                    int(p.get("retry_time") or 0), p.get("retry_on_statuses") or [])
 
-    def _after_final(self, a, *, was_answered: bool, answered: bool, headers: dict) -> None:
-        """Outside the transaction: slots, live counters, learning, local bookkeeping."""
-        self.d.release_call(a)
-        self.d.live_change(a, -1)  # harmless for a call never counted
-        if a.campaign_id:
-            try:
-                ring = talk = 0.0
-                if a.claimed_at and a.ended_at:
-                    total = (a.ended_at - a.claimed_at).total_seconds()
-                    if a.answered_at:
-                        ring = max(0.0, (a.answered_at - a.claimed_at).total_seconds())
-                        talk = max(0.0, (a.ended_at - a.answered_at).total_seconds())
-                    else:
-                        ring = max(0.0, total)
-                _pacing.learn(self.d.redis, self.d.key_prefix, a.campaign_id, answered, ring, talk)
-            except Exception:
-                log.debug("learning failed", exc_info=True)
+    def _side_effects(self, effects: list[tuple]) -> None:
+        """After the commit: slots, live counters and learning of every changed attempt, in ONE Redis round trip.
 
+        The commands run in the events' order (a call answered and ended in one batch is counted, then
+        uncounted). Each is idempotent or applies to the one caller whose transition changed the row, so
+        a failure here is logged and not retried by re-applying the events (their rows are already final).
+        """
+        if not effects:
+            return
+        pipe = self.d.redis.pipeline(transaction=False)
+        for effect in effects:
+            try:
+                if effect[0] == "answered":
+                    self.d.live_change(effect[1], +1, pipe)
+                else:
+                    self._queue_final(pipe, *effect[1:])
+            except Exception:
+                log.warning("side effects of attempt %s not queued", getattr(effect[1], "id", "?"), exc_info=True)
+        try:
+            _lua.execute(pipe)
+        except Exception:
+            log.warning("side effects of %d changed attempts failed", len(effects), exc_info=True)
+
+    def _queue_final(self, pipe, a, was_answered: bool, answered: bool) -> None:
+        """A call's end: free its slots, uncount it, and (campaign calls) learn its ring/talk times."""
+        self.d.release_call(a, pipe)
+        self.d.live_change(a, -1, pipe)  # harmless for a call never counted
+        if a.campaign_id:
+            ring = talk = 0.0
+            if a.claimed_at and a.ended_at:
+                total = (a.ended_at - a.claimed_at).total_seconds()
+                if a.answered_at:
+                    ring = max(0.0, (a.answered_at - a.claimed_at).total_seconds())
+                    talk = max(0.0, (a.ended_at - a.answered_at).total_seconds())
+                else:
+                    ring = max(0.0, total)
+            _pacing.queue_learn(pipe, self.d.key_prefix, a.campaign_id, answered, ring, talk)
 
 class Reconciler:
     """Compares live attempts with what FreeSWITCH reports and settles the differences."""

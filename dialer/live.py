@@ -14,12 +14,16 @@ after a reconnect it calls ``reconcile_live(alive_uuids)`` with the uuids
 FreeSWITCH still reports, which drops the channels whose hangup was missed.
 The API reads ``live_counts(account_id)``. These take ``cfg`` (default: the
 process configuration); the functions taking ``(client, prefix, ...)`` below
-them are the same operations on an explicit Redis client.
+them are the same operations on an explicit Redis client, and
+``queue_answered``/``queue_ended`` add them to a pipeline (the dialer sends
+every side effect of a batch of events in one round trip).
 """
 
 from __future__ import annotations
 
 from typing import Iterable
+
+from dialer.lua import Lua
 
 #: Seed 002 live-statistics category of each call type.
 CATEGORY_BY_CALL_TYPE = {
@@ -33,15 +37,15 @@ CATEGORY_BY_CALL_TYPE = {
 }
 CATEGORIES = ("c2c", "campaign", "inbound", "otp")
 
-_ANSWER = """
+_ANSWER = Lua("""
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3]) == 1 then
   redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
   return 1
 end
 return 0
-"""
+""")
 
-_END = """
+_END = Lua("""
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if not value then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -53,7 +57,7 @@ if redis.call('HINCRBY', counter, category, -1) < 0 then
   redis.call('HSET', counter, category, 0)
 end
 return 1
-"""
+""")
 
 
 def _channels_key(prefix: str) -> str:
@@ -69,22 +73,38 @@ def category_for(call_type: str | None) -> str:
     return CATEGORY_BY_CALL_TYPE.get(call_type or "", "campaign")
 
 
-def answered(client, prefix: str, uuid: str, call_type: str | None, account_id: str | None) -> bool:
-    """Count an answered channel once; returns False when it was already counted."""
+def _answer_call(prefix: str, uuid: str, call_type: str | None, account_id: str | None):
     if not uuid:
         raise ValueError("call_answered needs a channel uuid")
     account = account_id or ""
     if "|" in (account + uuid):
         raise ValueError("account ids and uuids must not contain '|'")
-    counter = _counter_prefix(prefix) + account
-    return bool(client.eval(_ANSWER, 2, _channels_key(prefix), counter, uuid, category_for(call_type), account))
+    return [_channels_key(prefix), _counter_prefix(prefix) + account], [uuid, category_for(call_type), account]
+
+
+def answered(client, prefix: str, uuid: str, call_type: str | None, account_id: str | None) -> bool:
+    """Count an answered channel once; returns False when it was already counted."""
+    keys, args = _answer_call(prefix, uuid, call_type, account_id)
+    return bool(_ANSWER(client, keys, args))
+
+
+def queue_answered(pipe, prefix: str, uuid: str, call_type: str | None, account_id: str | None) -> None:
+    """:func:`answered` added to a pipeline (send it with :func:`dialer.lua.execute`)."""
+    keys, args = _answer_call(prefix, uuid, call_type, account_id)
+    _ANSWER.queue(pipe, keys, args)
 
 
 def ended(client, prefix: str, uuid: str) -> bool:
     """Uncount a channel that hung up; returns False when it was not counted (never answered, or already ended)."""
     if not uuid:
         return False
-    return bool(client.eval(_END, 1, _channels_key(prefix), uuid, _counter_prefix(prefix)))
+    return bool(_END(client, [_channels_key(prefix)], [uuid, _counter_prefix(prefix)]))
+
+
+def queue_ended(pipe, prefix: str, uuid: str) -> None:
+    """:func:`ended` added to a pipeline (nothing for an empty uuid)."""
+    if uuid:
+        _END.queue(pipe, [_channels_key(prefix)], [uuid, _counter_prefix(prefix)])
 
 
 def live_call_statistics(client, prefix: str, account_id: str) -> dict[str, int]:

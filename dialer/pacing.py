@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import redis as _redis
 
+from dialer.lua import Lua
+
 # KEYS: the rate keys. ARGV[1]: horizon seconds; ARGV[1+i]: interval of KEYS[i].
 # Returns {1, grant_time, now} or {0, seconds_until_possible, now} (floats as strings).
 _RESERVE = """
@@ -298,21 +300,51 @@ def load_stats(client: _redis.Redis, prefix: str, campaign_id: str) -> CallStats
                      int(get("samples", 0)))
 
 
+# KEYS[1]: the campaign's stats hash. ARGV: answered (1/0), ring seconds, talk seconds, alpha, ttl seconds.
+# The read-modify-write of learn() in one step: no round trip to read first, and concurrent learners
+# (every worker applies its own calls' hangups) cannot overwrite each other's samples.
+_LEARN = Lua("""
+local v = redis.call('HMGET', KEYS[1], 'answer_rate', 'ring_seconds', 'talk_seconds', 'samples')
+local function num(x, default)
+  if x then return tonumber(x) or default end
+  return default
+end
+local rate, ring, talk = num(v[1], 1.0), num(v[2], 20.0), num(v[3], 60.0)
+local samples = math.floor(num(v[4], 0))
+local answered = ARGV[1] == '1'
+local a = tonumber(ARGV[4])
+if samples == 0 then a = 1.0 end
+rate = rate + a * ((answered and 1.0 or 0.0) - rate)
+ring = ring + a * (math.max(0.0, tonumber(ARGV[2])) - ring)
+if answered then talk = talk + a * (math.max(0.0, tonumber(ARGV[3])) - talk) end
+samples = samples + 1
+local out = {string.format('%.17g', rate), string.format('%.17g', ring), string.format('%.17g', talk),
+             string.format('%d', samples)}
+redis.call('HSET', KEYS[1], 'answer_rate', out[1], 'ring_seconds', out[2], 'talk_seconds', out[3],
+           'samples', out[4])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+return out
+""")
+
+_STATS_TTL = 7 * 86400
+
+
+def _learn_call(prefix: str, campaign_id: str, answered: bool, ring_seconds: float, talk_seconds: float):
+    return [stats_key(prefix, campaign_id)], ["1" if answered else "0", repr(float(ring_seconds)),
+                                              repr(float(talk_seconds)), repr(_ALPHA), _STATS_TTL]
+
+
 def learn(client: _redis.Redis, prefix: str, campaign_id: str, answered: bool,
           ring_seconds: float, talk_seconds: float) -> CallStats:
-    """Fold one finished attempt into the campaign's CallStats (read-modify-write; approximate is fine)."""
-    s = load_stats(client, prefix, campaign_id)
-    a = 1.0 if s.samples == 0 else _ALPHA
-    s.answer_rate += a * ((1.0 if answered else 0.0) - s.answer_rate)
-    s.ring_seconds += a * (max(0.0, ring_seconds) - s.ring_seconds)
-    if answered:
-        s.talk_seconds += (1.0 if s.samples == 0 else _ALPHA) * (max(0.0, talk_seconds) - s.talk_seconds)
-    s.samples += 1
-    client.hset(stats_key(prefix, campaign_id), mapping={
-        "answer_rate": s.answer_rate, "ring_seconds": s.ring_seconds,
-        "talk_seconds": s.talk_seconds, "samples": s.samples})
-    client.expire(stats_key(prefix, campaign_id), 7 * 86400)
-    return s
+    """Fold one finished attempt into the campaign's CallStats (one atomic script) and return them."""
+    out = _LEARN(client, *_learn_call(prefix, campaign_id, answered, ring_seconds, talk_seconds))
+    return CallStats(float(out[0]), float(out[1]), float(out[2]), int(out[3]))
+
+
+def queue_learn(pipe, prefix: str, campaign_id: str, answered: bool, ring_seconds: float,
+                talk_seconds: float) -> None:
+    """:func:`learn` added to a pipeline (send it with :func:`dialer.lua.execute`)."""
+    _LEARN.queue(pipe, *_learn_call(prefix, campaign_id, answered, ring_seconds, talk_seconds))
 
 
 def sustainable_cpm(max_concurrent: int, stats: CallStats, dial_ratio: float = 1.0) -> float:

@@ -66,3 +66,20 @@ def test_configured_entry_points(redis_url, key_prefix):
     assert not live.call_ended("c1", cfg)
     with pytest.raises(ValueError, match="uuid"):
         live.call_started("otp", cfg)
+
+
+def test_counters_queued_on_a_pipeline_behave_the_same(r, key_prefix):
+    from dialer.lua import execute
+
+    pipe = r.pipeline(transaction=False)
+    live.queue_answered(pipe, key_prefix, "p1", "otp", "account_1")
+    live.queue_answered(pipe, key_prefix, "p1", "otp", "account_1")  # duplicated CHANNEL_ANSWER
+    live.queue_answered(pipe, key_prefix, "p2", "campaign", "account_1")
+    live.queue_ended(pipe, key_prefix, "p2")
+    live.queue_ended(pipe, key_prefix, "p2")  # duplicated hangup
+    live.queue_ended(pipe, key_prefix, "")  # nothing queued
+    assert execute(pipe) == [1, 0, 1, 1, 0]
+    assert live.live_call_statistics(r, key_prefix, "account_1") == {
+        "live_calls_c2c": 0, "live_calls_campaign": 0, "live_calls_inbound": 0, "live_calls_otp": 1}
+    with pytest.raises(ValueError):
+        live.queue_answered(pipe, key_prefix, "", "otp", "account_1")

@@ -132,3 +132,22 @@ def test_admit_stops_at_the_horizon_and_says_how_long_to_wait(redis_url, key_pre
     assert nothing.times == [] and nothing.wait > 0.2
     with pytest.raises(PacingError):
         p.admit(["x"], [__import__("dialer.pacing", fromlist=["Slots"]).Slots("k", 0)], [], ttl=1)
+
+
+def test_learning_on_a_pipeline_matches_learning_on_the_client(redis_url, key_prefix):
+    from dialer.lua import execute
+    from dialer.pacing import queue_learn
+
+    r = redis.Redis.from_url(redis_url)
+    samples = [(True, 4.0, 30.0), (False, 25.0, 0.0), (True, -1.0, 12.5), (False, 3.0, 99.0)]
+    direct = [learn(r, key_prefix, "D", *x) for x in samples]
+    pipe = r.pipeline(transaction=False)
+    for x in samples:
+        queue_learn(pipe, key_prefix, "P", *x)
+    execute(pipe)
+    assert load_stats(r, key_prefix, "P") == load_stats(r, key_prefix, "D") == direct[-1]
+    # The first sample replaces the defaults; later ones are weighted; talk time learns from answered calls only.
+    first = direct[0]
+    assert (first.answer_rate, first.ring_seconds, first.talk_seconds, first.samples) == (1.0, 4.0, 30.0, 1)
+    assert direct[1].talk_seconds == 30.0 and abs(direct[1].answer_rate - 0.9) < 1e-12
+    assert 0 < r.ttl(f"{key_prefix}:stats:campaign:P") <= 7 * 86400

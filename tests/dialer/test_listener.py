@@ -1,0 +1,136 @@
+"""The listener's application of channel events, driven directly (no switch): real store and Redis.
+
+Each event is applied once however often it is delivered and however events are batched together,
+and the side effects outside the database (slots, live counters, learning) happen once per call.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from dialer import attempts as _attempts
+from dialer import live, submit
+from dialer.engine import Dialer
+from dialer.pacing import load_stats
+from dialer.store import db
+from dialer.store.models import Attempt, Cdr
+
+from .engine_helpers import make_campaign, numbers, settings_for
+from .store_helpers import hangup_headers
+
+T0 = 1795329082.0
+
+
+@pytest.fixture
+def calls(db_url, key_prefix):
+    """A dialer (not started: no switch needed) and three claimed campaign attempts holding their slots."""
+    cfg = settings_for(db_url, key_prefix, 1, 2)
+    account_id, campaign_id = make_campaign(db_url, numbers(3), max_retries=1, retry_time=0,
+                                            retry_on_statuses=["NOANSWER", "BUSY"])
+    submit.start_campaign(campaign_id, cfg=cfg)
+    d = Dialer(cfg)
+    node = next(iter(d.nodes.nodes.values()))
+    with db.session_scope(d.db_url) as s:
+        claimed = _attempts.claim_batch(s, d.worker_id, [str(uuid.uuid4()) for _ in range(3)], node.name,
+                                        campaign_id=campaign_id)
+    assert len(claimed) == 3
+    slot_keys = [d.pacer.slots_key("account", account_id), d.nodes.slots_key(node),
+                 d.pacer.slots_key("campaign", campaign_id)]
+    for a in claimed:
+        for key in slot_keys:
+            d.redis.zadd(key, {a.origination_uuid: time.time() + 60})
+        d.launched.add(a.origination_uuid)
+    yield d, campaign_id, account_id, claimed, slot_keys
+    db.dispose(d.db_url)
+
+
+def _channel(name: str, a: Attempt, d: Dialer, **extra) -> tuple[str, str, dict, str]:
+    h = {"Event-Name": name, "Unique-ID": a.origination_uuid, "variable_vaani_prefix": d.key_prefix,
+         "variable_vaani_worker": d.worker_id, "variable_vaani_attempt_id": a.id, **extra}
+    return name, a.origination_uuid, h, ""
+
+
+def _answer(a, d):
+    return _channel("CHANNEL_ANSWER", a, d, **{"Caller-Channel-Answered-Time": str(int((T0 + 3) * 1e6))})
+
+
+def _hangup(a, d, *, answered: bool, cause: str):
+    h = hangup_headers(a.origination_uuid, answered=answered, cause=cause, start=T0, attempt_id=a.id)
+    h.update({"variable_vaani_prefix": d.key_prefix, "variable_vaani_worker": d.worker_id})
+    if answered:
+        h["Caller-Channel-Answered-Time"] = str(int((T0 + 3) * 1e6))
+        h["Caller-Channel-Hangup-Time"] = h["variable_end_uepoch"]
+    return "CHANNEL_HANGUP_COMPLETE", a.origination_uuid, h, ""
+
+
+def _job(a, d, body: str):
+    h = {"Event-Name": "BACKGROUND_JOB", "Job-UUID": a.origination_uuid,
+         "Job-Command-Arg": f"{{origination_uuid={a.origination_uuid},vaani_prefix={d.key_prefix},"
+                            f"vaani_worker={d.worker_id}}}sofia/gateway/g/{a.number} &park()"}
+    return "BACKGROUND_JOB", a.origination_uuid, h, body
+
+
+def _rows(url, model, **where):
+    with db.session_scope(url) as s:
+        q = sa.select(model)
+        for k, v in where.items():
+            q = q.where(getattr(model, k) == v)
+        return s.execute(q).scalars().all()
+
+
+def test_events_apply_once_and_their_side_effects_happen_once(calls):
+    d, campaign_id, account_id, (a, b, c), slot_keys = calls
+    # a answers (counted live), then everything else arrives in one batch: a talks and hangs up,
+    # b rings and is not answered, c's originate fails without a channel.
+    d.listener.apply_many([_channel("CHANNEL_PROGRESS", a, d), _answer(a, d)])
+    assert {x.state for x in _rows(d.db_url, Attempt, id=a.id)} == {"answered"}
+    assert live.live_call_statistics(d.redis, d.key_prefix, account_id)["live_calls_campaign"] == 1
+    rest = [_job(a, d, f"+OK {a.origination_uuid}\n"), _channel("CHANNEL_PROGRESS", b, d),
+            _hangup(a, d, answered=True, cause="NORMAL_CLEARING"), _hangup(b, d, answered=False, cause="NO_ANSWER"),
+            _job(c, d, "-ERR USER_BUSY\n")]
+    d.listener.apply_many(rest)
+    # Delivered again, together and one by one: nothing changes.
+    d.listener.apply_many([_channel("CHANNEL_PROGRESS", a, d), _answer(a, d)] + rest)
+    for item in rest:
+        d.listener.apply(*item)
+
+    states = {x.id: (x.state, x.dial_status) for x in _rows(d.db_url, Attempt, campaign_id=campaign_id)}
+    assert states[a.id] == ("completed", "ANSWER")
+    assert states[b.id] == ("failed", "NOANSWER")
+    assert states[c.id] == ("failed", "BUSY")
+    retries = [x for x in _rows(d.db_url, Attempt, campaign_id=campaign_id) if x.id not in (a.id, b.id, c.id)]
+    assert sorted((x.number, x.attempt_no, x.state) for x in retries) == [(b.number, 2, "queued"),
+                                                                          (c.number, 2, "queued")]
+    cdrs = {x.uniqueid: x for x in _rows(d.db_url, Cdr, campaign_id=campaign_id)}
+    assert set(cdrs) == {a.origination_uuid, b.origination_uuid, c.origination_uuid}
+    assert (cdrs[a.origination_uuid].dial_status, cdrs[b.origination_uuid].dial_status,
+            cdrs[c.origination_uuid].dial_status) == ("ANSWER", "NOANSWER", "BUSY")
+    assert cdrs[a.origination_uuid].billsec == pytest.approx(4.12)
+
+    # Side effects: counted once and uncounted, every slot free, one learned sample per finished call.
+    assert live.live_call_statistics(d.redis, d.key_prefix, account_id)["live_calls_campaign"] == 0
+    assert not live.live_channels(d.redis, d.key_prefix)
+    for key in slot_keys:
+        assert d.redis.zcard(key) == 0
+    stats = load_stats(d.redis, d.key_prefix, campaign_id)
+    assert stats.samples == 3
+    assert stats.answer_rate == pytest.approx(0.81)  # 1 (a), then two unanswered calls weighted 0.1 each
+    assert not d.launched
+
+
+def test_a_hangup_after_an_originate_failure_merges_into_its_record(calls):
+    d, campaign_id, account_id, (a, _b, _c), slot_keys = calls
+    d.listener.apply_many([_job(a, d, "-ERR USER_BUSY\n")])
+    assert _rows(d.db_url, Cdr, uniqueid=a.origination_uuid)[0].dial_status == "BUSY"
+    d.launched.add(a.origination_uuid)  # the launcher merges the late hangup of a call it placed
+    d.listener.apply_many([_hangup(a, d, answered=False, cause="NO_ANSWER")])
+    (cdr,) = _rows(d.db_url, Cdr, uniqueid=a.origination_uuid)
+    assert cdr.dial_status == "NOANSWER" and cdr.hangup_cause == "NO_ANSWER"
+    # The attempt was final already: one follow-up (from the failure), one learned sample.
+    assert [x.state for x in _rows(d.db_url, Attempt, id=a.id)] == ["failed"]
+    assert len([x for x in _rows(d.db_url, Attempt, campaign_id=campaign_id) if x.attempt_no == 2]) == 1
+    assert load_stats(d.redis, d.key_prefix, campaign_id).samples == 1
