@@ -16,7 +16,12 @@
    the same simulator, in the same run. Target ratio ≥ 0.5. Both rates are
    measured the same way: the span of the channels the simulator created, as
    one monitoring connection saw their CHANNEL_CREATE events (the bare loop's
-   rate of command replies is reported beside it). The simulator runs with sps and max-sessions
+   rate of command replies is reported beside it), and the bare loop sends
+   the very originates the dialer builds for the same numbers (same channel
+   variables, same ``&socket`` application, same far-end behaviour), so the
+   simulator does the same work per channel in both runs. For information,
+   the rate of a loop of the cheapest originates (busy at once, ``&park()``;
+   the yardstick of the first runs) and the ratio to it are reported too. The simulator runs with sps and max-sessions
    far above the measured rate, so no cap binds. ``BENCH_DIALER_ONLY=throughput`` runs (2) and (3) only.
 3. **Campaign throughput**: contacts loaded → CDRs written, per second, for a
    campaign of short calls (simulator at speed 50).
@@ -232,20 +237,55 @@ def simulator_pacing(redis_url: str, prefix: str, tmp: str, seconds: float = 20.
                               "windows_over_cap_scaled_10s_100calls": window_violations(times, 100, 10.0)}}
 
 
-def bare_originate_rate(port: int, n: int) -> float:
-    """Originates per second of a plain loop of ``bgapi originate`` on one ESL connection."""
+def bare_commands(n: int, ivr_port: int, prefix: str) -> list[tuple[str, str]]:
+    """The originates the dialer sends for the bench campaign's calls: (command, call uuid) pairs.
+
+    Built by the dialer's own :class:`dialer.originate.Originate` for the same numbers, campaign kind and
+    IVR address, under another key prefix (the dialer's listener ignores them), so the simulator does the
+    same work per channel in both runs and the ratio compares the dialer's overhead, not two call kinds.
+    """
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from dialer import campaigns
+    from dialer.originate import Originate
+    from dialer.store.models import Campaign
+    from tests.dialer.engine_helpers import numbers
+
+    camp = Campaign(id="CMbench", account_id="ACbench", list_id=1, campaign_type=0, announcement_text="Hello {field1}",
+                    dynamic_announcement=True, caller_id="15168148111", repeat=1)
+    out = []
+    for i, number in enumerate(numbers(n)):
+        call_uuid = str(uuid.uuid4())
+        spec = campaigns.call_spec(camp, None, number, f"AT{i}")
+        cmd = Originate(call_uuid=call_uuid, number=number, gateway="vaani_trunk", caller_id=camp.caller_id,
+                        spec=spec, ivr_address=f"127.0.0.1:{ivr_port}", originate_timeout=60,
+                        key_prefix=prefix, worker_id="bench-bare").command()
+        out.append((cmd, call_uuid))
+    return out
+
+
+def bare_originate_rate(port: int, commands: list[tuple[str, str]]) -> float:
+    """Originates per second (command replies) of a plain loop of ``bgapi originate`` on one ESL connection."""
     from freeswitch.inbound import InboundClient
 
     c = InboundClient("127.0.0.1", port, "ClueCon")
     c.start()
     c.wait_connected(10)
     t0 = time.monotonic()
-    for i in range(n):
-        c.bgapi(f"originate {{origination_uuid={uuid.uuid4()},sim_outcome=busy,sim_ring=0}}"
-                f"sofia/gateway/vaani_trunk/+1555{i:07d} &park()")
+    for command, call_uuid in commands:
+        c.bgapi(command, job_uuid=call_uuid)
     elapsed = time.monotonic() - t0
     c.stop()
-    return n / elapsed
+    return len(commands) / elapsed
+
+
+def minimal_commands(n: int) -> list[tuple[str, str]]:
+    """The cheapest originates there are (busy at once, parked): the previous yardstick, for information."""
+    out = []
+    for i in range(n):
+        call_uuid = str(uuid.uuid4())
+        out.append((f"originate {{origination_uuid={call_uuid},sim_outcome=busy,sim_ring=0}}"
+                    f"sofia/gateway/vaani_trunk/+1666{i:07d} &park()", call_uuid))
+    return out
 
 
 def throughput(redis_url: str, prefix: str, tmp: str, n: int = 600) -> dict:
@@ -262,12 +302,15 @@ def throughput(redis_url: str, prefix: str, tmp: str, n: int = 600) -> dict:
         # Both rates on one yardstick: the span of the CHANNEL_CREATE events the simulator emitted, seen by
         # the same monitor connection (whose events the simulator pays for in both runs).
         monitor = _Monitor(port)
-        bare_ack = bare_originate_rate(port, n)
+        bare_ack = bare_originate_rate(port, bare_commands(n, ivr, prefix + "bare"))
         deadline = time.monotonic() + 30
         while len(monitor.times) < n and time.monotonic() < deadline:
             time.sleep(0.05)
         created = sorted(monitor.times)
         bare = (len(created) - 1) / (created[-1] - created[0]) if len(created) > 1 else 0.0
+        monitor.times = []
+        minimal = bare_originate_rate(port, minimal_commands(n))
+        time.sleep(1.0)  # let those channels end before the dialer's run
         monitor.times = []
         db_url = f"sqlite:///{tmp}/tp.db"
         env = _env(db_url, redis_url, prefix + "t", port, ivr)
@@ -293,8 +336,10 @@ def throughput(redis_url: str, prefix: str, tmp: str, n: int = 600) -> dict:
         dialer_rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
         out["originate_bare_per_s"] = round(bare, 1)
         out["originate_bare_acks_per_s"] = round(bare_ack, 1)
+        out["originate_bare_minimal_acks_per_s"] = round(minimal, 1)
         out["originate_dialer_per_s"] = round(dialer_rate, 1)
         out["originate_ratio"] = round(dialer_rate / bare, 3)
+        out["originate_ratio_vs_minimal"] = round(dialer_rate / minimal, 3)
         out["campaign_contacts"] = n
         out["campaign_cdrs"] = cdrs
         out["campaign_contacts_to_cdr_per_s"] = round(cdrs / cdr_elapsed, 1)
