@@ -136,15 +136,93 @@ def transition(session: Session, call_uuid: str, from_states: Iterable[str], to_
                **values) -> Attempt | None:
     """Move the attempt of channel ``call_uuid`` from one of ``from_states`` to ``to_state``.
 
-    Returns the updated attempt, or None when it was not in one of those
+    Returns the updated attempt (not attached to the session), or None when it was not in one of those
     states (already moved: a duplicate event, another process was first).
     """
-    t = Attempt.__table__
     values.setdefault("updated_at", utcnow())
-    stmt = (sa.update(t).where(t.c.origination_uuid == call_uuid, t.c.state.in_(list(from_states)))
-            .values(state=to_state, **values).returning(*_attempt_columns()))
-    row = session.execute(stmt).first()
-    return _row_to_attempt(row) if row is not None else None
+    values["state"] = to_state
+    from_states = tuple(from_states)
+    params = {f"_v_{k}": v for k, v in values.items()}
+    params["_uuid"] = call_uuid
+    params.update((f"_from{i}", state) for i, state in enumerate(from_states))
+    row = session.execute(_transition_stmt(tuple(sorted(values)), len(from_states)), params).first()
+    return _returned_attempt(row) if row is not None else None
+
+
+# The listener makes several transitions per call: building and cache-keying a fresh UPDATE each time
+# cost more than running it. One statement per shape (which columns are set, how many from-states),
+# built once with bound parameters, is compiled once by SQLAlchemy and reused.
+_TRANSITION_STMTS: dict[tuple, sa.Update] = {}
+
+
+def _transition_stmt(keys: tuple[str, ...], n_from: int) -> sa.Update:
+    stmt = _TRANSITION_STMTS.get((keys, n_from))
+    if stmt is None:
+        t = Attempt.__table__
+        stmt = (sa.update(t)
+                .where(t.c.origination_uuid == sa.bindparam("_uuid", type_=t.c.origination_uuid.type),
+                       t.c.state.in_([sa.bindparam(f"_from{i}", type_=t.c.state.type) for i in range(n_from)]))
+                .values({k: sa.bindparam(f"_v_{k}", type_=t.c[k].type) for k in keys})
+                .returning(*_attempt_columns()))
+        _TRANSITION_STMTS[(keys, n_from)] = stmt
+    return stmt
+
+
+def _returned_attempt(row) -> Attempt:
+    """An Attempt from a RETURNING row, not attached to any session (what :func:`transition` returns).
+
+    The values go straight into the instance's dict: setting 24 instrumented attributes one by one
+    (change tracking for an object no session will flush) cost as much as the UPDATE itself.
+    """
+    a = Attempt()
+    a.__dict__.update(zip(row._fields, row))
+    return a
+
+
+def finish_live(session: Session, call_uuid: str, *, hangup_cause: str | None, unanswered_status: str,
+                answered_at: datetime | None = None, ended_at: datetime | None = None) -> Attempt | None:
+    """The channel of a live attempt hung up: ``completed`` if it was answered, else ``failed``, in ONE UPDATE.
+
+    Answered means the attempt was ``answered`` or the hangup reports an answer time (``answered_at``);
+    ``dial_status`` becomes ``ANSWER`` or ``unanswered_status``, and a known answer time is kept. The
+    outcome is decided from the row as the UPDATE finds it, not from an earlier read. Returns the
+    updated attempt (not attached to the session), or None when it was not live (already final, or none).
+    """
+    params = {"_uuid": call_uuid, "_cause": hangup_cause, "_ended_at": ended_at or utcnow(), "_now": utcnow()}
+    if answered_at is not None:
+        params["_answered_at"] = answered_at
+    else:
+        params["_unanswered"] = unanswered_status
+    row = session.execute(_finish_stmt(answered_at is not None), params).first()
+    return _returned_attempt(row) if row is not None else None
+
+
+_FINISH_STMTS: dict[bool, sa.Update] = {}
+
+
+def _finish_stmt(event_answered: bool) -> sa.Update:
+    stmt = _FINISH_STMTS.get(event_answered)
+    if stmt is None:
+        t = Attempt.__table__
+        if event_answered:
+            values = {"state": "completed", "dial_status": "ANSWER",
+                      "answered_at": sa.func.coalesce(t.c.answered_at,
+                                                      sa.bindparam("_answered_at", type_=t.c.answered_at.type))}
+        else:
+            # SET expressions read the row as it was before the UPDATE (SQLite and PostgreSQL alike).
+            was_answered = t.c.state == "answered"
+            values = {"state": sa.case((was_answered, "completed"), else_="failed"),
+                      "dial_status": sa.case((was_answered, "ANSWER"),
+                                             else_=sa.bindparam("_unanswered", type_=t.c.dial_status.type))}
+        values.update(hangup_cause=sa.bindparam("_cause", type_=t.c.hangup_cause.type),
+                      ended_at=sa.bindparam("_ended_at", type_=t.c.ended_at.type),
+                      updated_at=sa.bindparam("_now", type_=t.c.updated_at.type))
+        stmt = (sa.update(t)
+                .where(t.c.origination_uuid == sa.bindparam("_uuid", type_=t.c.origination_uuid.type),
+                       t.c.state.in_(LIVE_STATES))
+                .values(values).returning(*_attempt_columns()))
+        _FINISH_STMTS[event_answered] = stmt
+    return stmt
 
 
 def finish_without_channel(session: Session, attempt_id: str, to_state: str, **values) -> Attempt | None:
@@ -159,7 +237,10 @@ def finish_without_channel(session: Session, attempt_id: str, to_state: str, **v
 
 def by_uuid(session: Session, call_uuid: str) -> Attempt | None:
     """The attempt whose channel is ``call_uuid``."""
-    return session.execute(sa.select(Attempt).where(Attempt.origination_uuid == call_uuid)).scalar_one_or_none()
+    return session.execute(_BY_UUID, {"_uuid": call_uuid}).scalar_one_or_none()
+
+
+_BY_UUID = sa.select(Attempt).where(Attempt.origination_uuid == sa.bindparam("_uuid"))
 
 
 def add_attempt(session: Session, *, account_id: str, call_type: str, number: str,

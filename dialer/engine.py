@@ -590,18 +590,21 @@ class Dialer:
         self.enqueue_callbacks(deliveries)
 
     # ------------------------------------------------------------------ hooks used by the listener
-    def record_hangup(self, s, headers: dict) -> list[int]:
-        """CDR upsert from a CHANNEL_HANGUP_COMPLETE (returns callback deliveries to enqueue after commit)."""
+    def record_hangup(self, s, headers: dict, attempt: Attempt | None = None) -> list[int]:
+        """CDR upsert from a CHANNEL_HANGUP_COMPLETE (returns callback deliveries to enqueue after commit).
+
+        ``attempt``: the call's attempt when the caller has it already (it is not read again).
+        """
         from dialer import records
 
-        return list(records.record_channel_hangup(s, headers).deliveries)
+        return list(records.record_channel_hangup(s, headers, attempt=attempt).deliveries)
 
     def record_failure(self, s, a: Attempt, cause: str) -> list[int]:
         """CDR of an originate that failed without a channel."""
         from dialer import records
 
         return list(records.record_originate_failure(s, a.id, cause, origination_uuid=a.origination_uuid,
-                                                     node=a.fs_node).deliveries)
+                                                     node=a.fs_node, attempt=a).deliveries)
 
     def enqueue_callbacks(self, deliveries: list[int]) -> None:
         """Hand committed callback deliveries to their RQ jobs."""

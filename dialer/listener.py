@@ -67,6 +67,31 @@ def _event_time(headers: dict, name: str) -> datetime | None:
     return datetime.fromtimestamp(us / 1e6, timezone.utc).replace(tzinfo=None)
 
 
+def _known_states(s) -> dict[str, str]:
+    """Attempt states this transaction set, by channel uuid (kept in the session's ``info``)."""
+    return s.info.setdefault("attempt_states", {})
+
+
+def _known_state(s, call_uuid: str) -> str | None:
+    return _known_states(s).get(call_uuid)
+
+
+def _move(s, call_uuid: str, from_states: tuple[str, ...], to_state: str, **values):
+    """:func:`dialer.attempts.transition`, skipped when this transaction already moved the attempt elsewhere.
+
+    A row this transaction changed stays as it left it until the commit (SQLite's write lock, a row lock
+    on PostgreSQL), so an UPDATE from states it is no longer in would match nothing: e.g. a
+    BACKGROUND_JOB ``+OK`` applied in the same batch after its call's CHANNEL_ANSWER.
+    """
+    state = _known_state(s, call_uuid)
+    if state is not None and state not in from_states:
+        return None
+    a = _attempts.transition(s, call_uuid, from_states, to_state, **values)
+    if a is not None:
+        _known_states(s)[call_uuid] = a.state
+    return a
+
+
 class Listener:
     """Applies channel events for one dialer process (see the module docs)."""
 
@@ -216,12 +241,12 @@ class Listener:
     def _apply_in(self, s, name: str, call_uuid: str, headers: dict, body: str, deliveries: list[int],
                   effects: list[tuple]) -> None:
         # ``effects`` collects what to do outside the database once the transaction committed:
-        # ("answered", attempt) or ("final", attempt, was_answered, answered).
+        # ("answered", attempt) or ("final", attempt, answered).
         if name in ("CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
-            _attempts.transition(s, call_uuid, ["dialing"], "ringing")
+            _move(s, call_uuid, ("dialing",), "ringing")
         elif name == "CHANNEL_ANSWER":
-            a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered",
-                                     answered_at=_event_time(headers, "Caller-Channel-Answered-Time") or utcnow())
+            a = _move(s, call_uuid, ("dialing", "ringing"), "answered",
+                      answered_at=_event_time(headers, "Caller-Channel-Answered-Time") or utcnow())
             if a is not None:
                 effects.append(("answered", a))
         elif name == "CHANNEL_HANGUP_COMPLETE":
@@ -234,9 +259,9 @@ class Listener:
                 cause = text[4:].strip().split()[0] if text[4:].strip() else "NORMAL_TEMPORARY_FAILURE"
                 a = self._fail_in(s, call_uuid, cause, deliveries)
                 if a is not None:
-                    effects.append(("final", a, False, False))
+                    effects.append(("final", a, False))
             elif text.startswith("+OK"):
-                a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "answered", answered_at=utcnow())
+                a = _move(s, call_uuid, ("dialing", "ringing"), "answered", answered_at=utcnow())
                 if a is not None:
                     effects.append(("answered", a))
 
@@ -262,13 +287,13 @@ class Listener:
         if a is None:
             return False
         self.d.enqueue_callbacks(deliveries)
-        self._side_effects([("final", a, False, False)])
+        self._side_effects([("final", a, False)])
         return True
 
     def _fail_in(self, s, call_uuid: str, cause: str, deliveries: list[int]):
         status = dial_status_for(cause, False)
-        a = _attempts.transition(s, call_uuid, ["dialing", "ringing"], "failed", dial_status=status,
-                                 hangup_cause=cause, ended_at=utcnow())
+        a = _move(s, call_uuid, ("dialing", "ringing"), "failed", dial_status=status, hangup_cause=cause,
+                  ended_at=utcnow())
         if a is None:
             return None
         deliveries += self.d.record_failure(s, a, cause)
@@ -277,27 +302,23 @@ class Listener:
 
     def _finish_in(self, s, call_uuid: str, headers: dict, reconciled: bool, deliveries: list[int]):
         cause = headers.get("Hangup-Cause") or headers.get("variable_hangup_cause") or "NORMAL_CLEARING"
-        current = _attempts.by_uuid(s, call_uuid)
-        if current is None:
-            return None
-        if current.state in _attempts.FINAL_STATES:
-            if not reconciled:
-                # Finished earlier by a -ERR job or a reconciliation: the real hangup event merges
-                # into the same CDR row (upsert by uuid) and its times win.
+        # One conditional UPDATE decides completed/failed from the row as it is (no read first).
+        a = None
+        if _known_state(s, call_uuid) in (None, *_attempts.LIVE_STATES):
+            a = _attempts.finish_live(s, call_uuid, hangup_cause=cause,
+                                      unanswered_status=dial_status_for(cause, False),
+                                      answered_at=_event_time(headers, "Caller-Channel-Answered-Time"),
+                                      ended_at=_event_time(headers, "Caller-Channel-Hangup-Time"))
+        if a is None:
+            # Not live: none of ours, or finished earlier by a -ERR job or a reconciliation. The real
+            # hangup event then merges into the same CDR row (upsert by uuid) and its times win.
+            if not reconciled and _attempts.by_uuid(s, call_uuid) is not None:
                 deliveries += self.d.record_hangup(s, headers)
             return None
-        answered_at = _event_time(headers, "Caller-Channel-Answered-Time")
-        answered = current.state == "answered" or answered_at is not None
-        status = dial_status_for(cause, answered)
-        a = _attempts.transition(
-            s, call_uuid, _attempts.LIVE_STATES, "completed" if answered else "failed",
-            dial_status=status, hangup_cause=cause, answered_at=current.answered_at or answered_at,
-            ended_at=_event_time(headers, "Caller-Channel-Hangup-Time") or utcnow())
-        if a is None:
-            return None
-        deliveries += self.d.record_hangup(s, headers)
-        self._follow_up(s, a, status)
-        return (a, current.state == "answered", answered)
+        _known_states(s)[call_uuid] = a.state
+        deliveries += self.d.record_hangup(s, headers, a)
+        self._follow_up(s, a, a.dial_status)
+        return (a, a.state == "completed")
 
     def _follow_up(self, s, a, status: str) -> None:
         """Create the next alternate number or retry for a failed attempt (inside the final transition's transaction)."""
@@ -346,7 +367,7 @@ class Listener:
         except Exception:
             log.warning("side effects of %d changed attempts failed", len(effects), exc_info=True)
 
-    def _queue_final(self, pipe, a, was_answered: bool, answered: bool) -> None:
+    def _queue_final(self, pipe, a, answered: bool) -> None:
         """A call's end: free its slots, uncount it, and (campaign calls) learn its ring/talk times."""
         self.d.release_call(a, pipe)
         self.d.live_change(a, -1, pipe)  # harmless for a call never counted

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from dialer import callbacks
@@ -169,19 +169,37 @@ def _locked_row(
     keys = {k: v for k, v in (("uniqueid", uniqueid), ("attempt_id", attempt_id), ("record_key", record_key)) if v}
     if not keys:
         raise ValueError("a CDR needs a channel uuid, an attempt id or a record key")
+    insert, lock = _locking_stmts(session, tuple(keys))
+    params = {f"_k_{k}": v for k, v in keys.items()}
     # Insert-if-absent first: the insert takes SQLite's write lock, and on PostgreSQL
     # a concurrent twin waits on the unique index instead of creating a second row.
-    stmt = _dialect_insert(session)(Cdr).values(account_id=account_id or "", call_date=utcnow(), **keys)
-    session.execute(stmt.on_conflict_do_nothing())
-    conds = [getattr(Cdr, k) == v for k, v in keys.items()]
-    rows = session.scalars(
-        select(Cdr).where(or_(*conds)).order_by(Cdr.id).with_for_update().execution_options(populate_existing=True)
-    ).all()
-    row = rows[0]
+    session.execute(insert, {**params, "_k_account_id": account_id or "", "_k_call_date": utcnow()})
+    row = session.scalars(lock, params).first()
     for k, v in keys.items():
         if getattr(row, k) is None:
             setattr(row, k, v)
     return row
+
+
+# Every hangup runs these two statements: built once per dialect and key set (bound parameters), they
+# are compiled once by SQLAlchemy instead of being rebuilt and cache-keyed on every call. The insert is a
+# Core statement on the table (column defaults apply as with the ORM; no ORM bulk-insert machinery).
+_LOCKING_STMTS: dict[tuple, tuple] = {}
+
+
+def _locking_stmts(session: Session, keys: tuple[str, ...]) -> tuple:
+    cache_key = (session.get_bind().dialect.name, keys)
+    stmts = _LOCKING_STMTS.get(cache_key)
+    if stmts is None:
+        t = Cdr.__table__
+        insert = _dialect_insert(session)(t).values(
+            {c: bindparam(f"_k_{c}", type_=t.c[c].type) for c in ("account_id", "call_date", *keys)}
+        ).on_conflict_do_nothing()
+        conds = [getattr(Cdr, k) == bindparam(f"_k_{k}", type_=t.c[k].type) for k in keys]
+        lock = (select(Cdr).where(or_(*conds)).order_by(Cdr.id).with_for_update()
+                .execution_options(populate_existing=True))
+        stmts = _LOCKING_STMTS[cache_key] = (insert, lock)
+    return stmts
 
 
 def _fill(row: Cdr, **values: Any) -> None:
@@ -236,7 +254,9 @@ def _identity(session: Session, row: Cdr, spec: CallSpec | None, attempt: Attemp
         caller_id=spec and spec.caller_id,
         dialed_number=(spec and spec.called_number) or (attempt and attempt.number),
     )
-    campaign = session.get(Campaign, row.campaign_id) if row.campaign_id else None
+    # No autoflush for this read: the row's pending changes are written once, with the rest, later.
+    with session.no_autoflush:
+        campaign = session.get(Campaign, row.campaign_id) if row.campaign_id else None
     if campaign is not None:
         _fill(row, list_id=campaign.list_id, caller_id=campaign.caller_id)
     direction, context = _context_for(row.call_type, campaign)
@@ -274,13 +294,15 @@ def _complete_if_ready(session: Session, row: Cdr, result: Recorded) -> None:
 # ---------------------------------------------------------------- the hangup half
 
 
-def record_channel_hangup(session: Session, headers: Mapping[str, str], *, node: str | None = None) -> Recorded:
+def record_channel_hangup(session: Session, headers: Mapping[str, str], *, node: str | None = None,
+                          attempt: Attempt | None = None) -> Recorded:
     """Upsert the CDR of a channel from its ``CHANNEL_HANGUP_COMPLETE`` event headers (URL-decoded).
 
     Uses ``Unique-ID``, ``Hangup-Cause``, ``variable_{start,answer,end}_uepoch``,
     ``variable_billmsec``/``billsec``, ``variable_mduration``/``duration`` and our
     ``variable_vaani_call``/``vaani_request_id``/``vaani_attempt_id``.
     Inbound calls (no call spec) are matched to their account by the called number.
+    ``attempt``: the call's attempt row when the caller holds it already (used if its id matches).
     """
     uniqueid = headers.get("Unique-ID") or headers.get("variable_uuid")
     if not uniqueid:
@@ -292,7 +314,8 @@ def record_channel_hangup(session: Session, headers: Mapping[str, str], *, node:
         except CallSpecError as exc:
             log.warning("channel %s: %s", uniqueid, exc)
     attempt_id = headers.get("variable_vaani_attempt_id") or (spec and spec.attempt_id) or None
-    attempt = session.get(Attempt, attempt_id) if attempt_id else None
+    if attempt is None or attempt.id != attempt_id:
+        attempt = session.get(Attempt, attempt_id) if attempt_id else None
     inbound = None
     if spec is None and attempt is None and (headers.get("Call-Direction") or "").lower() == "inbound":
         inbound = session.get(InboundNumber, _plus(headers.get("Caller-Destination-Number")))
@@ -357,13 +380,16 @@ def record_originate_failure(
     origination_uuid: str | None = None,
     node: str | None = None,
     at: datetime | None = None,
+    attempt: Attempt | None = None,
 ) -> Recorded:
     """Record an originate that failed (``-ERR <CAUSE>`` in BACKGROUND_JOB, or refused before sending).
 
     When FreeSWITCH created a channel before failing, its hangup event merges
     into the same row (same origination uuid / attempt id) and wins.
+    ``attempt``: the attempt row when the caller holds it already (used if its id matches).
     """
-    attempt = session.get(Attempt, attempt_id)
+    if attempt is None or attempt.id != attempt_id:
+        attempt = session.get(Attempt, attempt_id)
     if attempt is None:
         raise ValueError(f"unknown attempt {attempt_id!r}")
     uniqueid = origination_uuid or attempt.origination_uuid

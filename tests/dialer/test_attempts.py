@@ -92,3 +92,62 @@ def test_release_transition_retry_and_recovery(db_url):
         assert [x.id for x in stale] == [c.id]
         assert attempts.requeue_unlaunched(s, c.id, "dead")
         assert attempts.counts(s, camp) == {"queued": 1, "failed": 2}
+
+
+def test_a_transition_returns_the_row_as_stored(db_url):
+    from datetime import datetime
+
+    account, camp = make_campaign(db_url, [])
+    _queue(db_url, camp, account, ["+15550000001"])
+    uuid1 = "66666666-6666-4666-8666-666666666666"
+    with db.session_scope(db_url) as s:
+        attempts.claim_next(s, "w1", uuid1, "n1", campaign_id=camp)
+    with db.session_scope(db_url) as s:
+        a = attempts.transition(s, uuid1, ("dialing", "ringing"), "answered", answered_at=datetime(2026, 1, 2, 3, 4, 5))
+        assert sa.inspect(a).transient  # not attached: the caller's session flushes nothing for it
+    with db.session_scope(db_url) as s:
+        stored = s.get(Attempt, a.id)
+        for column in Attempt.__table__.columns:
+            assert getattr(a, column.key) == getattr(stored, column.key), column.key
+        assert stored.state == "answered" and stored.answered_at == datetime(2026, 1, 2, 3, 4, 5)
+
+
+def _live(db_url, state, answered_at=None):
+    """A claimed attempt moved to ``state``; returns its channel uuid."""
+    import uuid
+
+    account, camp = make_campaign(db_url, [])
+    _queue(db_url, camp, account, ["+15550000009"])
+    call = str(uuid.uuid4())
+    with db.session_scope(db_url) as s:
+        attempts.claim_next(s, "w1", call, "n1", campaign_id=camp)
+        if state != "dialing":
+            assert attempts.transition(s, call, ["dialing"], state, answered_at=answered_at)
+    return call
+
+
+def test_finish_live_decides_the_outcome_from_the_row_and_the_event(db_url):
+    from datetime import datetime
+
+    t1, t2, end = datetime(2026, 1, 1, 0, 0, 1), datetime(2026, 1, 1, 0, 0, 2), datetime(2026, 1, 1, 0, 1)
+    cases = [
+        # (state before, answer time in the event) -> (state, dial status, answered_at)
+        (("ringing", None, None), ("failed", "NOANSWER", None)),
+        (("dialing", None, None), ("failed", "NOANSWER", None)),
+        (("answered", t1, None), ("completed", "ANSWER", t1)),
+        (("ringing", None, t2), ("completed", "ANSWER", t2)),
+        (("answered", t1, t2), ("completed", "ANSWER", t1)),  # the answer time already known is kept
+    ]
+    for (state, answered_at, event_answer), expected in cases:
+        call = _live(db_url, state, answered_at)
+        with db.session_scope(db_url) as s:
+            a = attempts.finish_live(s, call, hangup_cause="NO_ANSWER", unanswered_status="NOANSWER",
+                                     answered_at=event_answer, ended_at=end)
+            assert (a.state, a.dial_status, a.answered_at) == expected, state
+            assert (a.hangup_cause, a.ended_at) == ("NO_ANSWER", end)
+            # Final now: a duplicate hangup changes nothing.
+            assert attempts.finish_live(s, call, hangup_cause="X", unanswered_status="BUSY") is None
+        with db.session_scope(db_url) as s:
+            assert (attempts.by_uuid(s, call).state, attempts.by_uuid(s, call).dial_status) == expected[:2]
+    with db.session_scope(db_url) as s:
+        assert attempts.finish_live(s, "no-such-channel", hangup_cause="X", unanswered_status="BUSY") is None

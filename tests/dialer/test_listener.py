@@ -134,3 +134,17 @@ def test_a_hangup_after_an_originate_failure_merges_into_its_record(calls):
     assert [x.state for x in _rows(d.db_url, Attempt, id=a.id)] == ["failed"]
     assert len([x for x in _rows(d.db_url, Attempt, campaign_id=campaign_id) if x.attempt_no == 2]) == 1
     assert load_stats(d.redis, d.key_prefix, campaign_id).samples == 1
+
+
+def test_a_whole_call_in_one_batch_with_duplicates(calls):
+    d, campaign_id, account_id, (a, _b, _c), slot_keys = calls
+    ok = _job(a, d, f"+OK {a.origination_uuid}\n")
+    hangup = _hangup(a, d, answered=True, cause="NORMAL_CLEARING")
+    d.listener.apply_many([_channel("CHANNEL_PROGRESS", a, d), _answer(a, d), ok, _answer(a, d),
+                           _channel("CHANNEL_PROGRESS", a, d), hangup, ok, hangup])
+    (row,) = _rows(d.db_url, Attempt, id=a.id)
+    assert (row.state, row.dial_status) == ("completed", "ANSWER")
+    assert [x.dial_status for x in _rows(d.db_url, Cdr, uniqueid=a.origination_uuid)] == ["ANSWER"]
+    assert load_stats(d.redis, d.key_prefix, campaign_id).samples == 1
+    assert live.live_call_statistics(d.redis, d.key_prefix, account_id)["live_calls_campaign"] == 0
+    assert all(d.redis.zscore(key, a.origination_uuid) is None for key in slot_keys)
