@@ -288,7 +288,7 @@ def minimal_commands(n: int) -> list[tuple[str, str]]:
     return out
 
 
-def throughput(redis_url: str, prefix: str, tmp: str, n: int = 600) -> dict:
+def throughput(redis_url: str, prefix: str, tmp: str, n: int = int(os.environ.get("BENCH_DIALER_N", 600))) -> dict:
     """(2) dialer vs bare originate loop, (3) contacts → CDRs per second; one simulator for both."""
     from dialer import submit
     from config import load

@@ -111,6 +111,7 @@ class Dialer:
         self.launched: set[str] = set()  # call uuids this process sent (bgapi accepted)
         self._live_cache: set[str] = set()
         self.originates_sent = 0
+        self._last_send = 0.0  # monotonic time of the last originate written (see dialing_now)
         self._lanes: dict[str | None, list[gevent.Greenlet]] = {}
         self._campaigns: dict[str, Campaign] = {}
         self._accounts: dict[str, tuple[float, Account | None]] = {}
@@ -483,6 +484,7 @@ class Dialer:
     def _send(self, group: list["_Call"]) -> None:
         """Write the group's originates (concurrently on the node's connection; replies come in order)."""
         client = self.nodes.client(group[0].node.name)
+        self._last_send = time.monotonic()
         for c in group:
             self.launched.add(c.uuid)  # the slots now belong to the call; its end releases them
         if len(group) == 1:
@@ -502,6 +504,10 @@ class Dialer:
             else:
                 # Written but unanswered: the node may have it; the reconciler decides after reconnecting.
                 log.warning("originate %s: %s", c.uuid, exc)
+
+    def dialing_now(self, within: float = 0.05) -> bool:
+        """Whether a lane wrote an originate in the last ``within`` seconds (the listener gives way then)."""
+        return time.monotonic() - self._last_send < within
 
     def _release_slots(self, slots: list[_pacing.Slots], uuids: list[str]) -> None:
         if not uuids:

@@ -31,6 +31,7 @@ final state and CDR from what is known.
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -95,9 +96,12 @@ def _move(s, call_uuid: str, from_states: tuple[str, ...], to_state: str, **valu
 class Listener:
     """Applies channel events for one dialer process (see the module docs)."""
 
-    def __init__(self, dialer: "Dialer", shards: int = 4, foreign_delay: float = 1.0):
+    def __init__(self, dialer: "Dialer", shards: int = 4, foreign_delay: float = 1.0, max_defer: float = 0.5,
+                 max_backlog: int = 500):
         self.d = dialer
         self.foreign_delay = foreign_delay
+        self.max_defer = max_defer
+        self.max_backlog = max_backlog
         self._queues = [gevent.queue.Queue() for _ in range(shards)]
         self._workers: list[gevent.Greenlet] = []
         self.applied = 0
@@ -165,6 +169,7 @@ class Listener:
         # a shard, hence per call, is kept.
         while True:
             items = [q.get()]
+            self._yield_to_dialing(q)
             while len(items) < batch and not q.empty():
                 items.append(q.get_nowait())
             needed = [it for it in items if self._own(it[0], it[1]) or self._safe_needed(*it[:2], it[3])]
@@ -182,6 +187,19 @@ class Listener:
                         self.applied += 1
                     except Exception:
                         log.exception("applying %s of %s failed", name, call_uuid)
+
+    def _yield_to_dialing(self, q: gevent.queue.Queue) -> None:
+        """Dialing first: while this process's lanes are sending originates, let events wait a little.
+
+        Greenlets share one interpreter, and applying a batch of events (SQL, no yield) delays every
+        lane's timer: originates would leave late and bunched. A lane sends on time, then events are
+        applied in bigger batches, which also costs less per event. Bounded: an event waits at most
+        ``max_defer`` seconds and a shard at most ``max_backlog`` events, so bookkeeping (slots, CDRs,
+        live counters) never falls far behind; a lagging slot release only under-dials, never over.
+        """
+        deadline = time.monotonic() + self.max_defer
+        while self.d.dialing_now() and q.qsize() < self.max_backlog and time.monotonic() < deadline:
+            gevent.sleep(0.01)
 
     def _own(self, name: str, call_uuid: str) -> bool:
         """Events of our own launches skip the read-only pre-check.

@@ -148,3 +148,61 @@ def test_a_whole_call_in_one_batch_with_duplicates(calls):
     assert load_stats(d.redis, d.key_prefix, campaign_id).samples == 1
     assert live.live_call_statistics(d.redis, d.key_prefix, account_id)["live_calls_campaign"] == 0
     assert all(d.redis.zscore(key, a.origination_uuid) is None for key in slot_keys)
+
+
+def _state(d, a) -> str:
+    with db.session_scope(d.db_url) as s:
+        return s.execute(sa.select(Attempt.state).where(Attempt.id == a.id)).scalar()
+
+
+def test_events_wait_while_the_lanes_dial_but_never_longer_than_max_defer(calls):
+    import gevent
+
+    from freeswitch.wire import Event
+
+    d, _, _, claimed, _ = calls
+    d.listener.max_defer = 0.6
+    d.listener.start()
+    try:
+        dialing = gevent.spawn(_keep_dialing, d, 5.0)
+        gevent.sleep(0.02)  # a lane has sent: the calls' events come after their originates
+        name, _, headers, body = _answer(claimed[0], d)
+        t0 = time.monotonic()
+        d.listener.on_event(Event(headers, body))
+        gevent.sleep(0.3)
+        assert _state(d, claimed[0]) == "dialing"  # held back while originates are going out
+        while _state(d, claimed[0]) != "answered" and time.monotonic() - t0 < 5:
+            gevent.sleep(0.02)
+        assert _state(d, claimed[0]) == "answered"  # ...but not past max_defer while dialing goes on
+        dialing.kill()
+        # Not dialing: the next event is applied without waiting for the bound.
+        d.listener.max_defer = 30.0
+        name, _, headers, body = _answer(claimed[1], d)
+        d.listener.on_event(Event(headers, body))
+        deadline = time.monotonic() + 5
+        while _state(d, claimed[1]) != "answered" and time.monotonic() < deadline:
+            gevent.sleep(0.02)
+        assert _state(d, claimed[1]) == "answered"
+        # A full backlog is applied even while dialing.
+        d.listener.max_backlog = 1
+        dialing = gevent.spawn(_keep_dialing, d, 30.0)
+        gevent.sleep(0.02)
+        for ev in (_answer(claimed[2], d), _hangup(claimed[2], d, answered=True, cause="NORMAL_CLEARING")):
+            d.listener.on_event(Event(ev[2], ev[3]))
+        deadline = time.monotonic() + 5
+        while _state(d, claimed[2]) != "completed" and time.monotonic() < deadline:
+            gevent.sleep(0.02)
+        assert _state(d, claimed[2]) == "completed"
+        dialing.kill()
+    finally:
+        d.listener.stop()
+
+
+def _keep_dialing(d, seconds: float) -> None:
+    """Stand in for a lane sending originates back to back (what dialing_now() watches)."""
+    import gevent
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        d._last_send = time.monotonic()
+        gevent.sleep(0.005)
