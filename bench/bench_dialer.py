@@ -278,6 +278,16 @@ def bare_originate_rate(port: int, commands: list[tuple[str, str]]) -> float:
     return len(commands) / elapsed
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def minimal_commands(n: int) -> list[tuple[str, str]]:
     """The cheapest originates there are (busy at once, parked): the previous yardstick, for information."""
     out = []
@@ -288,7 +298,7 @@ def minimal_commands(n: int) -> list[tuple[str, str]]:
     return out
 
 
-def throughput(redis_url: str, prefix: str, tmp: str, n: int = int(os.environ.get("BENCH_DIALER_N", 600))) -> dict:
+def throughput(redis_url: str, prefix: str, tmp: str, n: int = int(os.environ.get("BENCH_DIALER_N", 2000))) -> dict:
     """(2) dialer vs bare originate loop, (3) contacts → CDRs per second; one simulator for both."""
     from dialer import submit
     from config import load
@@ -302,15 +312,19 @@ def throughput(redis_url: str, prefix: str, tmp: str, n: int = int(os.environ.ge
         # Both rates on one yardstick: the span of the CHANNEL_CREATE events the simulator emitted, seen by
         # the same monitor connection (whose events the simulator pays for in both runs).
         monitor = _Monitor(port)
+        cpu0 = _cpu_seconds(sim.pid)
         bare_ack = bare_originate_rate(port, bare_commands(n, ivr, prefix + "bare"))
         deadline = time.monotonic() + 30
         while len(monitor.times) < n and time.monotonic() < deadline:
             time.sleep(0.05)
+        time.sleep(1.0)  # let those channels end (their hangups are the simulator's work too)
+        cpu1 = _cpu_seconds(sim.pid)
         created = sorted(monitor.times)
         bare = (len(created) - 1) / (created[-1] - created[0]) if len(created) > 1 else 0.0
         monitor.times = []
         minimal = bare_originate_rate(port, minimal_commands(n))
         time.sleep(1.0)  # let those channels end before the dialer's run
+        cpu2 = _cpu_seconds(sim.pid)
         monitor.times = []
         db_url = f"sqlite:///{tmp}/tp.db"
         env = _env(db_url, redis_url, prefix + "t", port, ivr)
@@ -328,6 +342,7 @@ def throughput(redis_url: str, prefix: str, tmp: str, n: int = int(os.environ.ge
         while _cdr_count(db_url, campaign_id) < n and time.monotonic() < deadline:
             time.sleep(0.2)
         cdr_elapsed = time.monotonic() - t0
+        cpu3 = _cpu_seconds(sim.pid)
         cdrs = _cdr_count(db_url, campaign_id)
         monitor.stop()
         _stop(workers)
@@ -340,6 +355,12 @@ def throughput(redis_url: str, prefix: str, tmp: str, n: int = int(os.environ.ge
         out["originate_dialer_per_s"] = round(dialer_rate, 1)
         out["originate_ratio"] = round(dialer_rate / bare, 3)
         out["originate_ratio_vs_minimal"] = round(dialer_rate / minimal, 3)
+        # The simulator's CPU per channel in each run: what its side of a call costs (the dialer's calls
+        # also send their events to the dialer's subscription; the cheapest calls are parked busy ones).
+        if None not in (cpu0, cpu1, cpu2, cpu3):
+            out["sim_cpu_ms_per_channel_bare"] = round(1000 * (cpu1 - cpu0) / n, 3)
+            out["sim_cpu_ms_per_channel_minimal"] = round(1000 * (cpu2 - cpu1) / n, 3)
+            out["sim_cpu_ms_per_channel_dialer"] = round(1000 * (cpu3 - cpu2) / n, 3)
         out["campaign_contacts"] = n
         out["campaign_cdrs"] = cdrs
         out["campaign_contacts_to_cdr_per_s"] = round(cdrs / cdr_elapsed, 1)
