@@ -33,122 +33,141 @@ class DialStringError(ValueError):
         self.cause = cause
 
 
+# cleanup_separated_string's tokens: an escape pair (or a lone trailing backslash), a quote, a run of other text.
+_CLEANUP_TOKEN = re.compile(r"\\[\s\S]?|'|[^\\']+")
+# One piece of a blank-delimited string: escapes take the next character whatever it is, every quote
+# toggles (an unterminated one runs to the end), an unquoted blank ends the piece.
+_BLANK_PIECE = re.compile(r"(?:[^ '\\]+|\\[\s\S]?|'(?:[^'\\]+|\\[\s\S]?)*'?)+")
+_CHAR_SPECIALS: dict[str, re.Pattern] = {}
+_PAREN_SPECIALS: dict[tuple[str, str], re.Pattern] = {}
+_BRACKET_COMMA = re.compile(r"(?<!\\),")
+
+
 def _cleanup(piece: str, delim: str | None) -> str:
-    """cleanup_separated_string: drop leading blanks, quote marks and escapes, trailing blanks."""
-    i = 0
-    n = len(piece)
-    while i < n and piece[i] == " ":
-        i += 1
+    """cleanup_separated_string: drop leading blanks, quote marks and escapes, trailing blanks.
+
+    A quote opens only if another quote follows it (anywhere later, escaped or not) and closes at the
+    next one; blanks inside quotes or produced by an escape are kept at the end, plain ones are not.
+    """
+    if "\\" not in piece and "'" not in piece:
+        return piece.strip(" ")
+    text = piece.lstrip(" ")
+    last_quote = text.rfind("'")
     out: list[str] = []
-    end = 0
+    size = 0   # characters in out
+    end = 0    # where the kept text ends (trailing plain blanks are dropped)
     inside = False
-    while i < n:
-        ch = piece[i]
-        escaped = False
-        if ch == ESCAPE and i + 1 < n:
-            e = piece[i + 1]
-            if e in ("'", '"', ESCAPE) or (delim and e == delim) or e in _UNESCAPE:
-                out.append(_UNESCAPE.get(e, e) if e not in ("'", '"', ESCAPE) and e != delim else e)
-                end = len(out)
-                i += 2
-                escaped = True
-        if not escaped:
-            if ch == "'" and (inside or "'" in piece[i + 1:]):
+    for m in _CLEANUP_TOKEN.finditer(text):
+        tok = m.group()
+        first = tok[0]
+        if first == "\\":
+            if len(tok) == 1:            # a backslash that ends the piece is kept
+                out.append(tok)
+                size += 1
+                end = size
+                continue
+            e = tok[1]
+            if e in "'\"\\" or e == delim:
+                out.append(e)
+            elif e in _UNESCAPE:
+                out.append(_UNESCAPE[e])
+            else:                        # not an escape: both characters stay as they are
+                out.append(tok)
+                size += 2
+                end = size if (e != " " or inside) else size - 1
+                continue
+            size += 1
+            end = size
+        elif first == "'":
+            if inside or m.start() < last_quote:
                 inside = not inside
                 if inside:
-                    end = len(out)
+                    end = size
             else:
-                out.append(ch)
-                if ch != " " or inside:
-                    end = len(out)
-            i += 1
-    return "".join(out[:end])
+                out.append(tok)
+                size += 1
+                end = size
+        else:
+            out.append(tok)
+            size += len(tok)
+            if inside:
+                end = size
+            else:
+                kept = len(tok.rstrip(" "))
+                if kept:
+                    end = size - len(tok) + kept
+    return "".join(out)[:end]
 
 
 def separate_string(text: str, delim: str = " ", limit: int = 1024) -> list[str]:
-    """switch_separate_string: split at ``delim`` outside single quotes; escapes and quotes are cleaned."""
+    """switch_separate_string: split at ``delim`` outside single quotes; escapes and quotes are cleaned.
+
+    ``^^<d>`` at the start makes ``<d>`` the delimiter. With a blank delimiter every quote toggles and runs
+    of blanks are one separator; at most ``limit`` pieces are returned (the rest of the text is dropped).
+    With another delimiter a quote opens only if another follows.
+    """
     if text.startswith("^^") and len(text) > 3:
         delim = text[2]
         text = text[3:]
-    pieces: list[str] = []
     if not text:
-        return pieces
+        return []
     if delim == " ":
-        # separate_string_blank_delim: every quote toggles, runs of blanks are one separator.
-        i, n = 0, len(text)
-        start = 0
-        inside = False
-        state = "start"
-        while i < n and len(pieces) < limit:
-            if state == "start":
-                start = i
-                state = "skip_initial"
-                continue
-            ch = text[i]
-            if state == "skip_initial":
-                if ch == " ":
-                    i += 1
-                else:
-                    state = "find"
-                continue
-            if state == "find":
-                if ch == ESCAPE:
-                    i += 1
-                elif ch == "'":
-                    inside = not inside
-                elif ch == " " and not inside:
-                    pieces.append(text[start:i])
-                    state = "skip_end"
-                    i += 1
-                    continue
-                i += 1
-                continue
-            if state == "skip_end":
-                if ch == " ":
-                    i += 1
-                else:
-                    state = "start"
-        if state in ("skip_initial", "find"):
-            pieces.append(text[start:])
-        return [_cleanup(p, None) for p in pieces]
-    # separate_string_char_delim: a quote only opens if another follows.
-    i, n = 0, len(text)
+        pieces = _BLANK_PIECE.findall(text)
+        if not pieces:  # only blanks: one empty piece
+            return [""] if limit > 0 else []
+        return [_cleanup(p, None) for p in pieces[:limit]]
+    if not isinstance(delim, str) or len(delim) != 1:
+        return [_cleanup(text, delim)]  # a delimiter of other than one character never matches
+    if "\\" not in text and "'" not in text:
+        return [p.strip(" ") for p in text.split(delim)]  # what _cleanup makes of a piece without either
+    specials = _CHAR_SPECIALS.get(delim)
+    if specials is None:
+        specials = _CHAR_SPECIALS[delim] = re.compile(r"\\[\s\S]?|'|" + re.escape(delim))
+    last_quote = text.rfind("'")
+    pieces = []
     start = 0
     inside = False
-    while i < n:
-        ch = text[i]
-        if ch == ESCAPE:
-            i += 2
-            continue
-        if ch == "'" and (inside or "'" in text[i + 1:]):
+    for m in specials.finditer(text):
+        tok = m.group()
+        if tok[0] == "\\":
+            continue  # an escape hides the next character (a backslash delimiter never splits)
+        pos = m.start()
+        if tok == "'" and (inside or pos < last_quote):
             inside = not inside
-        elif ch == delim and not inside:
-            pieces.append(text[start:i])
-            start = i + 1
-        i += 1
+        elif tok == delim and not inside:
+            pieces.append(text[start:pos])
+            start = pos + 1
     pieces.append(text[start:])
     return [_cleanup(p, delim) for p in pieces]
 
 
 def find_end_paren(text: str, start: int, open_ch: str, close_ch: str) -> int:
-    """switch_find_end_paren: index of the bracket closing the one at ``start`` (nesting and quotes aware)."""
+    """switch_find_end_paren: index of the bracket closing the one at ``start`` (nesting and quotes aware).
+
+    ``start`` is an index into ``text`` (not negative); -1 when the bracket is not closed.
+    """
+    key = (open_ch, close_ch)
+    specials = _PAREN_SPECIALS.get(key)
+    if specials is None:
+        chars = "'\"" + "".join(c for c in key if len(c) == 1)
+        specials = _PAREN_SPECIALS[key] = re.compile("[" + re.escape(chars) + "]")
+    search = specials.search
     depth = 0
-    quote = None
-    i = start
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"'):
-            quote = ch
+    m = search(text, start)
+    while m is not None:
+        ch = m.group()
+        pos = m.start()
+        if ch == "'" or ch == '"':
+            pos = text.find(ch, pos + 1)  # nothing counts inside quotes
+            if pos < 0:
+                return -1
         elif ch == open_ch:
             depth += 1
         elif ch == close_ch:
             depth -= 1
             if depth == 0:
-                return i
-        i += 1
+                return pos
+        m = search(text, pos + 1)
     return -1
 
 
@@ -269,18 +288,20 @@ def parse_dialstring(text: str) -> DialString:
 
 def _protect_bracket_commas(group: str) -> str:
     # switch_ivr_originate marks the commas inside [...] before splitting legs at ','.
-    out = list(group)
-    i = 0
-    while i < len(out):
-        if out[i] == "[":
-            end = find_end_paren(group, i, "[", "]")
-            if end < 0:
-                break
-            for j in range(i + 1, end):
-                if out[j] == "," and out[j - 1] != "\\":
-                    out[j] = _UNQUOTED_COMMA
-            i = end
-        i += 1
+    i = group.find("[")
+    if i < 0:
+        return group
+    out = []
+    copied = 0
+    while i >= 0:
+        end = find_end_paren(group, i, "[", "]")
+        if end < 0:
+            break
+        out.append(group[copied:i + 1])
+        out.append(_BRACKET_COMMA.sub(_UNQUOTED_COMMA, group[i + 1:end]))
+        copied = end
+        i = group.find("[", end + 1)
+    out.append(group[copied:])
     return "".join(out)
 
 
