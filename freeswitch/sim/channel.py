@@ -158,19 +158,23 @@ class Channel:
 
     def set_var(self, name: str, value) -> None:
         """Set a channel variable; like FreeSWITCH, a reset variable moves to the end; None unsets."""
-        self.variables.pop(name, None)
-        if value is None:
-            return
-        self.variables[name] = str(value)
+        variables = self.variables
+        variables.pop(name, None)
+        if value is not None:
+            variables[name] = value if value.__class__ is str else str(value)
 
     def get_var(self, name: str, default: str | None = None) -> str | None:
         """A channel variable, or ``default``."""
         return self.variables.get(name, default)
 
     def set_vars(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """Set several variables in order."""
-        for k, v in pairs:
-            self.set_var(k, v)
+        """Set several variables in order (each as :meth:`set_var` does)."""
+        variables = self.variables
+        pop = variables.pop
+        for name, value in pairs:
+            pop(name, None)
+            if value is not None:
+                variables[name] = value if value.__class__ is str else str(value)
 
     # -- headers ----------------------------------------------------------
 
@@ -414,48 +418,62 @@ class Channel:
         """The timing variables switch_channel_set_timestamps writes before CHANNEL_HANGUP_COMPLETE."""
         created, answered, end = self.created_us, self.answered_us, self.hangup_us or self.switch.clock.now_us()
         progress, pmedia = self.progress_us, self.progress_media_us
-        self.set_var("start_stamp", _stamp(created))
-        self.set_var("profile_start_stamp", _stamp(created))
+        created_stamp = _stamp(created)
+        pairs = [("start_stamp", created_stamp), ("profile_start_stamp", created_stamp)]
         if answered:
-            self.set_var("answer_stamp", _stamp(answered))
+            pairs.append(("answer_stamp", _stamp(answered)))
         if progress:
-            self.set_var("progress_stamp", _stamp(progress))
+            pairs.append(("progress_stamp", _stamp(progress)))
         if pmedia:
-            self.set_var("progress_media_stamp", _stamp(pmedia))
-        self.set_var("end_stamp", _stamp(end))
+            pairs.append(("progress_media_stamp", _stamp(pmedia)))
+        pairs.append(("end_stamp", _stamp(end)))
         for name, us in (("start", created), ("profile_start", created), ("answer", answered),
                          ("bridge", self.bridged_us), ("last_hold", 0)):
-            self.set_var(f"{name}_epoch", str(us // 1_000_000))
-            self.set_var(f"{name}_uepoch", str(us))
-        self.set_var("hold_accum_seconds", "0")
-        self.set_var("hold_accum_usec", "0")
-        self.set_var("hold_accum_ms", "0")
+            pairs.append((f"{name}_epoch", str(us // 1_000_000)))
+            pairs.append((f"{name}_uepoch", str(us)))
+        pairs += [("hold_accum_seconds", "0"), ("hold_accum_usec", "0"), ("hold_accum_ms", "0")]
         for name, us in (("resurrect", 0), ("progress", progress), ("progress_media", pmedia), ("end", end)):
-            self.set_var(f"{name}_epoch", str(us // 1_000_000))
-            self.set_var(f"{name}_uepoch", str(us))
+            pairs.append((f"{name}_epoch", str(us // 1_000_000)))
+            pairs.append((f"{name}_uepoch", str(us)))
         p = self.profile
-        self.set_var("last_app", self.variables.get("last_app", self.current_app))
-        self.set_var("caller_id", f'"{p.caller_id_name}" <{p.caller_id_number}>')
+        pairs.append(("last_app", self.variables.get("last_app", self.current_app)))
+        pairs.append(("caller_id", f'"{p.caller_id_name}" <{p.caller_id_number}>'))
+        # Set in this order: the order of a channel's variables is the order of its variable_* headers.
+        self.set_vars(pairs)
         # Seconds are differences of whole epochs (FreeSWITCH: 2.4 s spanning 3 epoch seconds is billsec 3);
         # milliseconds and microseconds are exact.
-        def spans(a_us: int, b_us: int, div: int) -> int:
+        def spans(a_us: int, b_us: int, div: int) -> str:
             if not a_us or not b_us:
-                return 0
+                return "0"
             if div == 1_000_000:
-                return b_us // div - a_us // div
-            return (b_us - a_us) // div
+                return str(b_us // div - a_us // div)
+            return str((b_us - a_us) // div)
 
-        for suffix, div in (("sec", 1_000_000), ("msec", 1_000), ("usec", 1)):
-            dname = {"sec": "duration", "msec": "mduration", "usec": "uduration"}[suffix]
-            bname = {"sec": "billsec", "msec": "billmsec", "usec": "billusec"}[suffix]
-            self.set_var(dname, str(spans(created, end, div)))
-            self.set_var(bname, str(spans(answered, end, div)))
-            self.set_var(f"progress{suffix}", str(spans(created, progress, div)))
-            self.set_var(f"answer{suffix}", str(spans(created, answered, div)))
-            self.set_var(f"wait{suffix}", str(spans(created, answered, div)))
-            self.set_var(f"progress_media{suffix}", str(spans(created, pmedia, div)))
-            self.set_var(f"flow_bill{suffix}", str(spans(answered, end, div)))
+        pairs = []
+        for dname, bname, suffix, div in (("duration", "billsec", "sec", 1_000_000),
+                                          ("mduration", "billmsec", "msec", 1_000),
+                                          ("uduration", "billusec", "usec", 1)):
+            billed = spans(answered, end, div)
+            answered_after = spans(created, answered, div)
+            pairs += [
+                (dname, spans(created, end, div)),
+                (bname, billed),
+                (f"progress{suffix}", spans(created, progress, div)),
+                (f"answer{suffix}", answered_after),
+                (f"wait{suffix}", answered_after),
+                (f"progress_media{suffix}", spans(created, pmedia, div)),
+                (f"flow_bill{suffix}", billed),
+            ]
+        self.set_vars(pairs)
+
+
+_last_stamp: tuple[int, str] = (-1, "")
 
 
 def _stamp(us: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(us / 1_000_000))
+    """A channel's *_stamp variable: local time to the second (the last one made is reused)."""
+    global _last_stamp
+    second = us // 1_000_000  # what localtime() makes of us / 1e6: it rounds down to the second
+    if _last_stamp[0] != second:
+        _last_stamp = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(us / 1_000_000)))
+    return _last_stamp[1]

@@ -7,6 +7,7 @@ An :class:`SimEvent` is built once and serialized at most once per format
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from typing import Iterable
 from xml.sax.saxutils import escape as _xml_escape
@@ -122,10 +123,22 @@ def serialize_event_xml(headers: Iterable[tuple[str, str]], body: str | None = N
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+_last_dates: tuple[int, str, str] = (-1, "", "")
+
+
+def _date_texts(now: float) -> tuple[str, str]:
+    """Event-Date-Local and Event-Date-GMT for ``now``: to the second, so the last second's are reused."""
+    global _last_dates
+    second = math.floor(now)  # localtime()/gmtime() round a float down to the second
+    if _last_dates[0] != second:
+        _last_dates = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
+                       time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)))
+    return _last_dates[1], _last_dates[2]
+
+
 def date_headers(now: float) -> list[tuple[str, str]]:
     """Event-Date-Local / -GMT / -Timestamp for simulated time ``now``."""
-    local = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-    gmt = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))
+    local, gmt = _date_texts(now)
     return [
         ("Event-Date-Local", local),
         ("Event-Date-GMT", gmt),
@@ -136,6 +149,7 @@ def date_headers(now: float) -> list[tuple[str, str]]:
 def common_headers(identity: Identity, name: str, now: float, subclass: str | None = None) -> list[tuple[str, str]]:
     """The block every FreeSWITCH event starts with, in FreeSWITCH's order."""
     calling = CALLING.get(name, _DEFAULT_CALLING)
+    local, gmt = _date_texts(now)
     headers = [("Event-Name", name)]
     if subclass:
         headers.append(("Event-Subclass", subclass))
@@ -145,9 +159,9 @@ def common_headers(identity: Identity, name: str, now: float, subclass: str | No
         ("FreeSWITCH-Switchname", identity.hostname),
         ("FreeSWITCH-IPv4", identity.ipv4),
         ("FreeSWITCH-IPv6", identity.ipv6),
-    ]
-    headers += date_headers(now)
-    headers += [
+        ("Event-Date-Local", local),
+        ("Event-Date-GMT", gmt),
+        ("Event-Date-Timestamp", str(int(now * 1_000_000))),
         ("Event-Calling-File", calling[0]),
         ("Event-Calling-Function", calling[1]),
         ("Event-Calling-Line-Number", calling[2]),

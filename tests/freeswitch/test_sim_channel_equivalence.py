@@ -1,0 +1,165 @@
+"""Channel variables and event dates against frozen copies of their first versions.
+
+``Channel.set_cdr_vars`` now sets its variables in one batch and the ``*_stamp`` /
+``Event-Date-*`` texts are reused within a second; the variables (names, values
+and order, which is the order of an event's ``variable_*`` headers) and the
+dates must be what the reference below (the replaced code, frozen) makes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from freeswitch.sim import events
+from freeswitch.sim.channel import Channel, Profile, _stamp
+from freeswitch.sim.clock import Clock
+
+
+def ref_stamp(us):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(us / 1_000_000))
+
+
+class RefVars:
+    """The reference set_var on a plain dict."""
+
+    def __init__(self, variables):
+        self.variables = dict(variables)
+
+    def set_var(self, name, value):
+        self.variables.pop(name, None)
+        if value is None:
+            return
+        self.variables[name] = str(value)
+
+
+def ref_set_cdr_vars(self, created, answered, end, progress, pmedia, bridged, current_app, profile):
+    self.set_var("start_stamp", ref_stamp(created))
+    self.set_var("profile_start_stamp", ref_stamp(created))
+    if answered:
+        self.set_var("answer_stamp", ref_stamp(answered))
+    if progress:
+        self.set_var("progress_stamp", ref_stamp(progress))
+    if pmedia:
+        self.set_var("progress_media_stamp", ref_stamp(pmedia))
+    self.set_var("end_stamp", ref_stamp(end))
+    for name, us in (("start", created), ("profile_start", created), ("answer", answered),
+                     ("bridge", bridged), ("last_hold", 0)):
+        self.set_var(f"{name}_epoch", str(us // 1_000_000))
+        self.set_var(f"{name}_uepoch", str(us))
+    self.set_var("hold_accum_seconds", "0")
+    self.set_var("hold_accum_usec", "0")
+    self.set_var("hold_accum_ms", "0")
+    for name, us in (("resurrect", 0), ("progress", progress), ("progress_media", pmedia), ("end", end)):
+        self.set_var(f"{name}_epoch", str(us // 1_000_000))
+        self.set_var(f"{name}_uepoch", str(us))
+    p = profile
+    self.set_var("last_app", self.variables.get("last_app", current_app))
+    self.set_var("caller_id", f'"{p.caller_id_name}" <{p.caller_id_number}>')
+
+    def spans(a_us, b_us, div):
+        if not a_us or not b_us:
+            return 0
+        if div == 1_000_000:
+            return b_us // div - a_us // div
+        return (b_us - a_us) // div
+
+    for suffix, div in (("sec", 1_000_000), ("msec", 1_000), ("usec", 1)):
+        dname = {"sec": "duration", "msec": "mduration", "usec": "uduration"}[suffix]
+        bname = {"sec": "billsec", "msec": "billmsec", "usec": "billusec"}[suffix]
+        self.set_var(dname, str(spans(created, end, div)))
+        self.set_var(bname, str(spans(answered, end, div)))
+        self.set_var(f"progress{suffix}", str(spans(created, progress, div)))
+        self.set_var(f"answer{suffix}", str(spans(created, answered, div)))
+        self.set_var(f"wait{suffix}", str(spans(created, answered, div)))
+        self.set_var(f"progress_media{suffix}", str(spans(created, pmedia, div)))
+        self.set_var(f"flow_bill{suffix}", str(spans(answered, end, div)))
+
+
+class _Switch:
+    def __init__(self):
+        self.clock = Clock(1.0)
+
+
+def _channel(initial):
+    profile = Profile(direction="outbound", destination_number="+15551234", caller_id_name="O'Brien, \"J\"",
+                      caller_id_number="15168148111")
+    ch = Channel(_Switch(), "3f1c0e9e-0000-4000-8000-000000000001", "sofia/gateway/gw/+15551234", profile, 1)
+    for k, v in initial:
+        ch.set_var(k, v)
+    return ch
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cdr_variables_match_reference(seed):
+    rng = random.Random(seed)
+    base = 1_764_000_000_000_000
+    for _ in range(150):
+        created = base + rng.randint(0, 10 ** 9)
+        progress = rng.choice([0, created + rng.randint(0, 3_000_000)])
+        pmedia = rng.choice([0, created + rng.randint(0, 3_000_000)])
+        answered = rng.choice([0, created + rng.randint(0, 30_000_000)])
+        hangup = rng.choice([0, max(created, answered) + rng.randint(0, 90_000_000)])
+        bridged = rng.choice([0, answered])
+        initial = [("direction", "outbound"), ("answer_stamp", "old"), ("end_epoch", "1"), ("x", "y")]
+        if rng.random() < 0.5:
+            initial.append(("last_app", rng.choice(["playback", ""])))
+        current_app = rng.choice([None, "socket", "park"])
+        ch = _channel(initial)
+        ch.created_us, ch.answered_us, ch.progress_us = created, answered, progress
+        ch.progress_media_us, ch.hangup_us, ch.bridged_us = pmedia, hangup, bridged
+        ch.current_app = current_app
+        end = hangup or None
+        if end is None:  # a channel torn down without a hangup time takes the clock's: pin it
+            end = ch.hangup_us = created + 5_000_000
+        ch.set_cdr_vars()
+        ref = RefVars(_channel(initial).variables)
+        ref_set_cdr_vars(ref, created, answered, end, progress, pmedia, bridged, current_app, ch.profile)
+        assert list(ch.variables.items()) == list(ref.variables.items())
+
+
+def test_set_var_and_set_vars_match_reference():
+    ch = _channel([])
+    ref = RefVars({})
+    ops = [("a", "1"), ("b", 2), ("a", "3"), ("c", None), ("b", None), ("d", ""), ("e", 1.5), ("a", True), ("f", "é")]
+    for name, value in ops:
+        ch.set_var(name, value)
+        ref.set_var(name, value)
+    assert list(ch.variables.items()) == list(ref.variables.items())
+    ch2 = _channel([])
+    ch2.set_vars(ops)
+    assert list(ch2.variables.items()) == list(ref.variables.items())
+
+
+def test_stamps_and_event_dates_match_reference():
+    rng = random.Random(5)
+    base = 1_764_000_000
+    moments = []
+    for _ in range(400):
+        second = base + rng.randint(-3, 3) * rng.choice([1, 3600, 86400 * 180])
+        moments += [second * 1_000_000 - 1, second * 1_000_000, second * 1_000_000 + 1,
+                    second * 1_000_000 + rng.randint(0, 999_999), second * 1_000_000 + 999_999]
+    rng.shuffle(moments)
+    identity = events.Identity("core", "host")
+    for us in moments + sorted(moments):
+        assert _stamp(us) == ref_stamp(us), us
+        now = us / 1_000_000
+        headers = dict(events.common_headers(identity, "CHANNEL_ANSWER", now))
+        assert headers["Event-Date-Local"] == time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)), now
+        assert headers["Event-Date-GMT"] == time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)), now
+        assert headers["Event-Date-Timestamp"] == str(int(now * 1_000_000))
+        assert events.date_headers(now) == [(k, headers[k]) for k in
+                                            ("Event-Date-Local", "Event-Date-GMT", "Event-Date-Timestamp")]
+
+
+def test_common_headers_keep_freeswitch_order():
+    identity = events.Identity("core-uuid", "host", "10.0.0.1", "::2")
+    for subclass in (None, "vaani::test"):
+        names = [k for k, _ in events.common_headers(identity, "CUSTOM", 1_764_000_000.5, subclass)]
+        expected = ["Event-Name"] + (["Event-Subclass"] if subclass else []) + [
+            "Core-UUID", "FreeSWITCH-Hostname", "FreeSWITCH-Switchname", "FreeSWITCH-IPv4", "FreeSWITCH-IPv6",
+            "Event-Date-Local", "Event-Date-GMT", "Event-Date-Timestamp", "Event-Calling-File",
+            "Event-Calling-Function", "Event-Calling-Line-Number", "Event-Sequence"]
+        assert names == expected
