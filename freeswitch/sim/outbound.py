@@ -112,7 +112,7 @@ def run_socket_app(channel: Channel, arg: str) -> None:
                 port = 0
         channel.set_var("socket_host", addr)
         try:
-            sock = socket.create_connection((addr, port), timeout=CONNECT_TIMEOUT)
+            sock = _connect(addr, port)
             sock.settimeout(None)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             break
@@ -137,6 +137,28 @@ def run_socket_app(channel: Channel, arg: str) -> None:
         reader.join(timeout=0)
     else:
         _serve(conn, channel)
+
+
+def _connect(addr: str, port: int) -> socket.socket:
+    """A TCP connection to ``addr:port`` within CONNECT_TIMEOUT.
+
+    An IP address is connected to directly: create_connection would first ask the resolver, which under
+    gevent is a round trip through a thread for every call (about 0.1 ms of CPU each).
+    """
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, addr)
+        except (OSError, ValueError):
+            continue
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(CONNECT_TIMEOUT)
+            sock.connect((addr, port))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    return socket.create_connection((addr, port), timeout=CONNECT_TIMEOUT)
 
 
 def _park(channel: Channel, conn: Connection) -> None:
