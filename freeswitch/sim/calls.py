@@ -30,6 +30,8 @@ DEFAULT_CID_NUMBER = "0000000000"
 
 
 def _int(value, default: int) -> int:
+    if value is None:  # the usual case (the variable is not set): no exception to raise and catch
+        return default
     try:
         return int(str(value).strip())
     except (TypeError, ValueError):

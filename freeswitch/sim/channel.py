@@ -278,7 +278,8 @@ class Channel:
             h.append(("Other-Type", self.other_type))
             h += other.profile_headers("Other-Leg")
         if with_vars:
-            h += [("variable_" + k, v) for k, v in self.variables.items()]
+            variables = self.variables
+            h += zip(map("variable_".__add__, variables), variables.values())
         return h
 
     # -- firing -----------------------------------------------------------

@@ -97,10 +97,18 @@ class Switch:
         return self._global
 
     def wants(self, name: str, uuid: str | None = None) -> bool:
-        """Does any listener want this event? (Saves building events nobody reads.)"""
-        for listener in self._candidates(uuid):
+        """Does any listener want this event? (Saves building events nobody reads.)
+
+        Asked before nearly every channel event, so the candidates are walked where they are (no list is
+        put together as for delivery).
+        """
+        for listener in self._global:
             if listener.wants(name, uuid):
                 return True
+        if uuid:
+            for listener in self._by_uuid.get(uuid, ()):
+                if listener.wants(name, uuid):
+                    return True
         return False
 
     def deliver(self, event: SimEvent) -> None:

@@ -163,3 +163,25 @@ def test_common_headers_keep_freeswitch_order():
             "Event-Date-Local", "Event-Date-GMT", "Event-Date-Timestamp", "Event-Calling-File",
             "Event-Calling-Function", "Event-Calling-Line-Number", "Event-Sequence"]
         assert names == expected
+
+
+def ref_get(headers, name, default=None):
+    low = name.lower()
+    for k, v in headers:
+        if k.lower() == low:
+            return v
+    return default
+
+
+def test_event_header_lookup_matches_reference():
+    rng = random.Random(11)
+    pool = ["Event-Name", "event-name", "EVENT-NAME", "Job-Owner-UUID", "variable_vaani_prefix",
+            "Variable_Vaani_Prefix", "Event-Subclass", "", "a\nb", "a", "b", "İx", "i̇x", "ΟΔΟΣ", "οδος", "οδοσ",
+            "x\n", "\n", "ß", "SS", "ǅ", "ǆ"]
+    queries = pool + ["missing", "A\nB", "İX", "ΟΔΟς", "\nEvent-Name", "Event-Name\n", "A"]
+    for _ in range(400):
+        headers = [(rng.choice(pool), f"v{i}") for i in range(rng.randint(0, 12))]
+        event = events.SimEvent("CUSTOM", headers)
+        for name in queries:
+            assert event.get(name) == ref_get(headers, name), (headers, name)
+            assert event.get(name, "dflt") == ref_get(headers, name, "dflt"), (headers, name)
