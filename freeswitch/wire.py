@@ -63,6 +63,13 @@ class _UrlEncodeMap(dict):
 
 
 _URL_ENCODE_MAP = _UrlEncodeMap((b, _ENCODE_TABLE[b]) for b in range(0x80))
+# ASCII text translates faster through a tuple (no hashing per character).
+_URL_ENCODE_ASCII = tuple(_ENCODE_TABLE[:0x80])
+
+
+def _url_escape(value: str) -> str:
+    """Every character of ``value`` as switch_url_encode writes it (the value holds some unsafe one)."""
+    return value.translate(_URL_ENCODE_ASCII if value.isascii() else _URL_ENCODE_MAP)
 
 DISCONNECT_GOODBYE = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 
@@ -98,7 +105,7 @@ def url_encode(value: str) -> str:
     """Encode a header value exactly as ``switch_url_encode`` does (double-encoding ``%``)."""
     if _URL_UNSAFE_RE.search(value) is None:
         return value
-    return value.translate(_URL_ENCODE_MAP)
+    return _url_escape(value)
 
 
 def url_decode(value: str) -> str:
@@ -285,9 +292,9 @@ def serialize_event_plain(headers: Iterable[tuple[str, str]], body: str | None =
     Values are strings (names are written as they are).
     """
     unsafe = _URL_UNSAFE_RE.search
-    table = _URL_ENCODE_MAP
+    escape = _url_escape
     # url_encode inlined: this runs for every header of every event the simulator sends.
-    parts = [f"{name}: {(value if unsafe(value) is None else value.translate(table)) if value else '_undef_'}\n"
+    parts = [f"{name}: {(value if unsafe(value) is None else escape(value)) if value else '_undef_'}\n"
              for name, value in headers]
     if body:
         raw_body = body.encode("utf-8")
