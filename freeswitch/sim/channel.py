@@ -196,53 +196,40 @@ class Channel:
 
     def profile_headers(self, prefix: str) -> list[tuple[str, str]]:
         """switch_caller_profile_event_set_data: empty fields are left out."""
+        n = _profile_names(prefix)
         p = self.profile
-        h = [(f"{prefix}-Direction", p.direction), (f"{prefix}-Logical-Direction", p.direction)]
+        h = [(n.direction, p.direction), (n.logical_direction, p.direction)]
         if p.dialplan:
-            h.append((f"{prefix}-Dialplan", p.dialplan))
+            h.append((n.dialplan, p.dialplan))
         if p.caller_id_name:
-            h.append((f"{prefix}-Caller-ID-Name", p.caller_id_name))
+            h.append((n.caller_id_name, p.caller_id_name))
         if p.caller_id_number:
-            h.append((f"{prefix}-Caller-ID-Number", p.caller_id_number))
+            h.append((n.caller_id_number, p.caller_id_number))
         if p.orig_caller_id_name and p.caller_id_name:
-            h.append((f"{prefix}-Orig-Caller-ID-Name", p.orig_caller_id_name))
+            h.append((n.orig_caller_id_name, p.orig_caller_id_name))
         if p.orig_caller_id_number and p.caller_id_number:
-            h.append((f"{prefix}-Orig-Caller-ID-Number", p.orig_caller_id_number))
+            h.append((n.orig_caller_id_number, p.orig_caller_id_number))
         if p.callee_id_name:
-            h.append((f"{prefix}-Callee-ID-Name", p.callee_id_name))
+            h.append((n.callee_id_name, p.callee_id_name))
         if p.callee_id_number:
-            h.append((f"{prefix}-Callee-ID-Number", p.callee_id_number))
+            h.append((n.callee_id_number, p.callee_id_number))
         if p.network_addr:
-            h.append((f"{prefix}-Network-Addr", p.network_addr))
+            h.append((n.network_addr, p.network_addr))
         if p.ani:
-            h.append((f"{prefix}-ANI", p.ani))
+            h.append((n.ani, p.ani))
         if p.destination_number:
-            h.append((f"{prefix}-Destination-Number", p.destination_number))
-        h.append((f"{prefix}-Unique-ID", self.uuid))
+            h.append((n.destination_number, p.destination_number))
+        h.append((n.unique_id, self.uuid))
         if p.source:
-            h.append((f"{prefix}-Source", p.source))
+            h.append((n.source, p.source))
         if p.context:
-            h.append((f"{prefix}-Context", p.context))
+            h.append((n.context, p.context))
         if p.rdnis:
-            h.append((f"{prefix}-RDNIS", p.rdnis))
-        h += [
-            (f"{prefix}-Channel-Name", self.name),
-            (f"{prefix}-Profile-Index", "1"),
-            (f"{prefix}-Profile-Created-Time", str(self.created_us)),
-            (f"{prefix}-Channel-Created-Time", str(self.created_us)),
-            (f"{prefix}-Channel-Answered-Time", str(self.answered_us)),
-            (f"{prefix}-Channel-Progress-Time", str(self.progress_us)),
-            (f"{prefix}-Channel-Progress-Media-Time", str(self.progress_media_us)),
-            (f"{prefix}-Channel-Hangup-Time", str(self.hangup_us)),
-            (f"{prefix}-Channel-Transfer-Time", str(self.transfer_us)),
-            (f"{prefix}-Channel-Resurrect-Time", "0"),
-            (f"{prefix}-Channel-Bridged-Time", str(self.bridged_us)),
-            (f"{prefix}-Channel-Last-Hold", "0"),
-            (f"{prefix}-Channel-Hold-Accum", "0"),
-            (f"{prefix}-Screen-Bit", "true"),
-            (f"{prefix}-Privacy-Hide-Name", "false"),
-            (f"{prefix}-Privacy-Hide-Number", "false"),
-        ]
+            h.append((n.rdnis, p.rdnis))
+        created = str(self.created_us)
+        h += zip(n.times, (self.name, "1", created, created, str(self.answered_us), str(self.progress_us),
+                           str(self.progress_media_us), str(self.hangup_us), str(self.transfer_us), "0",
+                           str(self.bridged_us), "0", "0", "true", "false", "false"))
         return h
 
     def basic_headers(self) -> list[tuple[str, str]]:
@@ -469,6 +456,31 @@ class Channel:
 
 
 _last_stamp: tuple[int, str] = (-1, "")
+
+
+class _ProfileNames:
+    """The caller-profile header names under one prefix (``Caller``, ``Other-Leg``, ``Channel``), made once."""
+
+    def __init__(self, prefix: str):
+        for field in ("Direction", "Logical-Direction", "Dialplan", "Caller-ID-Name", "Caller-ID-Number",
+                      "Orig-Caller-ID-Name", "Orig-Caller-ID-Number", "Callee-ID-Name", "Callee-ID-Number",
+                      "Network-Addr", "ANI", "Destination-Number", "Unique-ID", "Source", "Context", "RDNIS"):
+            setattr(self, field.lower().replace("-", "_"), f"{prefix}-{field}")
+        self.times = tuple(f"{prefix}-{field}" for field in (
+            "Channel-Name", "Profile-Index", "Profile-Created-Time", "Channel-Created-Time",
+            "Channel-Answered-Time", "Channel-Progress-Time", "Channel-Progress-Media-Time",
+            "Channel-Hangup-Time", "Channel-Transfer-Time", "Channel-Resurrect-Time", "Channel-Bridged-Time",
+            "Channel-Last-Hold", "Channel-Hold-Accum", "Screen-Bit", "Privacy-Hide-Name", "Privacy-Hide-Number"))
+
+
+_PROFILE_NAMES: dict[str, _ProfileNames] = {}
+
+
+def _profile_names(prefix: str) -> _ProfileNames:
+    names = _PROFILE_NAMES.get(prefix)
+    if names is None:
+        names = _PROFILE_NAMES[prefix] = _ProfileNames(prefix)
+    return names
 
 
 def _stamp(us: int) -> str:

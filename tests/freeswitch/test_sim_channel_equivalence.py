@@ -185,3 +185,69 @@ def test_event_header_lookup_matches_reference():
         for name in queries:
             assert event.get(name) == ref_get(headers, name), (headers, name)
             assert event.get(name, "dflt") == ref_get(headers, name, "dflt"), (headers, name)
+
+
+def ref_profile_headers(self, prefix):
+    p = self.profile
+    h = [(f"{prefix}-Direction", p.direction), (f"{prefix}-Logical-Direction", p.direction)]
+    if p.dialplan:
+        h.append((f"{prefix}-Dialplan", p.dialplan))
+    if p.caller_id_name:
+        h.append((f"{prefix}-Caller-ID-Name", p.caller_id_name))
+    if p.caller_id_number:
+        h.append((f"{prefix}-Caller-ID-Number", p.caller_id_number))
+    if p.orig_caller_id_name and p.caller_id_name:
+        h.append((f"{prefix}-Orig-Caller-ID-Name", p.orig_caller_id_name))
+    if p.orig_caller_id_number and p.caller_id_number:
+        h.append((f"{prefix}-Orig-Caller-ID-Number", p.orig_caller_id_number))
+    if p.callee_id_name:
+        h.append((f"{prefix}-Callee-ID-Name", p.callee_id_name))
+    if p.callee_id_number:
+        h.append((f"{prefix}-Callee-ID-Number", p.callee_id_number))
+    if p.network_addr:
+        h.append((f"{prefix}-Network-Addr", p.network_addr))
+    if p.ani:
+        h.append((f"{prefix}-ANI", p.ani))
+    if p.destination_number:
+        h.append((f"{prefix}-Destination-Number", p.destination_number))
+    h.append((f"{prefix}-Unique-ID", self.uuid))
+    if p.source:
+        h.append((f"{prefix}-Source", p.source))
+    if p.context:
+        h.append((f"{prefix}-Context", p.context))
+    if p.rdnis:
+        h.append((f"{prefix}-RDNIS", p.rdnis))
+    h += [
+        (f"{prefix}-Channel-Name", self.name),
+        (f"{prefix}-Profile-Index", "1"),
+        (f"{prefix}-Profile-Created-Time", str(self.created_us)),
+        (f"{prefix}-Channel-Created-Time", str(self.created_us)),
+        (f"{prefix}-Channel-Answered-Time", str(self.answered_us)),
+        (f"{prefix}-Channel-Progress-Time", str(self.progress_us)),
+        (f"{prefix}-Channel-Progress-Media-Time", str(self.progress_media_us)),
+        (f"{prefix}-Channel-Hangup-Time", str(self.hangup_us)),
+        (f"{prefix}-Channel-Transfer-Time", str(self.transfer_us)),
+        (f"{prefix}-Channel-Resurrect-Time", "0"),
+        (f"{prefix}-Channel-Bridged-Time", str(self.bridged_us)),
+        (f"{prefix}-Channel-Last-Hold", "0"),
+        (f"{prefix}-Channel-Hold-Accum", "0"),
+        (f"{prefix}-Screen-Bit", "true"),
+        (f"{prefix}-Privacy-Hide-Name", "false"),
+        (f"{prefix}-Privacy-Hide-Number", "false"),
+    ]
+    return h
+
+
+def test_profile_headers_match_reference():
+    rng = random.Random(13)
+    fields = ["direction", "destination_number", "caller_id_name", "caller_id_number", "orig_caller_id_name",
+              "orig_caller_id_number", "callee_id_name", "callee_id_number", "network_addr", "ani", "dialplan",
+              "context", "source", "rdnis"]
+    for _ in range(300):
+        ch = _channel([])
+        for name in fields:
+            setattr(ch.profile, name, rng.choice(["", "x", "+15551234", "Outbound Call", "é"]))
+        ch.created_us, ch.answered_us, ch.progress_us = rng.randint(1, 9 ** 15), rng.randint(0, 9), rng.randint(0, 9)
+        ch.progress_media_us, ch.hangup_us, ch.transfer_us, ch.bridged_us = (rng.randint(0, 9) for _ in range(4))
+        for prefix in ("Caller", "Other-Leg", "Channel"):
+            assert ch.profile_headers(prefix) == ref_profile_headers(ch, prefix)
