@@ -330,8 +330,9 @@ def throughput(redis_url: str, prefix: str, tmp: str, n: int = int(os.environ.ge
         env = _env(db_url, redis_url, prefix + "t", port, ivr)
         cfg = load(env)
         campaign_id = _make_campaign(db_url, n, 1_000_000)
-        workers = _worker_procs(1, env)
-        _wait_workers(redis_url, env["REDIS_KEY_PREFIX"], 1)
+        nworkers = int(os.environ.get("BENCH_DIALER_WORKERS", 1))
+        workers = _worker_procs(nworkers, env)
+        _wait_workers(redis_url, env["REDIS_KEY_PREFIX"], nworkers)
         t0 = time.monotonic()
         submit.start_campaign(campaign_id, cfg=cfg)
         deadline = t0 + 90

@@ -93,6 +93,38 @@ def _move(s, call_uuid: str, from_states: tuple[str, ...], to_state: str, **valu
     return a
 
 
+def coalesce(items: list[tuple[str, str, dict, str]]) -> list[tuple[str, str, dict, str]]:
+    """Drop the events of a call that its own hangup, later in the same batch, makes moot.
+
+    Progress (→ ringing), answer (→ answered, live counter +1) and the originate's ``+OK`` are states the
+    hangup moves past in the same transaction: its one conditional UPDATE takes the call from any live
+    state to its final one, with the answer time from its own ``Caller-Channel-Answered-Time``, and a
+    live counter that would go +1 then −1 is simply not touched. An answer is dropped only when the
+    hangup carries that time (otherwise the answer is the only witness that the call was answered).
+    Batches hold whole calls often (events wait while the lanes dial), so this saves two or three
+    statements a call. Order of what is kept is unchanged.
+    """
+    hangups: dict[str, int] = {}
+    for i, (name, call_uuid, _, _) in enumerate(items):
+        if name == "CHANNEL_HANGUP_COMPLETE":
+            hangups.setdefault(call_uuid, i)
+    if not hangups:
+        return items
+    out = []
+    for i, item in enumerate(items):
+        name, call_uuid, _, body = item
+        j = hangups.get(call_uuid)
+        if j is not None and i < j:
+            if name in ("CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
+                continue
+            if name == "BACKGROUND_JOB" and body.lstrip().startswith("+OK"):
+                continue
+            if name == "CHANNEL_ANSWER" and _event_time(items[j][2], "Caller-Channel-Answered-Time") is not None:
+                continue
+        out.append(item)
+    return out
+
+
 class Listener:
     """Applies channel events for one dialer process (see the module docs)."""
 
@@ -250,6 +282,7 @@ class Listener:
         """
         deliveries: list[int] = []
         effects: list[tuple] = []
+        items = coalesce(items)
         with db.session_scope(self.d.db_url, immediate=True) as s:
             for name, call_uuid, headers, body in items:
                 self._apply_in(s, name, call_uuid, headers, body, deliveries, effects)

@@ -23,6 +23,19 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-ready plain data (dataclasses to dicts, containers copied), like ``asdict``."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
 #: Channel variable carrying the encoded CallSpec.
 CALL_VAR = "vaani_call"
 #: Plain channel variables the dialer also sets, so ESL event filters and CDRs can use them.
@@ -115,7 +128,15 @@ class CallSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, dropping empty values to keep the channel variable short."""
-        return {k: v for k, v in asdict(self).items() if v not in (None, {}, [])}
+        # Built field by field rather than with dataclasses.asdict, which deep-copies every value: the
+        # dialer encodes one spec per originate, and asdict was a third of its per-call CPU.
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None or v == {} or v == []:
+                continue
+            out[f.name] = _plain(v)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CallSpec":

@@ -206,3 +206,33 @@ def _keep_dialing(d, seconds: float) -> None:
     while time.monotonic() < end:
         d._last_send = time.monotonic()
         gevent.sleep(0.005)
+
+
+def test_a_batch_holding_whole_calls_applies_only_what_their_hangups_leave(calls):
+    from dialer.listener import coalesce
+
+    d, campaign_id, account_id, (a, b, c), slot_keys = calls
+    ok = _job(a, d, f"+OK {a.origination_uuid}\n")
+    hang_a = _hangup(a, d, answered=True, cause="NORMAL_CLEARING")
+    hang_b = _hangup(b, d, answered=False, cause="NO_ANSWER")
+    no_time = _hangup(c, d, answered=True, cause="NORMAL_CLEARING")
+    del no_time[2]["Caller-Channel-Answered-Time"]
+    batch = [_channel("CHANNEL_PROGRESS", a, d), _channel("CHANNEL_PROGRESS", b, d), _answer(a, d), ok,
+             _answer(c, d), hang_a, hang_b, no_time]
+    kept = coalesce(batch)
+    # a: only its hangup; b: only its hangup; c: its answer stays (its hangup carries no answer time).
+    assert [(n, u) for n, u, _, _ in kept] == [("CHANNEL_ANSWER", c.origination_uuid),
+                                               ("CHANNEL_HANGUP_COMPLETE", a.origination_uuid),
+                                               ("CHANNEL_HANGUP_COMPLETE", b.origination_uuid),
+                                               ("CHANNEL_HANGUP_COMPLETE", c.origination_uuid)]
+    d.listener.apply_many(batch)
+    rows = {r.id: r for r in _rows(d.db_url, Attempt, campaign_id=campaign_id)}
+    assert (rows[a.id].state, rows[a.id].dial_status) == ("completed", "ANSWER")
+    assert rows[a.id].answered_at is not None and abs(
+        (rows[a.id].answered_at - __import__("datetime").datetime.utcfromtimestamp(T0 + 3)).total_seconds()) < 0.01
+    assert (rows[b.id].state, rows[b.id].dial_status) == ("failed", "NOANSWER")
+    assert (rows[c.id].state, rows[c.id].dial_status) == ("completed", "ANSWER")
+    assert len([x for x in rows.values() if x.attempt_no == 2]) == 1  # b's retry
+    assert sorted(x.dial_status for x in _rows(d.db_url, Cdr)) == ["ANSWER", "ANSWER", "NOANSWER"]
+    assert live.live_call_statistics(d.redis, d.key_prefix, account_id)["live_calls_campaign"] == 0
+    assert all(d.redis.zscore(key, x.origination_uuid) is None for key in slot_keys for x in (a, b, c))

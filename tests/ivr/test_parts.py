@@ -121,3 +121,18 @@ def test_fetcher_failures_have_readable_reasons(app_server):
     assert "cannot connect" in info.value.reason
     with pytest.raises(FetchError, match="not an http"):
         fetcher.fetch("ftp://x/y", {})
+
+
+def test_call_spec_to_dict_is_asdict_without_empty_values_and_shares_nothing():
+    from dataclasses import asdict
+
+    from ivr.call_spec import Announcement, CallSpec
+
+    spec = CallSpec(call_type="campaign", fields={"name": "Zoë", "field1": ""}, app_url=None,
+                    announcement=Announcement(text="Hello {name}", repeat=2))
+    d = spec.to_dict()
+    assert d == {k: v for k, v in asdict(spec).items() if v not in (None, {}, [])}
+    d["fields"]["name"] = "changed"
+    d["announcement"]["repeat"] = 9
+    assert spec.fields["name"] == "Zoë" and spec.announcement.repeat == 2
+    assert CallSpec.decode(spec.encode()) == spec
