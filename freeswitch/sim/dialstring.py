@@ -142,32 +142,34 @@ def separate_string(text: str, delim: str = " ", limit: int = 1024) -> list[str]
 
 
 def find_end_paren(text: str, start: int, open_ch: str, close_ch: str) -> int:
-    """switch_find_end_paren: index of the bracket closing the one at ``start`` (nesting and quotes aware).
+    """switch_find_end_paren: index of the bracket closing the one at ``start``; -1 when it is not closed.
 
-    ``start`` is an index into ``text`` (not negative); -1 when the bracket is not closed.
+    As FreeSWITCH 1.10 counts (switch_utils.c): leading blanks skipped, then nesting of ``open_ch`` /
+    ``close_ch`` and nothing else — quotes are not special, so a variable value holding a brace breaks
+    the block (the dialer refuses such values) while one holding a quote does not.
     """
+    n = len(text)
+    while start < n and text[start] == " ":
+        start += 1
+    if start >= n or text[start] != open_ch:
+        return -1
     key = (open_ch, close_ch)
-    specials = _PAREN_SPECIALS.get(key)
-    if specials is None:
-        chars = "'\"" + "".join(c for c in key if len(c) == 1)
-        specials = _PAREN_SPECIALS[key] = re.compile("[" + re.escape(chars) + "]")
-    search = specials.search
-    depth = 0
-    m = search(text, start)
+    pattern = _PAREN_SPECIALS.get(key)
+    if pattern is None:
+        chars = "".join(dict.fromkeys(c for c in key if len(c) == 1))
+        pattern = _PAREN_SPECIALS[key] = re.compile("[" + re.escape(chars) + "]")
+    search = pattern.search
+    depth = 1
+    m = search(text, start + 1)
     while m is not None:
         ch = m.group()
-        pos = m.start()
-        if ch == "'" or ch == '"':
-            pos = text.find(ch, pos + 1)  # nothing counts inside quotes
-            if pos < 0:
-                return -1
-        elif ch == open_ch:
+        if ch == open_ch and open_ch != close_ch:
             depth += 1
         elif ch == close_ch:
             depth -= 1
             if depth == 0:
-                return pos
-        m = search(text, pos + 1)
+                return m.start()
+        m = search(text, m.start() + 1)
     return -1
 
 

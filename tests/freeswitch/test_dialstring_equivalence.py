@@ -123,17 +123,18 @@ def ref_separate_string(text, delim=" ", limit=1024):
 
 
 def ref_find_end_paren(text, start, open_ch, close_ch):
-    depth = 0
-    quote = None
+    # A line-by-line port of FreeSWITCH 1.10's switch_find_end_paren (switch_utils.c), not of the old
+    # simulator code: that one treated quotes as special, which FreeSWITCH does not.
     i = start
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if i >= len(text) or text[i] != open_ch:
+        return -1
+    depth = 1
+    i += 1
     while i < len(text):
         ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"'):
-            quote = ch
-        elif ch == open_ch:
+        if ch == open_ch and open_ch != close_ch:
             depth += 1
         elif ch == close_ch:
             depth -= 1
@@ -300,8 +301,8 @@ def dialer_commands(count: int, seed: int) -> list[str]:
         extra = {}
         if i % 3 == 0:
             extra["sim_outcome"] = rng.choice(["answer", "busy", "no_answer"])
-        if i % 4 == 0:
-            extra["origination_caller_id_name"] = rng.choice(names)
+        if i % 4 == 0:  # only names the dialer can carry (quote_value refuses quotes, commas, backslashes)
+            extra["origination_caller_id_name"] = rng.choice(["Asha", "a b  c", "ünïcödé", "50% off", "x=y;z"])
         orig = Originate(call_uuid=str(uuid.UUID(int=rng.getrandbits(128))), number=f"+9199{i:08d}",
                          gateway="vaani_trunk", caller_id=rng.choice(["15168148111", None]), spec=spec,
                          ivr_address="127.0.0.1:8084", originate_timeout=rng.choice([30, 45, 60]),
