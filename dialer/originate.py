@@ -49,15 +49,29 @@ def new_call_uuid() -> str:
     return str(_uuid.uuid4())
 
 
+#: Characters no quoting carries through the originate API intact (see quote_value).
+_UNCARRIABLE = re.compile(r"['\\,$^]")
+
+
 def quote_value(value: str) -> str:
-    """Write one channel-variable value so FreeSWITCH reads back exactly ``value``."""
+    """Write one channel-variable value so FreeSWITCH reads back exactly ``value``, or refuse it.
+
+    ``api originate`` parses its argument three times, and each pass strips quotes and backslash
+    escapes (switch_separate_string, then its cleanup): the command is split on blanks, the ``{…}``
+    block on commas, each variable on ``=``. A quote, comma or backslash would need a different
+    escape for each pass, ``$`` would be expanded as a variable and ``^^`` changes the delimiter, so
+    such values are refused (the dialer carries free text in the base64url CallSpec instead). Blanks
+    are fine once quoted for the first pass.
+    """
     value = str(value)
-    if _FORBIDDEN.search(value):
-        raise OriginateError(f"value {value!r} holds a brace, bracket or line break, which an originate string cannot carry")
+    if _FORBIDDEN.search(value) or _UNCARRIABLE.search(value):
+        raise OriginateError(f"value {value!r} holds a character an originate string cannot carry "
+                             "(one of { } [ ] ' , \\ $ ^ or a line break)")
     if _PLAIN.match(value):
         return value
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{escaped}'"
+    if value != value.strip(" \t"):
+        raise OriginateError(f"value {value!r} starts or ends with a blank, which FreeSWITCH trims")
+    return f"'{value}'"
 
 
 def variables_block(variables: dict[str, object]) -> str:

@@ -58,14 +58,14 @@ def test_command_has_every_variable_and_quoted_socket():
     assert CallSpec.decode(vars_["vaani_call"]).fields == {"name": "O'Brien, Jr.", "city": "Zürich {x}"}
 
 
-def test_quoting_round_trips_special_characters():
-    values = {"a": "x,y", "b": "it's", "c": "back\\slash", "d": "with space", "e": "plain-value_1.2"}
-    parsed = _fs_split(variables_block(values))
-    assert parsed == values
+def test_quoting_of_values_with_blanks():
+    values = {"d": "with space", "e": "plain-value_1.2", "f": 'say "hi" (50%) & go;'}
+    assert _fs_split(variables_block(values)) == values
     assert quote_value("plain-value_1.2") == "plain-value_1.2"
 
 
-@pytest.mark.parametrize("bad", ["a}b", "a{b", "line\nbreak", "[x]"])
+@pytest.mark.parametrize("bad", ["a}b", "a{b", "line\nbreak", "[x]", "it's", "x,y", "back\\slash", "${x}",
+                                 "^^:a", " padded"])
 def test_unescapable_values_are_refused(bad):
     with pytest.raises(OriginateError):
         quote_value(bad)
@@ -79,3 +79,26 @@ def test_bad_inputs_get_clear_errors(field, value):
     kw[field] = value
     with pytest.raises(OriginateError):
         Originate(**kw).command()
+
+
+def test_every_value_written_reaches_the_channel_intact(simulator):
+    # Through the simulator's port of FreeSWITCH's parsing: the API's blank split, the block's comma
+    # split and the '=' split, each stripping quotes and escapes.
+    import uuid
+
+    from freeswitch.inbound import InboundClient
+
+    call_uuid = str(uuid.uuid4())
+    values = {"vaani_a": "with space", "vaani_b": 'say "hi" (50%) & go;', "vaani_c": "Zürich = 8000",
+              "vaani_d": "+15168148111"}
+    block = variables_block({"origination_uuid": call_uuid, **values})
+    client = InboundClient(simulator.host, simulator.port, simulator.password).start()
+    try:
+        client.wait_connected(10)
+        reply = client.api(f"originate {block}sofia/gateway/vaani_trunk/+15550001234 &park()", timeout=10)
+        assert reply.startswith("+OK"), reply
+        for name, value in values.items():
+            assert client.api(f"uuid_getvar {call_uuid} {name}").rstrip("\n") == value, name
+        client.api(f"uuid_kill {call_uuid}")
+    finally:
+        client.stop()
