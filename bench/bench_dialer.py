@@ -278,6 +278,18 @@ def bare_originate_rate(port: int, commands: list[tuple[str, str]]) -> float:
     return len(commands) / elapsed
 
 
+def _peak_rss_mib(pid: int) -> float | None:
+    """A process's peak resident memory so far in MiB (Linux /proc VmHWM; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def _median(values: list[float]) -> float:
     """The median (the mean of the middle two for an even count)."""
     v = sorted(values)
@@ -360,6 +372,9 @@ def throughput(redis_url: str, prefix: str, tmp: str, n: int = int(os.environ.ge
             out[f"originate_ratio{tag}_vs_minimal"] = round(rate / minimal, 3)
             if None not in [r["sim_cpu_ms"] for r in runs]:
                 out[f"sim_cpu_ms_per_channel_dialer{tag}"] = round(_median([r["sim_cpu_ms"] for r in runs]), 3)
+            peaks = [r["peak_rss_mib"] for r in runs if r["peak_rss_mib"] is not None]
+            if peaks:
+                out[f"dialer{tag}_worker_peak_rss_mib"] = max(peaks)
             out[f"campaign{tag}_contacts"] = n
             out[f"campaign{tag}_cdrs"] = min(r["cdrs"] for r in runs)
             out[f"campaign{tag}_contacts_to_cdr_per_s"] = _median([r["cdr_rate"] for r in runs])
@@ -395,12 +410,14 @@ def _dialer_run(redis_url: str, prefix: str, tmp: str, port: int, ivr: int, n: i
         cdr_elapsed = time.monotonic() - t0
         cpu1 = _cpu_seconds(sim_pid)
         cdrs = _cdr_count(db_url, campaign_id)
+        peak_rss = [_peak_rss_mib(w.pid) for w in workers]
     finally:
         _stop(workers)
     # The dialer's originate rate over the span of its originates (as the simulator saw them).
     times = sorted(monitor.times)
     rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
     return {"rate": round(rate, 1), "cdrs": cdrs, "cdr_rate": round(cdrs / cdr_elapsed, 1),
+            "peak_rss_mib": max((x for x in peak_rss if x is not None), default=None),
             "sim_cpu_ms": round(1000 * (cpu1 - cpu0) / n, 3) if None not in (cpu0, cpu1) else None}
 
 
