@@ -103,23 +103,30 @@ def separate_string(text: str, delim: str = " ", limit: int = 1024) -> list[str]
     """switch_separate_string: split at ``delim`` outside single quotes; escapes and quotes are cleaned.
 
     ``^^<d>`` at the start makes ``<d>`` the delimiter. With a blank delimiter every quote toggles and runs
-    of blanks are one separator; at most ``limit`` pieces are returned (the rest of the text is dropped).
-    With another delimiter a quote opens only if another follows.
+    of blanks are one separator; with another delimiter a quote opens only if another follows. As in
+    FreeSWITCH (switch_utils.c), at most ``limit`` pieces: the last one holds the rest of the text, and a
+    delimiter at the very end starts no empty piece.
     """
     if text.startswith("^^") and len(text) > 3:
         delim = text[2]
         text = text[3:]
-    if not text:
+    if not text or limit <= 0:
         return []
     if delim == " ":
-        pieces = _BLANK_PIECE.findall(text)
-        if not pieces:  # only blanks: one empty piece
-            return [""] if limit > 0 else []
-        return [_cleanup(p, None) for p in pieces[:limit]]
+        matches = list(_BLANK_PIECE.finditer(text))
+        if not matches:  # only blanks: one empty piece
+            return [""]
+        if len(matches) > limit:
+            return [_cleanup(m.group(), None) for m in matches[:limit - 1]] + \
+                [_cleanup(text[matches[limit - 1].start():], None)]
+        return [_cleanup(m.group(), None) for m in matches]
     if not isinstance(delim, str) or len(delim) != 1:
         return [_cleanup(text, delim)]  # a delimiter of other than one character never matches
     if "\\" not in text and "'" not in text:
-        return [p.strip(" ") for p in text.split(delim)]  # what _cleanup makes of a piece without either
+        parts = text.split(delim, limit - 1)
+        if len(parts) > 1 and parts[-1] == "" and len(parts) <= limit and text.endswith(delim):
+            parts.pop()  # the delimiter at the very end split, and nothing follows it
+        return [p.strip(" ") for p in parts]  # what _cleanup makes of a piece without either
     specials = _CHAR_SPECIALS.get(delim)
     if specials is None:
         specials = _CHAR_SPECIALS[delim] = re.compile(r"\\[\s\S]?|'|" + re.escape(delim))
@@ -128,6 +135,8 @@ def separate_string(text: str, delim: str = " ", limit: int = 1024) -> list[str]
     start = 0
     inside = False
     for m in specials.finditer(text):
+        if len(pieces) == limit - 1:
+            break  # the last piece takes the rest
         tok = m.group()
         if tok[0] == "\\":
             continue  # an escape hides the next character (a backslash delimiter never splits)
@@ -137,7 +146,8 @@ def separate_string(text: str, delim: str = " ", limit: int = 1024) -> list[str]
         elif tok == delim and not inside:
             pieces.append(text[start:pos])
             start = pos + 1
-    pieces.append(text[start:])
+    if start < len(text) or not pieces:
+        pieces.append(text[start:])
     return [_cleanup(p, delim) for p in pieces]
 
 

@@ -153,6 +153,9 @@ def test_uuid_commands(c):
     assert api(c, f"uuid_break {uuid}") == "+OK\n"
     assert api(c, f"uuid_setvar {uuid} a") == "+OK\n"
     assert api(c, f"uuid_getvar {uuid} a") == "_undef_"
+    # The last argument keeps the rest of the line, as FreeSWITCH's tokenizer leaves it (argv is full).
+    assert api(c, f"uuid_setvar {uuid} greeting hello  there, world") == "+OK\n"
+    assert api(c, f"uuid_getvar {uuid} greeting") == "hello  there, world"
     assert api(c, "uuid_getvar 00000000-0000-0000-0000-000000000000 a") == "-ERR No such channel!\n"
     assert api(c, "uuid_setvar x") == "-USAGE: <uuid> <var> [value]\n"
     assert api(c, "create_uuid") != api(c, "create_uuid")
