@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, geocoder, timezone as pn_timezone
+from phonenumbers import NumberParseException, PhoneNumberFormat, timezone as pn_timezone
 from phonenumbers import PhoneNumberType, ValidationResult
 
 # Characters people put in numbers that carry no meaning.
@@ -212,17 +212,22 @@ class NumberInfo:
         return self.time_zones[0] if len(self.time_zones) == 1 else None
 
 
+def _zones(parsed: phonenumbers.PhoneNumber) -> tuple[str, ...]:
+    return tuple(_ZONE_ALIASES.get(z, z) for z in pn_timezone.time_zones_for_number(parsed) if z != "Etc/Unknown")
+
+
 def info(e164: str) -> NumberInfo:
     """Region, time zones and line type of an E.164 number (raises InvalidNumber when it is not one)."""
+    # Imported here: phonenumbers' geocoding data costs ~100 MB of memory in every process that loads it,
+    # and only this description needs it.
+    from phonenumbers import geocoder
+
     parsed = _parse(e164 if e164.startswith("+") else "+" + e164, "ZZ")
-    zones = tuple(
-        _ZONE_ALIASES.get(z, z) for z in pn_timezone.time_zones_for_number(parsed) if z != "Etc/Unknown"
-    )
     kind = phonenumbers.number_type(parsed)
     return NumberInfo(
         e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
         region=phonenumbers.region_code_for_number(parsed),
-        time_zones=zones,
+        time_zones=_zones(parsed),
         description=geocoder.description_for_number(parsed, "en"),
         mobile=kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE),
     )
@@ -236,10 +241,10 @@ def time_zone_for(e164: str, fallback: str | None = None) -> str | None:
     wrong guess would call someone at night.
     """
     try:
-        zone = info(e164).time_zone
+        zones = _zones(_parse(e164 if e164.startswith("+") else "+" + e164, "ZZ"))
     except InvalidNumber:
         return fallback
-    return zone or fallback
+    return zones[0] if len(zones) == 1 else fallback
 
 
 def national_digits(e164: str) -> str:
