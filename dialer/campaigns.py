@@ -131,25 +131,10 @@ def alternates(contact: Contact | None, number: str) -> list[str]:
 # The Redis switch every worker checks before each originate
 # ---------------------------------------------------------------------------
 
-# KEYS[1]: control hash. KEYS[2]: in-flight launch set. KEYS[3]: the call's "sent" marker.
-# ARGV: campaign id ('' for single requests), token, ttl seconds.
-# Returns 1 (registering the launch and marking the call as sent) only while the campaign is running.
-_GATE = """
-if ARGV[1] ~= '' then
-  local state = redis.call('HGET', KEYS[1], ARGV[1])
-  if state and state ~= 'running' then return 0 end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2])
-end
-redis.call('SET', KEYS[3], '1', 'EX', 86400)
-return 1
-"""
-
-
 # KEYS[1]: control hash. KEYS[2]: in-flight launch set. KEYS[3..]: the calls' "sent" markers.
 # ARGV: campaign id ('' for single requests), ttl seconds, then the tokens (one per marker).
-# The batch form of _GATE: all of the calls pass (and are registered and marked sent), or none.
+# Returns 1 only while the campaign is running: then every call is registered as a launch in flight and
+# marked sent; otherwise none is.
 _GATE_MANY = """
 if ARGV[1] ~= '' then
   local state = redis.call('HGET', KEYS[1], ARGV[1])
@@ -178,7 +163,6 @@ class Control:
         self.r = client
         self.key = f"{prefix}:campaign_control"
         self.prefix = prefix
-        self._gate = client.register_script(_GATE)
         self._gate_many = client.register_script(_GATE_MANY)
 
     def _inflight(self, campaign_id: str) -> str:
@@ -190,8 +174,7 @@ class Control:
         A call that passes is marked *sent* (:meth:`was_sent`) before its originate is written, so that
         after a crash its attempt is reconciled, never re-queued: nothing is dialed twice.
         """
-        return bool(int(self._gate(keys=[self.key, self._inflight(campaign_id or "-"), self._sent(token)],
-                                   args=[campaign_id or "", token, self.LAUNCH_TTL])))
+        return self.gate_many(campaign_id, [token])
 
     def gate_many(self, campaign_id: str | None, tokens: list[str]) -> bool:
         """:meth:`gate` for calls sent together: all pass (registered, marked sent) or none does."""
@@ -214,8 +197,7 @@ class Control:
 
     def done(self, campaign_id: str | None, token: str) -> None:
         """The launch was sent (or abandoned)."""
-        if campaign_id is not None:
-            self.r.zrem(self._inflight(campaign_id), token)
+        self.done_many(campaign_id, [token])
 
     def state(self, campaign_id: str) -> str | None:
         """The switch's position (None when never set: the SQL status decides)."""
