@@ -45,28 +45,16 @@ import uuid
 
 import requests
 
+# Run as a script too (python bench/bench_api.py): the repository root, for bench.*.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.procstat import group_cpu_seconds  # noqa: E402
+
 #: Empty: what api.gunicorn_conf chooses (1 worker on SQLite, one per core on PostgreSQL).
 WORKERS = os.environ.get("BENCH_API_WORKERS", "")
 SECONDS = float(os.environ.get("BENCH_API_SECONDS", "8"))
 CLIENTS = 32
 BATCHES = int(os.environ.get("BENCH_API_BATCHES", "100"))
-
-
-def _group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU seconds of every live process in process group ``pgid`` (gunicorn's)."""
-    total = 0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ... utime(11) stime(12)
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -171,12 +159,12 @@ def main() -> dict:
         # Warm up the workers' pools, then measure.
         client(time.monotonic() + 1.0)
         load = os.getloadavg()[0]
-        server_cpu0, client_cpu0 = _group_cpu_seconds(server.pid), time.process_time()
+        server_cpu0, client_cpu0 = group_cpu_seconds(server.pid), time.process_time()
         started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
             total = sum(pool.map(client, [started + SECONDS] * CLIENTS))
         elapsed = time.monotonic() - started
-        server_cpu = _group_cpu_seconds(server.pid) - server_cpu0
+        server_cpu = group_cpu_seconds(server.pid) - server_cpu0
         client_cores = (time.process_time() - client_cpu0) / elapsed
         single_rate = total / elapsed
 
@@ -185,14 +173,14 @@ def main() -> dict:
         bodies = [json.dumps({"api-version": "1.0", "security-id": security_id, "flow-id": flow_id,
                               "calls": [_call(f"b{b}-{i}", 5_000_000 + b * 1000 + i) for i in range(500)]})
                   for b in range(BATCHES)]
-        batch_cpu0 = _group_cpu_seconds(server.pid)
+        batch_cpu0 = group_cpu_seconds(server.pid)
         for data in bodies:
             t0 = time.perf_counter()
             r = web.post(url, data=data, headers={"Content-Type": "application/json"}, timeout=60)
             latencies.append((time.perf_counter() - t0) * 1000)
             if r.status_code != 200 or r.json().get("status-name") != "SUCCESS":
                 errors.append(r.text[:200])
-        batch_cpu = _group_cpu_seconds(server.pid) - batch_cpu0
+        batch_cpu = group_cpu_seconds(server.pid) - batch_cpu0
         latencies.sort()
         return {
             "measures": (f"Kairos /outbound/create over keep-alive HTTP from a separate client process: "

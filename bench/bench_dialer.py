@@ -36,6 +36,12 @@ import sys
 import tempfile
 import time
 import uuid
+from statistics import median
+
+# Run as a script too (python bench/bench_dialer.py): the repository root, for bench.* and tests.*.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.procstat import cpu_seconds, peak_rss_mib  # noqa: E402
 
 _PACER_WORKER = r"""
 import json, sys, time, redis
@@ -161,7 +167,6 @@ class _Monitor:
 
 
 def _make_campaign(db_url: str, n: int, cpm: int, **kw) -> str:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from tests.dialer.engine_helpers import make_campaign, numbers
 
     _, campaign_id = make_campaign(db_url, numbers(n), calls_per_minute=cpm, **kw)
@@ -244,7 +249,6 @@ def bare_commands(n: int, ivr_port: int, prefix: str) -> list[tuple[str, str]]:
     IVR address, under another key prefix (the dialer's listener ignores them), so the simulator does the
     same work per channel in both runs and the ratio compares the dialer's overhead, not two call kinds.
     """
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from dialer import campaigns
     from dialer.originate import Originate
     from dialer.store.models import Campaign
@@ -278,35 +282,6 @@ def bare_originate_rate(port: int, commands: list[tuple[str, str]]) -> float:
     return len(commands) / elapsed
 
 
-def _peak_rss_mib(pid: int) -> float | None:
-    """A process's peak resident memory so far in MiB (Linux /proc VmHWM; None elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
-
-
-def _median(values: list[float]) -> float:
-    """The median (the mean of the middle two for an even count)."""
-    v = sorted(values)
-    m = len(v) // 2
-    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def minimal_commands(n: int) -> list[tuple[str, str]]:
     """The cheapest originates there are (busy at once, parked): the previous yardstick, for information."""
     out = []
@@ -334,36 +309,36 @@ def throughput(redis_url: str, prefix: str, tmp: str, n: int = int(os.environ.ge
         reps = int(os.environ.get("BENCH_DIALER_REPS", 3))
         bares, acks, minimals, sim_bare, sim_minimal = [], [], [], [], []
         for _ in range(reps):  # this machine's runs vary by tens of percent: medians of several
-            cpu0 = _cpu_seconds(sim.pid)
+            cpu0 = cpu_seconds(sim.pid)
             acks.append(bare_originate_rate(port, bare_commands(n, ivr, prefix + "bare")))
             deadline = time.monotonic() + 30
             while len(monitor.times) < n and time.monotonic() < deadline:
                 time.sleep(0.05)
             time.sleep(1.0)  # let those channels end (their hangups are the simulator's work too)
-            cpu1 = _cpu_seconds(sim.pid)
+            cpu1 = cpu_seconds(sim.pid)
             created = sorted(monitor.times)
             bares.append((len(created) - 1) / (created[-1] - created[0]) if len(created) > 1 else 0.0)
             monitor.times = []
             minimals.append(bare_originate_rate(port, minimal_commands(n)))
             time.sleep(1.0)  # let those channels end before the next run
-            cpu2 = _cpu_seconds(sim.pid)
+            cpu2 = cpu_seconds(sim.pid)
             monitor.times = []
             if None not in (cpu0, cpu1, cpu2):
                 sim_bare.append(1000 * (cpu1 - cpu0) / n)
                 sim_minimal.append(1000 * (cpu2 - cpu1) / n)
-        bare, minimal = _median(bares), _median(minimals)
+        bare, minimal = median(bares), median(minimals)
         out["originate_bare_per_s"] = round(bare, 1)
         out["originate_bare_per_s_runs"] = [round(x, 1) for x in bares]
-        out["originate_bare_acks_per_s"] = round(_median(acks), 1)
+        out["originate_bare_acks_per_s"] = round(median(acks), 1)
         out["originate_bare_minimal_acks_per_s"] = round(minimal, 1)
         if sim_bare:
-            out["sim_cpu_ms_per_channel_bare"] = round(_median(sim_bare), 3)
-            out["sim_cpu_ms_per_channel_minimal"] = round(_median(sim_minimal), 3)
+            out["sim_cpu_ms_per_channel_bare"] = round(median(sim_bare), 3)
+            out["sim_cpu_ms_per_channel_minimal"] = round(median(sim_minimal), 3)
         counts = os.environ.get("BENCH_DIALER_WORKERS")
         for nworkers in ([int(counts)] if counts else [1, os.cpu_count() or 1]):
             runs = [_dialer_run(redis_url, f"{prefix}t{nworkers}r{i}", tmp, port, ivr, n, nworkers, monitor, sim.pid)
                     for i in range(reps)]
-            rate = _median([r["rate"] for r in runs])
+            rate = median([r["rate"] for r in runs])
             # 1 process: its own figures; more: the dialer spread over this machine's cores, as deployed.
             tag = "" if nworkers == 1 else f"_{nworkers}w"
             out[f"originate_dialer{tag}_per_s"] = rate
@@ -371,13 +346,13 @@ def throughput(redis_url: str, prefix: str, tmp: str, n: int = int(os.environ.ge
             out[f"originate_ratio{tag}"] = round(rate / bare, 3)
             out[f"originate_ratio{tag}_vs_minimal"] = round(rate / minimal, 3)
             if None not in [r["sim_cpu_ms"] for r in runs]:
-                out[f"sim_cpu_ms_per_channel_dialer{tag}"] = round(_median([r["sim_cpu_ms"] for r in runs]), 3)
+                out[f"sim_cpu_ms_per_channel_dialer{tag}"] = round(median([r["sim_cpu_ms"] for r in runs]), 3)
             peaks = [r["peak_rss_mib"] for r in runs if r["peak_rss_mib"] is not None]
             if peaks:
                 out[f"dialer{tag}_worker_peak_rss_mib"] = max(peaks)
             out[f"campaign{tag}_contacts"] = n
             out[f"campaign{tag}_cdrs"] = min(r["cdrs"] for r in runs)
-            out[f"campaign{tag}_contacts_to_cdr_per_s"] = _median([r["cdr_rate"] for r in runs])
+            out[f"campaign{tag}_contacts_to_cdr_per_s"] = median([r["cdr_rate"] for r in runs])
         monitor.stop()
     finally:
         sim.terminate()
@@ -399,7 +374,7 @@ def _dialer_run(redis_url: str, prefix: str, tmp: str, port: int, ivr: int, n: i
     workers = _worker_procs(nworkers, env)
     try:
         _wait_workers(redis_url, env["REDIS_KEY_PREFIX"], nworkers)
-        cpu0 = _cpu_seconds(sim_pid)
+        cpu0 = cpu_seconds(sim_pid)
         t0 = time.monotonic()
         submit.start_campaign(campaign_id, cfg=cfg)
         deadline = t0 + 90
@@ -408,9 +383,9 @@ def _dialer_run(redis_url: str, prefix: str, tmp: str, port: int, ivr: int, n: i
         while _cdr_count(db_url, campaign_id) < n and time.monotonic() < deadline:
             time.sleep(0.2)
         cdr_elapsed = time.monotonic() - t0
-        cpu1 = _cpu_seconds(sim_pid)
+        cpu1 = cpu_seconds(sim_pid)
         cdrs = _cdr_count(db_url, campaign_id)
-        peak_rss = [_peak_rss_mib(w.pid) for w in workers]
+        peak_rss = [peak_rss_mib(w.pid) for w in workers]
     finally:
         _stop(workers)
     # The dialer's originate rate over the span of its originates (as the simulator saw them).

@@ -51,6 +51,11 @@ import time  # noqa: E402
 
 import gevent  # noqa: E402
 
+# Run as a script too (python bench/bench_ivr.py): the repository root, for bench.*.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.procstat import cpu_seconds  # noqa: E402
+
 CALLS = int(os.environ.get("BENCH_IVR_CALLS", "2000"))
 # Call set-ups a second. A real switch never hands the runtime 2,000 connections in one instant: FreeSWITCH
 # admits new channels at `sessions-per-second` (30 in the vanilla and shipped switch.conf; large installs
@@ -175,16 +180,6 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of another process so far (from /proc)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None  # already exited and reaped
-
-
 def _wait_port(port: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -253,7 +248,7 @@ def main() -> dict:
                 break
         summary = runtime.metrics.summary()
         counters = dict(runtime.metrics.counters)
-        peers_cpu = {"fs_driver": _cpu_seconds(driver.pid), "app_server": _cpu_seconds(app_proc.pid)}
+        peers_cpu = {"fs_driver": cpu_seconds(driver.pid), "app_server": cpu_seconds(app_proc.pid)}
         return {
             "machine": {"cpus": os.cpu_count(), "load_average_at_start": load_at_start,
                         "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
