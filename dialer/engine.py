@@ -357,13 +357,6 @@ class Dialer:
             return _attempts.claim_batch(s, self.worker_id, uuids, node.name,
                                          campaign_id=campaign_id, requests=campaign_id is None)
 
-    def dial_one(self, campaign_id: str | None) -> bool:
-        """Claim and launch one attempt (a lane's turn without its batching); True when one was handled."""
-        batch = self._claim(campaign_id)
-        self._give_back_many(batch[1:])
-        del batch[1:]
-        return bool(batch) and self._dial_batch(batch, self._campaigns.get(campaign_id) if campaign_id else None)
-
     # ------------------------------------------------------------------ one claimed batch
     def _dial_batch(self, buffer: list[Attempt], camp: Campaign | None) -> bool:
         """Settle, pace, gate and originate the claimed attempts in ``buffer`` (emptied as they go).
