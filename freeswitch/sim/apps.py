@@ -136,10 +136,33 @@ def terminators_var(channel: Channel) -> str:
 
 def play(channel: Channel, path: str, on_digit: Callable[[str], bool] | None = None,
          with_events: bool = True) -> str:
-    """Play one source as switch_ivr_play_file: PLAYBACK_START/STOP, playback_* variables.
+    """Play ``path`` as switch_ivr_play_file; returns 'played', 'break' (digit or uuid_break), 'hangup' or 'notfound'.
 
-    Returns 'played', 'break' (digit or uuid_break), 'hangup' or 'notfound'.
+    With the channel variable ``playback_delimiter`` set, ``path`` is a list split on its first
+    character; each part is played in turn (``say:`` parts included: this loop is where FreeSWITCH
+    speaks them), ``playback_sleep_val`` ms (default 250) apart. A part that is not found is skipped
+    and the list's outcome is its last part's, as in switch_ivr_play_file; a digit, a break or a
+    hangup ends the whole list.
     """
+    delimiter = (channel.get_var("playback_delimiter") or "")[:1]
+    if not delimiter:
+        return _play_one(channel, path, on_digit, with_events)
+    parts = separate_string(path, delimiter, limit=128)
+    pause = _atoi(channel.get_var("playback_sleep_val"), 250)
+    result = "played"
+    for i, part in enumerate(parts):
+        if i and pause > 0:
+            outcome = media_wait(channel, pause / 1000.0, on_digit)
+            if outcome != DONE:
+                return "hangup" if outcome == HANGUP else "break"
+        result = _play_one(channel, part, on_digit, with_events)
+        if result in ("break", "hangup"):
+            return result
+    return result
+
+
+def _play_one(channel: Channel, path: str, on_digit: Callable[[str], bool] | None, with_events: bool) -> str:
+    """One source: PLAYBACK_START/STOP and the playback_* variables."""
     try:
         seconds = media.source_seconds(path, channel.switch.config.sounds_dir)
     except media.NotFound as exc:
@@ -445,6 +468,10 @@ def read_digits(channel: Channel, min_digits: int, max_digits: int, prompt: str 
         result = play(channel, prompt, take)
         if result == "hangup" or not channel.is_up:
             return "failure", ""
+        if result == "notfound":
+            # switch_ivr_read: a prompt that cannot be played ends the read at once ("goto end"):
+            # no digits are collected and read_result stays unset.
+            return "notfound", ""
     if not term_used[0] and ((min_digits and len(buf) < min_digits) or len(buf) < max_digits):
         status = collect(channel, buf, max_digits, terminators, term_used,
                          digit_timeout_ms if buf else timeout_ms, digit_timeout_ms)

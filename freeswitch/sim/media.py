@@ -116,6 +116,38 @@ def http_seconds(url: str, timeout: float = 10.0) -> float:
     return seconds
 
 
+#: Prefixes that only switch_ivr_play_file understands (it speaks/expands them itself); as a part of a
+#: ``file_string://`` they are opened as files, which no format module accepts.
+PLAY_FILE_ONLY = ("say:", "phrase:")
+
+
+def file_string_seconds(body: str, sounds_dir: str = "") -> float:
+    """A ``file_string://a!b!c`` list as mod_dptools' file_string format plays it.
+
+    Each part is opened with ``switch_core_file_open``; a part that cannot be opened is
+    skipped (FreeSWITCH logs ``Can't open file``), and only when no part opens does the whole
+    source fail. ``say:``/``phrase:`` parts are never openable there: FreeSWITCH 1.10 logs
+    ``Invalid file format [] for [<sounds>/say:...]`` for them.
+    """
+    total, opened = 0.0, False
+    for part in body.split("!"):
+        if not part:
+            continue
+        if part.lower().startswith(PLAY_FILE_ONLY):
+            log.error("Invalid file format [] for [%s/%s]", sounds_dir or "sounds", part)
+            log.error("Can't open file %s", part)
+            continue
+        try:
+            total += source_seconds(part, sounds_dir)
+        except NotFound:
+            log.error("Can't open file %s", part)
+            continue
+        opened = True
+    if not opened:
+        raise NotFound(f"file_string://{body}: no part could be opened")
+    return total
+
+
 def source_seconds(path: str, sounds_dir: str = "") -> float:
     """How long ``path`` plays. Raises NotFound as FreeSWITCH's FILE NOT FOUND."""
     path = strip_params(path.strip())
@@ -123,7 +155,7 @@ def source_seconds(path: str, sounds_dir: str = "") -> float:
     if not path:
         raise NotFound("empty file name")
     if low.startswith("file_string://"):
-        return sum(source_seconds(p, sounds_dir) for p in path[len("file_string://"):].split("!") if p)
+        return file_string_seconds(path[len("file_string://"):], sounds_dir)
     if low.startswith("tone_stream://"):
         return tone_stream_seconds(path)
     if low.startswith("silence_stream://"):

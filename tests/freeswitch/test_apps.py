@@ -324,3 +324,35 @@ def test_hangup_message_interrupts_a_playback(call):
     got = c.conn.events(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE", timeout=5)
     done = next(e for _, e in got if e.name == "CHANNEL_EXECUTE_COMPLETE" and e.headers["Application"] == "playback")
     assert done.headers["Application-Response"] == "PLAYBACK ERROR"
+
+
+def test_say_parts_inside_file_string_cannot_be_opened(call):
+    """FreeSWITCH 1.10 opens each file_string:// part as a file: 'say:' parts fail ('Invalid file format'),
+    the read ends at once with no digits and read_result unset, although the caller pressed a key."""
+    c = call(vars_="{sim_dtmf='1@0.5'}")
+    c.run("answer")
+    done = c.run("play_and_get_digits",
+                 "1 1 1 4000 # 'file_string://say:Press 1 for sales!say:Press 2 for help' silence_stream://1 pick")
+    assert "variable_pick" not in done.headers
+    assert "variable_read_result" not in done.headers
+    # One openable part is enough: the say: parts are skipped and the tone plays, digits are read.
+    done = c.run("play_and_get_digits",
+                 "1 1 1 4000 # 'file_string://say:skipped!tone_stream://%(1000,0,440)' silence_stream://1 pick")
+    assert done.headers.get("variable_read_result") == "success"
+    assert done.headers.get("variable_pick") == "1"
+
+
+def test_playback_delimiter_speaks_say_parts_in_one_prompt(call):
+    """With playback_delimiter, switch_ivr_play_file walks the parts itself and speaks 'say:' ones;
+    a key during the second part ends the whole prompt and is the collected digit."""
+    c = call(vars_="{sim_dtmf='2@2.5'}")
+    c.run("answer")
+    c.run("multiset", "playback_delimiter=! playback_sleep_val=0 tts_engine=flite tts_voice=slt")
+    done = c.run("play_and_get_digits",
+                 "1 1 1 4000 # 'say:Press 1 for sales!say:Press 2 for help, or wait for the operator' "
+                 "silence_stream://1 pick")
+    assert done.headers.get("variable_read_result") == "success"
+    assert done.headers.get("variable_pick") == "2"
+    # Played as a prompt, a missing last part makes the read fail as the file_string did.
+    done = c.run("play_and_get_digits", "1 1 1 2000 # 'say:Hello!/no/such/file.wav' silence_stream://1 pick")
+    assert "variable_read_result" not in done.headers
