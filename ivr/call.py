@@ -387,6 +387,7 @@ class Call:
             self._event_at = None
 
     def _error(self, reason: str) -> None:
+        log.warning("call %s: %s", self.session.uuid, reason)
         if self.facts is not None:
             self.facts.app_errors.append(reason)
         self.notify("error", reason)

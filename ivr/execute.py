@@ -48,6 +48,23 @@ class InstructionError(Exception):
     """An instruction that cannot be carried out (bad number, unsupported verb); the call records it."""
 
 
+class ApplicationFailed(InstructionError):
+    """FreeSWITCH ran the application and reported that it failed (a prompt that could not be played)."""
+
+
+#: ``Application-Response`` values with which mod_dptools' applications report a failure
+#: (``current_application_response``; playback and its kin).
+FAILED_RESPONSES = frozenset({"FILE NOT FOUND", "PLAYBACK ERROR", "UNKNOWN ERROR"})
+
+
+def application_failure(done: Event) -> str | None:
+    """What went wrong, by the CHANNEL_EXECUTE_COMPLETE of an application, or None when nothing did."""
+    response = (done.headers.get("Application-Response") or "").strip()
+    if response in FAILED_RESPONSES or response.startswith("-ERR"):
+        return response
+    return None
+
+
 @dataclass
 class ExecConfig:
     """What the executor needs from configuration."""
@@ -93,6 +110,8 @@ class Executor:
         self._recordings = 0
         self._started: dict[str, float] = {}
         self._tts_vars: tuple[str, str] | None = None
+        self._delimiter_set = False
+        self._last_prompt = ""
         session.listeners.append(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -129,33 +148,40 @@ class Executor:
         arg = media_arg(p.url)
         self.heard(f"audio: {p.url}")
         for _ in range(max(1, p.loop)):
-            self.session.execute("playback", arg)
+            self._checked("playback", arg)
+
+    def _checked(self, app: str, arg: str) -> Event:
+        """``execute`` an application; raise ApplicationFailed when FreeSWITCH reports that it failed."""
+        done = self.session.execute(app, arg)
+        failure = application_failure(done)
+        if failure is not None:
+            raise ApplicationFailed(f"{app} {_shorten(arg)}: {failure}")
+        return done
 
     def _do_pause(self, p: kml.Pause) -> dict:
         self.heard(f"silence {p.length_ms} ms")
         self.session.execute("sleep", str(max(0, int(p.length_ms))))
 
     def _prompt_file(self, prompts) -> str:
-        """Prompts as one ``file_string://`` so that a key pressed during any of them ends them all.
+        """A menu's prompts as one ``play_and_get_digits`` file argument, parts joined by ``!``.
 
-        Speech goes in as ``say:<text>``, which FreeSWITCH speaks with the
-        channel's ``tts_engine``/``tts_voice`` (set just before).
+        FreeSWITCH speaks ``say:<text>`` only where switch_ivr_play_file itself walks the
+        argument: inside ``file_string://`` each part is opened as a file and ``say:`` parts fail
+        (``Invalid file format``), so the menu would be silent. With the channel variable
+        ``playback_delimiter`` set to ``!``, switch_ivr_play_file splits the argument and handles
+        each part (``say:`` with the channel's ``tts_engine``/``tts_voice``), and a key pressed
+        during any part ends them all. ``playback_sleep_val=0``: no 250 ms gap between parts.
         """
         parts = []
-        voice_set = False
+        voice = None
         for p in prompts:
             if isinstance(p, kml.Speak):
-                if not voice_set:
+                if voice is None:
                     voice = tts.engine_voice(p.voice, self.config.voice_map)
-                    # The channel keeps these: set them only when they change (one round trip saved per menu).
-                    if self._tts_vars != (self.config.tts_engine, voice):
-                        self.session.execute("multiset", f"tts_engine={self.config.tts_engine} tts_voice={voice}")
-                        self._tts_vars = (self.config.tts_engine, voice)
-                    voice_set = True
                 self.heard(f"speech ({p.voice or tts.DEFAULT_VOICE}): {p.text}")
                 text = tts.spoken_text(p.text, engine=self.config.tts_engine, rate=p.rate, pitch=p.pitch,
                                        volume=p.volume, speed=p.speed)
-                # '!' separates file_string parts and the whole argument is single-quoted.
+                # '!' separates the parts and the whole argument is single-quoted.
                 parts.extend(["say:" + text.replace("!", ".").replace("'", "\u2019")] * max(1, p.loop))
             elif isinstance(p, kml.Play):
                 self.heard(f"audio: {p.url}")
@@ -164,7 +190,16 @@ class Executor:
                 parts.append(f"silence_stream://{max(0, int(p.length_ms))}")
         if not parts:
             return "silence_stream://250"
-        return "file_string://" + "!".join(parts)
+        tts_vars = (self.config.tts_engine, voice) if voice else self._tts_vars
+        # The channel keeps these: set them only when they change (one round trip saved per menu).
+        if not self._delimiter_set or tts_vars != self._tts_vars:
+            settings = ["playback_delimiter=!", "playback_sleep_val=0"]
+            if tts_vars:
+                settings += [f"tts_engine={tts_vars[0]}", f"tts_voice={tts_vars[1]}"]
+            self.session.execute("multiset", " ".join(settings))
+            self._delimiter_set = True
+            self._tts_vars = tts_vars
+        return "!".join(parts)
 
     # -- input ----------------------------------------------------------------------------
 
@@ -172,9 +207,16 @@ class Executor:
         terminators = _DTMF_KEYS.sub("", c.finish_on_key or "") or "none"
         var = "vaani_digits"
         timeout = max(1, int(c.timeout_ms))
-        arg = (f"1 {max(1, int(c.max_digits))} 1 {timeout} {terminators} '{self._prompt_file(c.prompts)}' "
+        self._last_prompt = self._prompt_file(c.prompts)
+        arg = (f"1 {max(1, int(c.max_digits))} 1 {timeout} {terminators} '{self._last_prompt}' "
                f"silence_stream://1 {var} [0-9*#]+ {timeout}")
-        done = self.session.execute("play_and_get_digits", arg)
+        done = self._checked("play_and_get_digits", arg)
+        if not self.session.hung_up and not done.headers.get("variable_read_result"):
+            # switch_ivr_read sets read_result (success, timeout or failure) whenever it got as far as
+            # collecting; it stays unset only when the prompt could not be played. Reporting an empty
+            # GotDTMF here would have the app serve the same silent menu again and again.
+            raise ApplicationFailed(f"play_and_get_digits: the menu prompt could not be played "
+                                    f"({_shorten(self._last_prompt)}); see FreeSWITCH's log")
         digits = _DTMF_KEYS.sub("", done.headers.get("variable_" + var, "") or "")
         self.heard(f"caller pressed {digits!r}" if digits else "caller pressed nothing")
         return {"data": digits, "key_pressed": digits, "digits": digits}
@@ -310,6 +352,10 @@ class Executor:
 def dial_path(url: str, config: ExecConfig) -> str:
     """The file path of a recording given its public URL (same name under RECORDINGS_DIR)."""
     return os.path.join(config.recordings_dir, url.rsplit("/", 1)[-1])
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
 def _int(value: str | None) -> int | None:
