@@ -50,6 +50,16 @@ from dialer.store.models import CallRequest, Contact, utcnow
 if TYPE_CHECKING:  # pragma: no cover
     from dialer.engine import Dialer
 
+
+def is_inbound_call(headers: dict) -> bool:
+    """A caller's call to one of our numbers: its channel has no call spec and FreeSWITCH says inbound.
+
+    Outbound calls carry ``vaani_call``; the events of an inbound one reach this listener because the
+    shipped dialplan (and the IVR runtime, on connect) mark its channel with ``vaani_prefix``.
+    """
+    return (not headers.get("variable_vaani_call") and not headers.get("variable_vaani_attempt_id")
+            and (headers.get("Call-Direction") or "").lower() == "inbound")
+
 log = logging.getLogger(__name__)
 
 _WORKER_RE = __import__("re").compile(r"vaani_worker=([^,}]+)")
@@ -204,7 +214,7 @@ class Listener:
             self._yield_to_dialing(q)
             while len(items) < batch and not q.empty():
                 items.append(q.get_nowait())
-            needed = [it for it in items if self._own(it[0], it[1]) or self._safe_needed(*it[:2], it[3])]
+            needed = [it for it in items if self._own(it[0], it[1]) or self._safe_needed(*it)]
             if not needed:
                 continue
             try:
@@ -242,16 +252,22 @@ class Listener:
         """
         return call_uuid in self.d.launched
 
-    def _safe_needed(self, name: str, call_uuid: str, body: str) -> bool:
+    def _safe_needed(self, name: str, call_uuid: str, headers: dict, body: str) -> bool:
         try:
-            return self._needed(name, call_uuid, body)
+            return self._needed(name, call_uuid, body, headers)
         except Exception:
             log.exception("reading the attempt of %s failed", call_uuid)
             return False
 
     # -- application -----------------------------------------------------------
-    def _needed(self, name: str, call_uuid: str, body: str) -> bool:
-        """A read-only look: would this event still change the attempt? (Saves a write lock per duplicate.)"""
+    def _needed(self, name: str, call_uuid: str, body: str, headers: dict | None = None) -> bool:
+        """A read-only look: would this event still change the attempt? (Saves a write lock per duplicate.)
+
+        An inbound call has no attempt: its hangup is always needed, it is the half of its CDR that
+        only this event can give (the CDR upsert makes duplicates harmless).
+        """
+        if name == "CHANNEL_HANGUP_COMPLETE" and headers is not None and is_inbound_call(headers):
+            return True
         import sqlalchemy as sa
 
         from dialer.store.models import Attempt
@@ -271,7 +287,7 @@ class Listener:
 
     def apply(self, name: str, call_uuid: str, headers: dict, body: str = "") -> None:
         """Apply one event (idempotent)."""
-        if self._own(name, call_uuid) or self._needed(name, call_uuid, body):
+        if self._own(name, call_uuid) or self._needed(name, call_uuid, body, headers):
             self.apply_many([(name, call_uuid, headers, body)])
 
     def apply_many(self, items: list[tuple[str, str, dict, str]]) -> None:
@@ -361,9 +377,9 @@ class Listener:
                                       answered_at=_event_time(headers, "Caller-Channel-Answered-Time"),
                                       ended_at=_event_time(headers, "Caller-Channel-Hangup-Time"))
         if a is None:
-            # Not live: none of ours, or finished earlier by a -ERR job or a reconciliation. The real
-            # hangup event then merges into the same CDR row (upsert by uuid) and its times win.
-            if not reconciled and _attempts.by_uuid(s, call_uuid) is not None:
+            # Not live: an inbound call (no attempt), or finished earlier by a -ERR job or a reconciliation.
+            # The real hangup event then merges into the same CDR row (upsert by uuid) and its times win.
+            if not reconciled and (is_inbound_call(headers) or _attempts.by_uuid(s, call_uuid) is not None):
                 deliveries += self.d.record_hangup(s, headers)
             return None
         _known_states(s)[call_uuid] = a.state

@@ -148,6 +148,12 @@ class Call:
         else:
             direction = "inbound"
             cid, did = remote, dialled
+            prefix = self.runtime.settings.key_prefix
+            if self.session.var("vaani_prefix") != prefix:
+                # The dialer's listener follows only channels marked with this installation's prefix; without
+                # it the inbound call's hangup is never seen and its CDR waits for the stale sweep. The shipped
+                # dialplan sets it; this covers any other dialplan.
+                self.session.set_var("vaani_prefix", prefix)
             try:
                 self.spec = lookup(self.runtime.redis, self.runtime.settings.key_prefix, dialled, remote)
             except InboundLookupError as exc:
