@@ -20,6 +20,7 @@ from typing import Any
 
 from api import store
 from api.errors import ApiError
+from dialer.numbers import dial_number
 
 ESL_TIMEOUT = 5.0
 
@@ -35,11 +36,15 @@ def _node_password(node: str | None) -> tuple[str, int, str]:
 
 
 def dial_target(transfer_to: str) -> str:
-    """A dial string for ``transfer_to``: short digits are SIP users, longer ones numbers via IVR_DIAL_ENDPOINT."""
+    """A dial string for ``transfer_to``: short digits are SIP users, numbers go via IVR_DIAL_ENDPOINT.
+
+    A number is written as the carrier wants it (DIALER_NUMBER_FORMAT), like every other dial string.
+    """
     if re.fullmatch(r"\d{2,6}", transfer_to):
         return f"user/{transfer_to}"
-    endpoint = getattr(store.cfg(), "ivr_dial_endpoint", "") or "loopback/{number}/default"
-    number = transfer_to.lstrip("+")
+    cfg = store.cfg()
+    endpoint = cfg.ivr_dial_endpoint or "loopback/{number}/default"
+    number = dial_number(transfer_to, cfg.dialer_number_format, cfg.default_region)
     return endpoint.replace("{number}", number) if "{number}" in endpoint else f"{endpoint}{number}"
 
 

@@ -45,6 +45,17 @@ def _str(value: str) -> str:
     return value
 
 
+#: How numbers are written in dial strings to the carrier (see ivr/number_format.py).
+NUMBER_FORMATS = ("e164", "e164_plus", "national", "national_trunk")
+
+
+def _number_format(value: str) -> str:
+    v = value.strip().lower()
+    if v not in NUMBER_FORMATS:
+        raise ValueError(f"expected one of {', '.join(NUMBER_FORMATS)}, got {value!r}")
+    return v
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration entry: the attribute, its environment variable, default and meaning."""
@@ -119,6 +130,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dialer_workers", "DIALER_WORKERS", "1", _int, "Dialer worker processes `make run` starts."),
     Setting("dialer_gateway", "DIALER_GATEWAY", "vaani_trunk", _str,
             "Sofia gateway outbound calls go through: `sofia/gateway/<DIALER_GATEWAY>/<number>`."),
+    Setting("dialer_number_format", "DIALER_NUMBER_FORMAT", "e164", _number_format,
+            "How numbers and caller ids are written in dial strings to the carrier (the dialer's originates, "
+            "the IVR's `<dial>`, transfers): `e164` (`918000681234`), `e164_plus` (`+918000681234`), "
+            "`national` (`8000681234`) or `national_trunk` (`08000681234`). In the national formats a number "
+            "outside DEFAULT_REGION's country is written as that country dials abroad. See docs/dialer.md."),
     Setting("dialer_gateway_cps", "DIALER_GATEWAY_CPS", "10", _float,
             "Calls per second the gateway (carrier) accepts; a cap shared by every dialer worker (0: none)."),
     Setting("originate_timeout", "ORIGINATE_TIMEOUT", "45", _int,
@@ -172,6 +188,7 @@ class Settings:
     kairos_checksum_window: int
     dialer_workers: int
     dialer_gateway: str
+    dialer_number_format: str
     dialer_gateway_cps: float
     originate_timeout: int
     callback_connect_timeout: float

@@ -551,7 +551,8 @@ class Dialer:
             timeout = int((req.parameters or {}).get("originate_timeout") or self.opts.originate_timeout)
         return Originate(call_uuid=a.origination_uuid, number=a.number, gateway=self.opts.gateway,
                          caller_id=caller_id, spec=spec, ivr_address=self.cfg.ivr_address,
-                         originate_timeout=timeout, key_prefix=self.key_prefix, worker_id=self.worker_id)
+                         originate_timeout=timeout, key_prefix=self.key_prefix, worker_id=self.worker_id,
+                         number_format=self.cfg.dialer_number_format, region=self.cfg.default_region)
 
     # ------------------------------------------------------------------ outcomes without a call
     def _give_back(self, a: Attempt, *, next_try_at=None, cancel: bool = False) -> None:

@@ -19,6 +19,10 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, timezone as pn_timezone
 from phonenumbers import PhoneNumberType, ValidationResult
 
+# How numbers are written in dial strings to the carrier lives with the IVR (its <dial> needs it and the
+# IVR does not import the dialer); the dialer's callers get it here.
+from ivr.number_format import dial_number  # noqa: F401
+
 # Characters people put in numbers that carry no meaning.
 _DECORATION = re.compile(r"[\s\-().\u00a0/]")
 _ALLOWED = re.compile(r"^\+?[0-9]+$")

@@ -2,6 +2,9 @@
 
 One call is ``bgapi originate {vars}sofia/gateway/<gw>/<number> &socket('<ivr> async full')``:
 
+* the number and the caller id are written in DIALER_NUMBER_FORMAT
+  (:mod:`ivr.number_format`; by default ``918000681234``, no ``+``);
+
 * ``origination_uuid`` is reserved by the dialer before the originate, so the
   attempt row knows its channel before FreeSWITCH answers;
 * ``vaani_call`` carries the :class:`ivr.call_spec.CallSpec` (base64url, so
@@ -26,6 +29,7 @@ import uuid as _uuid
 from dataclasses import dataclass, field
 
 from ivr.call_spec import ATTEMPT_ID_VAR, CALL_VAR, REQUEST_ID_VAR, CallSpec
+from ivr.number_format import dial_number
 
 #: Channel variable naming the installation (REDIS_KEY_PREFIX); the listener filters events on it.
 PREFIX_VAR = "vaani_prefix"
@@ -102,12 +106,20 @@ class Originate:
     key_prefix: str = "vaani"
     worker_id: str | None = None
     extra_vars: dict[str, object] = field(default_factory=dict)
+    #: How the number and caller id are written for the carrier (DIALER_NUMBER_FORMAT, ivr/number_format.py).
+    number_format: str = "e164"
+    #: The carrier's country (DEFAULT_REGION), for the national formats.
+    region: str = "IN"
 
     def dial_string(self) -> str:
-        """``{vars}sofia/gateway/<gw>/<number>``."""
+        """``{vars}sofia/gateway/<gw>/<number>``, number and caller id in :attr:`number_format`."""
         if not _GATEWAY.match(self.gateway or ""):
             raise OriginateError(f"bad gateway name {self.gateway!r}")
-        number = (self.number or "").strip()
+        try:
+            number = dial_number(self.number or "", self.number_format, self.region)
+            caller_id = dial_number(self.caller_id, self.number_format, self.region) if self.caller_id else None
+        except ValueError as exc:
+            raise OriginateError(str(exc)) from None
         if not _NUMBER.match(number):
             raise OriginateError(f"bad number to dial {self.number!r}")
         try:
@@ -118,7 +130,7 @@ class Originate:
             raise OriginateError("originate_timeout must be a positive number of seconds")
         variables: dict[str, object] = {
             "origination_uuid": self.call_uuid,
-            "origination_caller_id_number": self.caller_id or None,
+            "origination_caller_id_number": caller_id or None,
             "originate_timeout": int(self.originate_timeout),
             "ignore_early_media": True,
             REQUEST_ID_VAR: self.spec.request_id,

@@ -25,6 +25,7 @@ import kml
 from freeswitch.outbound import OutboundSession
 from freeswitch.wire import Event
 from ivr import tts
+from ivr.number_format import dial_number
 
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 _ROOM = re.compile(r"[^A-Za-z0-9_.-]")
@@ -75,6 +76,10 @@ class ExecConfig:
     public_url: str = "http://127.0.0.1:8080"
     dial_endpoint: str = "sofia/gateway/vaani_trunk/{number}"
     default_caller_id: str = ""
+    #: How numbers and the caller id are written in <dial> legs (DIALER_NUMBER_FORMAT; ivr/number_format.py).
+    number_format: str = "e164"
+    #: The carrier's country (DEFAULT_REGION): reads numbers written without a country code.
+    region: str = "IN"
 
 
 def event_time(event: Event) -> float:
@@ -253,6 +258,10 @@ class Executor:
 
     # -- connecting ----------------------------------------------------------------------
 
+    def _for_carrier(self, number: str) -> str:
+        """A number as the carrier wants it (DIALER_NUMBER_FORMAT); an extension stays as written."""
+        return dial_number(number, self.config.number_format, self.config.region)
+
     def _dial_string(self, d: kml.Dial) -> str:
         caller_id = d.caller_id or self.config.default_caller_id
         legs = []
@@ -260,14 +269,14 @@ class Executor:
             number = (number or "").strip()
             if not _NUMBER.match(number):
                 raise InstructionError(f"cannot dial {number!r}: not a phone number")
-            legs.append(self.config.dial_endpoint.format(number=number))
+            legs.append(self.config.dial_endpoint.format(number=self._for_carrier(number)))
         if not legs:
             raise InstructionError("<dial> has no number")
         variables = [f"call_timeout={max(1, d.timeout_ms // 1000)}", f"leg_timeout={max(1, d.timeout_ms // 1000)}"]
         if caller_id:
             if not _NUMBER.match(caller_id):
                 raise InstructionError(f"bad caller id {caller_id!r}")
-            variables.append(f"origination_caller_id_number={caller_id}")
+            variables.append(f"origination_caller_id_number={self._for_carrier(caller_id)}")
         # FreeSWITCH runs every variable named execute_on_answer* on the called leg when it answers.
         if d.time_limit_ms and d.time_limit_ms < 1000_000:
             variables.append(f"execute_on_answer_1='sched_hangup +{max(1, d.time_limit_ms // 1000)} ALLOTTED_TIMEOUT'")

@@ -95,6 +95,8 @@ def build_runtime(settings: Settings, *, redis_conn=None, report: bool = True) -
         recordings_dir=os.path.abspath(settings.path(settings.recordings_dir)),
         public_url=settings.base_url,
         dial_endpoint=settings.ivr_dial_endpoint,
+        number_format=settings.dialer_number_format,
+        region=settings.default_region,
     )
     reporter = None
     if report:

@@ -112,6 +112,7 @@ class Monitor:
         self.prefix = prefix
         self.jobs: dict[str, int] = {}  # attempt id -> originates seen
         self.numbers: list[str] = []
+        self.commands: list[str] = []  # each originate's argument as FreeSWITCH received it
         self.times: list[float] = []
         self.client = InboundClient("127.0.0.1", port, "ClueCon", events=["BACKGROUND_JOB"], on_event=self._on)
         self.client.start()
@@ -121,6 +122,7 @@ class Monitor:
         arg = event.headers.get("Job-Command-Arg", "")
         if f"vaani_prefix={self.prefix}," not in arg:
             return
+        self.commands.append(arg)
         m = _ATTEMPT.search(arg)
         if m:
             self.jobs[m.group(1)] = self.jobs.get(m.group(1), 0) + 1

@@ -45,7 +45,7 @@ def test_command_has_every_variable_and_quoted_socket():
     dial, app = cmd[len("originate "):].split(" ", 1)
     assert app == "&socket('127.0.0.1:8084 async full')"
     block, target = dial.rsplit("}", 1)
-    assert target == "sofia/gateway/vaani_trunk/+919979270000"
+    assert target == "sofia/gateway/vaani_trunk/919979270000"  # DIALER_NUMBER_FORMAT e164: no +
     vars_ = _fs_split(block + "}")
     assert vars_["origination_uuid"] == o.call_uuid
     assert vars_["origination_caller_id_number"] == "15168148111"
