@@ -86,6 +86,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Comma-separated FreeSWITCH event sockets `host:port:password[:max_sessions[:sps]]` the dialer originates through."),
     Setting("freeswitch_simulator", "FREESWITCH_SIMULATOR", "1", _bool,
             "`make run` starts the bundled ESL simulator on the first node's address. Set 0 against a real FreeSWITCH."),
+    Setting("freeswitch_prefix", "FREESWITCH_PREFIX", "", _str,
+            "Install prefix of a real FreeSWITCH 1.10 (`<prefix>/bin/freeswitch`) for `python -m freeswitch.realfs` "
+            "and `make e2e`. Empty: `make e2e` reports \"skipped: no real FreeSWITCH\"."),
+    Setting("realfs_dir", "REALFS_DIR", "realfs", _str,
+            "Private tree (configuration, logs, databases, pid) of that FreeSWITCH, relative to DATA_DIR."),
     Setting("sim_scenario", "SIM_SCENARIO", "", _str,
             "Simulator scenario file (YAML/JSON) describing who answers and what they do. Empty: the bundled default."),
     Setting("sim_speed", "SIM_SPEED", "1", _float,
@@ -165,6 +170,8 @@ class Settings:
     key_prefix: str
     freeswitch_nodes: str
     freeswitch_simulator: bool
+    freeswitch_prefix: str
+    realfs_dir: str
     sim_scenario: str
     sim_speed: float
     sim_max_sessions: int
