@@ -170,7 +170,8 @@ def create_delivery(
 def queue_status_callback(session: Session, row: Cdr) -> int | None:
     """Queue the status callback of a completed CDR if its request, campaign or inbound number has a URL."""
     url, tz_name, extra = None, None, {}
-    request = session.get(CallRequest, row.request_id) if row.request_id else None
+    # A campaign CDR's request_id is its campaign's id: no call_requests row to look for.
+    request = session.get(CallRequest, row.request_id) if row.request_id and row.request_id != row.campaign_id else None
     if request is not None:
         url, tz_name = request.callback_url, request.time_zone
         if request.kind == "kairos" and request.idempotency_key:

@@ -269,6 +269,9 @@ def _identity(session: Session, row: Cdr, spec: CallSpec | None, attempt: Attemp
         _fill(row, customer_number=row.caller_id)  # the caller; dialed_number is our inbound number
     elif row.call_type in ("otp", "konnect", "kairos"):
         _fill(row, customer_number=row.dialed_number)
+    elif row.call_type == "campaign":
+        # The customer is the contact called; the request behind the call is the campaign (docs/cdr.md).
+        _fill(row, customer_number=row.dialed_number, request_id=row.campaign_id)
 
 
 def _int(value: Any) -> int | None:
@@ -440,10 +443,11 @@ def record_dnd(
         row,
         call_type=call_type,
         campaign_id=campaign_id,
-        request_id=request_id,
+        request_id=request_id or campaign_id,
         list_id=list_id or (campaign and campaign.list_id),
         contact_id=contact_id,
         dialed_number=number,
+        customer_number=number,
         caller_id=caller_id or (campaign and campaign.caller_id),
         call_direction=direction,
         destination_context=context,
