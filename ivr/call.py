@@ -32,12 +32,12 @@ import gevent.event
 import kml
 from freeswitch.outbound import CallGone, CommandError, OutboundSession
 from ivr import builtin
-from ivr.call_spec import CALL_VAR, CallFacts, CallSpec, CallSpecError
+from ivr.call_spec import CALL_VAR, DIALECT_AUTO, DIALECTS, CallFacts, CallSpec, CallSpecError
 from ivr.documents import parse_document
 from ivr.execute import Executor, InstructionError
 from ivr.fetch import FetchError
 from ivr.inbound import InboundLookupError, lookup
-from ivr.params import CallIdentity, request_params
+from ivr.params import CallIdentity, final_params, request_params
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,8 @@ class Call:
                 self.spec = CallSpec(call_type="inbound", called_number=dialled, caller_id=remote)
                 self._start_facts(direction)
                 raise _fatal(self, f"inbound-number table unavailable: {exc}")
-        self.dialect = self.spec.dialect if self.spec.dialect in kml.DIALECTS else kml.KOOKOO
+        # An unknown value (a newer dialer, a hand-edited table) is read as "auto" rather than guessed.
+        self.dialect = self.spec.dialect if self.spec.dialect in DIALECTS else DIALECT_AUTO
         self.ident = CallIdentity(sid=self.session.uuid, cid=cid or "", called_number=did or "",
                                   outbound_sid=self.spec.request_id or "", campaign_id=self.spec.campaign_id or "")
         self._start_facts(direction)
@@ -336,6 +337,11 @@ class Call:
             return None
         # The URL as requested (our query parameters are not part of it): same-URL requests go here again.
         self.url = url
+        if self.dialect == DIALECT_AUTO:
+            # Nobody said which dialect the app speaks: its first document says it, for the rest of the call.
+            self.dialect = doc.dialect
+            if self.runtime.observers:
+                self.notify("dialect", f"the app speaks {doc.dialect} (detected from its document)")
         return doc
 
     # -- the end ------------------------------------------------------------------------------------
@@ -366,12 +372,8 @@ class Call:
     def _final_request(self) -> None:
         if not self.url or self.ident is None:
             return
-        if self.dialect == kml.KML:
-            params = request_params(kml.KML, self.ident, None, {}, call_status=self.final_status)
-        else:
-            event = kml.EVENT_DISCONNECT if self.ended_by_platform else kml.EVENT_HANGUP
-            params = request_params(kml.KOOKOO, self.ident, event,
-                                    {"process": self.process, "data": self.process_data})
+        params = final_params(self.dialect, self.ident, ended_by_platform=self.ended_by_platform,
+                              final_status=self.final_status, process=self.process, data=self.process_data)
         if self.runtime.observers:
             self.notify("request", f"{self.spec.method or 'GET'} {self.url} {_fmt_params(params)}")
         try:

@@ -47,7 +47,10 @@ FACTS_JOB = "dialer.records.ivr_call_finished"
 FACTS_QUEUE_SUFFIX = "records"
 
 CALL_TYPES = ("campaign", "click2call", "callback", "otp", "konnect", "kairos", "inbound")
-DIALECTS = ("kookoo", "kml")
+#: The dialect the app's document is in; ``auto``: detected from the first document (docs/ivr.md, "Which
+#: parameters an app receives"). A value the runtime does not know is read as ``auto``.
+DIALECT_AUTO = "auto"
+DIALECTS = ("kookoo", "kml", DIALECT_AUTO)
 
 
 class CallSpecError(ValueError):

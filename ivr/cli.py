@@ -3,7 +3,7 @@
 ``ivr serve [--listen HOST:PORT]``
     The outbound-socket server on IVR_LISTEN (default 127.0.0.1:8084).
 
-``ivr try URL [--caller N] [--dtmf 1,2#] [--speak-seconds 5] [--dialect kookoo|kml]``
+``ivr try URL [--caller N] [--dtmf 1,2#] [--speak-seconds 5] [--dialect auto|kookoo|kml]``
     Places a simulated call through the FreeSWITCH simulator and an in-process
     runtime against the app at URL, and prints a transcript: every request
     (with its parameters), every instruction, what the caller hears, how the
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     try_.add_argument("--dtmf", default="", help="digits the caller presses, one entry per prompt: 1,2#")
     try_.add_argument("--speak-seconds", type=float, default=3.0, help="how long the caller talks when recorded")
     try_.add_argument("--hangup-after", type=float, default=None, help="the caller hangs up after N seconds")
-    try_.add_argument("--dialect", choices=("kookoo", "kml"), default="kookoo")
+    try_.add_argument("--dialect", choices=("auto", "kookoo", "kml"), default="auto",
+                      help="the app's dialect (default auto: detected from its first document)")
     try_.add_argument("--method", choices=("GET", "POST"), default="GET")
     try_.add_argument("--speed", type=float, default=10.0, help="simulator time factor (default 10)")
     try_.add_argument("--press-after", type=float, default=1.0,
@@ -72,13 +73,25 @@ def _serve(cfg, args) -> int:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 2
     tune_gc()
+    import signal
+
+    import gevent
+
+    def _stop() -> None:
+        # In a greenlet of its own (gevent runs signal handlers so): calls in progress get stop()'s grace
+        # period, then serve_forever returns. A KeyboardInterrupt would instead surface in whatever greenlet
+        # runs, and SIGTERM's default action would cut every call without a word.
+        log = logging.getLogger("ivr.serve")
+        log.info("IVR runtime stopping")
+        server.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(sig, _stop)
     try:
         server.serve_forever()
     except OSError as exc:
         print(f"ivr serve: cannot listen on {args.listen or cfg.ivr_listen}: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        server.stop()
     return 0
 
 

@@ -3,13 +3,15 @@
 Hash ``<REDIS_KEY_PREFIX>:inbound_numbers``: field = E.164 number, value =
 JSON ``{"account_id", "app_url", "fallback_url", "dialect", "method"}``. The
 dialer's store writes it; the runtime only reads it, once per inbound call.
+``dialect`` is ``kookoo``, ``kml`` or ``auto``; missing, empty or unknown is
+``auto`` (the app's first document decides, see docs/ivr.md).
 """
 
 from __future__ import annotations
 
 import json
 
-from ivr.call_spec import CallSpec
+from ivr.call_spec import DIALECT_AUTO, DIALECTS, CallSpec
 
 
 class InboundLookupError(LookupError):
@@ -46,11 +48,11 @@ def lookup(redis_conn, key_prefix: str, called_number: str, caller: str = "") ->
         raise InboundLookupError(f"inbound entry for {called_number} is not valid JSON: {exc}") from None
     if not entry.get("app_url"):
         raise InboundLookupError(f"inbound entry for {called_number} has no app_url")
-    dialect = entry.get("dialect") or "kookoo"
+    dialect = str(entry.get("dialect") or "").lower()
     return CallSpec(call_type="inbound", account_id=_str(entry.get("account_id")), caller_id=caller or None,
                     called_number=called_number, app_url=entry["app_url"],
                     fallback_url=entry.get("fallback_url") or None,
-                    dialect=dialect if dialect in ("kookoo", "kml") else "kookoo",
+                    dialect=dialect if dialect in DIALECTS else DIALECT_AUTO,
                     method=(entry.get("method") or "GET").upper(),
                     app_connect_timeout=entry.get("connect_timeout"), app_read_timeout=entry.get("read_timeout"))
 

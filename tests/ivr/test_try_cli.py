@@ -47,6 +47,18 @@ def test_try_prints_a_transcript_and_succeeds(app_server):
     assert [r["params"]["event"] for r in app_server.requests_to("/ivr")] == ["NewCall", "GotDTMF", "Disconnect"]
 
 
+def test_try_detects_a_kml_app_without_being_told(app_server):
+    app_server.route("/doc", lambda p: ('<Response><Gather action="/menu" numDigits="1" timeout="5">'
+                                        '<Say>Press a key</Say></Gather></Response>'))
+    app_server.route("/menu", lambda p: "<Response><Say>You pressed " + p.get("key_pressed", "nothing")
+                     + "</Say><Hangup/></Response>")
+    result = _run(app_server.url("/doc"), "--dtmf", "5", "--speed", "20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the app speaks kml" in result.stdout
+    assert "speech (Joanna): You pressed 5" in result.stdout
+    assert app_server.requests_to("/menu")[0]["params"]["key_pressed"] == "5"
+
+
 def test_try_exits_non_zero_when_the_app_errs(app_server):
     app_server.route("/bad", lambda p: "<response><playtext>oops</response>")
     result = _run(app_server.url("/bad"), "--dialect", "kookoo")
