@@ -10,6 +10,11 @@ with the same ``id`` answers the first answer and dials nothing again.
 (``ivr_number`` defaulting to ``caller_id``). The content is ``doc_url`` (a KML
 app, ``alt_doc_url`` as its fallback), ``media_url`` (played) or ``ref_id``
 (a stored call flow).
+
+A ``doc_url`` may also serve KooKoo XML. Unless the request says which
+(``dialect``, our addition), its dialect is ``auto``: the IVR runtime sends the
+first request with both dialects' parameters and keeps to the dialect of the
+first document it gets (docs/ivr.md, "Which parameters an app receives").
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ admin_bp = Blueprint("konnect_admin", __name__)
 
 PREFIX = "/api/v1/Accounts"
 DIRECTIONS = ("outbound", "inbound", "2way")
+DIALECT = Field("dialect", "enum", choices=("auto", "kml", "kookoo"),
+                description="ours: what doc_url serves; auto (the default) detects it from the app's first document")
 
 
 def _calls_check(v: dict[str, Any]) -> None:
@@ -65,6 +72,7 @@ CALLS = s(
     Field("callback_url", "url"),
     Field("doc_url", "url"),
     Field("alt_doc_url", "url"),
+    DIALECT,
     check=_calls_check,
     example={"id": "A10579090909090", "recipient": ["919886038842", "919886038843"], "caller_id": "919886000085",
              "media_url": "http://somewebsite.com/audio.wav", "callback_url": "http://myapp.com/notify"},
@@ -78,6 +86,7 @@ INBOUND = s(
     Field("doc_url", "url", description="our addition: the IVR app inbound calls run (KML or KooKoo XML)"),
     Field("alt_doc_url", "url", description="our addition: fallback app"),
     Field("media_url", "url", description="our addition: audio played to inbound callers"),
+    DIALECT,
 )
 
 
@@ -103,8 +112,8 @@ def _content(account_id: str, data: dict[str, Any]) -> dict[str, Any]:
             return {"app_url": flow.app_url, "fallback_url": flow.fallback_url, "dialect": flow.dialect,
                     "method": flow.method}
     if data.get("doc_url"):
-        return {"app_url": data["doc_url"], "fallback_url": data.get("alt_doc_url"), "dialect": "kml",
-                "method": "GET"}
+        return {"app_url": data["doc_url"], "fallback_url": data.get("alt_doc_url"),
+                "dialect": data.get("dialect") or "auto", "method": "GET"}
     return {"media_url": data["media_url"], "app_url": None, "fallback_url": None, "dialect": "kookoo",
             "method": "GET"}
 
@@ -114,7 +123,8 @@ def configure_inbound(account_id: str, e164: str, app: dict[str, Any], callback_
     from dialer import inbound_numbers
 
     app_url = app.get("app_url") or announce_app_url(app["media_url"])
-    dialect = (app.get("dialect") if app.get("app_url") else "kookoo") or "kml"
+    # The announcement for media_url is our own KooKoo app; a customer's app may say its dialect.
+    dialect = (app.get("dialect") if app.get("app_url") else "kookoo") or "auto"
     try:
         row = inbound_numbers.set_inbound_number(
             cfg=store.cfg(), account_id=account_id, number=e164, app_url=app_url,
@@ -203,7 +213,8 @@ def calls_get(_data: dict[str, Any], account_id: str):
 def _inbound(account_id: str, data: dict[str, Any]):
     account = konnect_account(account_id)
     if data.get("doc_url"):
-        app = {"app_url": data["doc_url"], "fallback_url": data.get("alt_doc_url"), "dialect": "kml"}
+        app = {"app_url": data["doc_url"], "fallback_url": data.get("alt_doc_url"),
+               "dialect": data.get("dialect") or "auto"}
     elif data.get("media_url"):
         app = {"media_url": data["media_url"]}
     else:

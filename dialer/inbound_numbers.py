@@ -2,6 +2,9 @@
 
 Redis hash ``<prefix>:inbound_numbers``: field = E.164 called number, value =
 JSON ``{"account_id", "app_url", "fallback_url", "dialect", "method"}``.
+``dialect`` is what the number's owner said its app speaks (``kookoo``/``kml``),
+or ``auto`` when they did not: the runtime then detects it from the app's first
+document (docs/ivr.md, "Which parameters an app receives").
 :func:`set_inbound_number` and :func:`remove_inbound_number` change SQL and then
 Redis; :func:`rebuild` rewrites the whole hash from SQL at start-up (into a
 temporary key renamed over the live one, so a reader never sees it empty or
@@ -21,7 +24,7 @@ from dialer.store import db
 from dialer.store.accounts import get_account
 from dialer.store.models import InboundNumber, new_id
 
-DIALECTS = ("kookoo", "kml")
+DIALECTS = ("kookoo", "kml", "auto")
 METHODS = ("GET", "POST")
 
 
@@ -52,7 +55,7 @@ def save(
     number: str,
     app_url: str | None,
     fallback_url: str | None = None,
-    dialect: str = "kml",
+    dialect: str | None = None,
     method: str = "GET",
     callback_url: str | None = None,
 ) -> InboundNumber:
@@ -62,7 +65,7 @@ def save(
         e164 = numbers.normalize(number, numbers.region_for_account(account))
     except numbers.InvalidNumber as exc:
         raise InboundNumberError(str(exc)) from None
-    dialect = (dialect or "kml").lower()
+    dialect = (dialect or "auto").lower()
     method = (method or "GET").upper()
     if dialect not in DIALECTS:
         raise InboundNumberError(f"dialect must be one of {', '.join(DIALECTS)}, got {dialect!r}")

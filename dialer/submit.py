@@ -84,7 +84,8 @@ def request_spec(req: CallRequest, attempt: Attempt) -> CallSpec:
     elif p.get("app_url"):
         spec.app_url = p["app_url"]
         spec.fallback_url = p.get("fallback_url")
-        spec.dialect = p.get("dialect") or ("kml" if kind == "konnect" else "kookoo")
+        # A Konnect doc_url may serve KML or KooKoo XML: unless said, the runtime detects it.
+        spec.dialect = p.get("dialect") or ("auto" if kind == "konnect" else "kookoo")
         spec.method = p.get("method") or "GET"
     elif p.get("media_url"):
         spec.announcement = Announcement(media_url=p["media_url"])

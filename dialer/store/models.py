@@ -455,7 +455,7 @@ class InboundNumber(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     app_url: Mapped[Optional[str]] = mapped_column(Text)
     fallback_url: Mapped[Optional[str]] = mapped_column(Text)
-    dialect: Mapped[str] = mapped_column(String(16), default="kml")
+    dialect: Mapped[str] = mapped_column(String(16), default="auto")  # kookoo | kml | auto (detected)
     method: Mapped[str] = mapped_column(String(8), default="GET")
     callback_url: Mapped[Optional[str]] = mapped_column(Text)
     ref_id: Mapped[Optional[str]] = mapped_column(String(40))

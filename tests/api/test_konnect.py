@@ -46,7 +46,8 @@ def test_a_retried_id_returns_the_first_answer_and_dials_nothing_again(api_stack
         r = api_stack.konnect("POST", "/Calls", acct, json=body)
         assert r.json() == {"status": "ok"}
     (req,) = _requests_of(api_stack, acct.account_id, "retry-1")
-    assert req.parameters["app_url"] == "http://127.0.0.1:9/app.kml" and req.parameters["dialect"] == "kml"
+    # A doc_url may serve KML or KooKoo XML: unless the request says, the runtime detects it.
+    assert req.parameters["app_url"] == "http://127.0.0.1:9/app.kml" and req.parameters["dialect"] == "auto"
     with api_stack.session() as s:
         assert len(s.scalars(select(Attempt.id).where(Attempt.request_id == req.id)).all()) == 2
     # Another account may use the same id: idempotency is per account.
@@ -93,7 +94,7 @@ def test_inbound_and_2way_configure_the_ivr_number(api_stack):
         "recipient": ["919886038842", "919886038848"], "doc_url": "http://127.0.0.1:9/app.kml", "direction": "2way"})
     assert r.json() == {"status": "ok"}, r.text
     entry = json.loads(client.hget(f"{api_stack.cfg.key_prefix}:inbound_numbers", "+919977000042"))
-    assert entry["app_url"] == "http://127.0.0.1:9/app.kml" and entry["dialect"] == "kml"
+    assert entry["app_url"] == "http://127.0.0.1:9/app.kml" and entry["dialect"] == "auto"
     assert len(_requests_of(api_stack, acct.account_id, "A10579090909092")) == 1
 
 
@@ -161,6 +162,33 @@ def test_inbound_phone_numbers_create_get_delete(api_stack):
     assert client.hget(f"{api_stack.cfg.key_prefix}:inbound_numbers", "+919888300123") is None
     with api_stack.session() as s:
         assert s.get(InboundNumber, "+919888300123") is None
+
+
+def test_doc_url_dialect_auto_unless_the_request_says(api_stack):
+    """Inbound numbers and Calls: doc_url's dialect is auto (detected by the runtime) unless ``dialect`` says it."""
+    acct = api_stack.account()
+    client = redis.Redis.from_url(api_stack.cfg.redis_url)
+
+    def entry(number):
+        return json.loads(client.hget(f"{api_stack.cfg.key_prefix}:inbound_numbers", number))
+
+    r = api_stack.konnect("POST", "/InboundPhoneNumbers", acct, json={
+        "id": "D1", "phone_number": "919888300131", "doc_url": "http://127.0.0.1:9/ivr.xml"})
+    assert r.json()["status"] == "accepted", r.text
+    assert entry("+919888300131")["dialect"] == "auto"
+    r = api_stack.konnect("POST", "/InboundPhoneNumbers", acct, json={
+        "id": "D2", "phone_number": "919888300132", "doc_url": "http://127.0.0.1:9/ivr.xml", "dialect": "KooKoo"})
+    assert r.json()["status"] == "accepted", r.text
+    assert entry("+919888300132")["dialect"] == "kookoo"
+    r = api_stack.konnect("POST", "/Calls", acct, json={
+        "id": "D3", "recipient": ["919886038842"], "doc_url": "http://127.0.0.1:9/app.kml", "dialect": "kml"})
+    assert r.json() == {"status": "ok"}, r.text
+    (req,) = _requests_of(api_stack, acct.account_id, "D3")
+    assert req.parameters["dialect"] == "kml"
+    r = api_stack.konnect("POST", "/InboundPhoneNumbers", acct, json={
+        "id": "D4", "phone_number": "919888300134", "doc_url": "http://127.0.0.1:9/ivr.xml", "dialect": "vxml"})
+    assert r.status_code == 400 and r.json()["field"] == "dialect" and r.json()["error_code"] == "3050"
+    assert "auto, kml, kookoo" in r.json()["error_reason"]
 
 
 def test_accepted_callback_is_delivered_to_the_callback_url(sqlite_stack):

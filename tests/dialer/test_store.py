@@ -25,7 +25,7 @@ def test_init_db_creates_every_table_and_is_repeatable(store):
                   "callback_tries", "inbound_numbers", "alembic_version"):
         assert table in names
     with db.session_scope(store) as s:
-        assert s.execute(sa.text("select version_num from alembic_version")).scalar() == "0002"
+        assert s.execute(sa.text("select version_num from alembic_version")).scalar() == "0003"
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):

@@ -49,3 +49,41 @@ def test_set_publish_remove_and_rebuild(store, cfg):
     with db.session_scope(store) as s:
         assert [n.number for n in inb.list_numbers(s, "account_2")] == ["+918000680002"]
     r.close()
+
+
+def test_a_number_configured_without_a_dialect_is_auto(store, cfg):
+    """Nobody said what the app speaks: the runtime detects it (docs/ivr.md), so the table says "auto"."""
+    make_account(store)
+    inb.set_inbound_number(cfg, account_id="account_1", number="918000680010", app_url="http://a/app")
+    inb.set_inbound_number(cfg, account_id="account_1", number="918000680011", app_url="http://a/app",
+                           dialect="Auto")
+    r = redislib.Redis.from_url(cfg.redis_url)
+    assert inb.lookup(r, cfg.key_prefix, "+918000680010")["dialect"] == "auto"
+    assert inb.lookup(r, cfg.key_prefix, "+918000680011")["dialect"] == "auto"
+    r.close()
+
+
+def test_migration_0003_makes_numbers_stored_as_kml_auto(tmp_path):
+    """Before 0003 a Konnect doc_url number was stored as kml whatever its app spoke; after it, auto."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = db.get_engine(url)
+    alembic_cfg = Config()
+    alembic_cfg.set_main_option("script_location", str(db.MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        alembic_cfg.attributes["connection"] = conn
+        command.upgrade(alembic_cfg, "0002")
+    make_account(url)
+    with engine.begin() as conn:
+        for number, dialect in (("+918000680020", "kml"), ("+918000680021", "kookoo")):
+            conn.execute(sa.text("INSERT INTO inbound_numbers (number, account_id, app_url, dialect, method, "
+                                 "created_at) VALUES (:n, 'account_1', 'http://a/app', :d, 'GET', '2026-01-01')"),
+                         {"n": number, "d": dialect})
+    db.init_db(url)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.text("SELECT number, dialect FROM inbound_numbers")).all())
+    assert rows == {"+918000680020": "auto", "+918000680021": "kookoo"}
+    db.dispose(url)
