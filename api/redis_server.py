@@ -101,7 +101,9 @@ def start_private_redis(url: str, data_dir: str, log_path: str) -> subprocess.Po
     ]
     if parsed.password:
         args += ["--requirepass", parsed.password]
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    # A process group of its own: a terminal's Ctrl-C must not stop Redis under the parts still using it;
+    # whoever started it stops it, last.
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, process_group=0)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if ping(url):

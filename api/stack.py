@@ -10,7 +10,11 @@ Starts, in order, each part waiting for the previous one to accept connections:
 5. DIALER_WORKERS dialer processes;
 6. the HTTP API on HTTP_HOST:HTTP_PORT (gunicorn with gevent workers, ``api/gunicorn_conf.py``).
 
-Each child logs to ``DATA_DIR/log/<name>.log``. Ctrl-C (or SIGTERM) stops them all, last started first.
+Each child logs to ``DATA_DIR/log/<name>.log``. Ctrl-C (or SIGTERM, or the terminal closing) stops them all,
+last started first, and the supervisor exits 0. Each child runs in a process group of its own, so that a
+terminal's Ctrl-C, which goes to every process of the foreground group, reaches the supervisor alone: the API
+stops before the dialers, the dialers before the IVR runtime and the switch, and each child gets exactly one
+SIGTERM (children hit at once by the terminal, and again by the supervisor, died half-way with tracebacks).
 If a child dies, the supervisor says which one, shows the end of its log and stops the rest: a half-running
 platform that silently drops calls is worse than one that stops.
 """
@@ -120,23 +124,59 @@ def plan(cfg: Settings) -> list[Child]:
     return children
 
 
-def stop_all(children: list[Child]) -> None:
-    """Terminate every started child, last started first; kill those that do not stop in 5 s."""
+class Stop(Exception):
+    """A signal asked the supervisor to stop the stack."""
+
+
+#: The signals that stop the stack: Ctrl-C, ``kill``, the terminal going away.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _on_stop_signal(signum, frame):
+    # Installed for SIGINT too, instead of Python's KeyboardInterrupt, which Python only sets up when SIGINT
+    # is not ignored: a job started in the background by a script inherits it ignored, and Ctrl-C (through
+    # `script`, tmux, an IDE's terminal) would then do nothing. Later signals are ignored: the stop is under way.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stop(signal.Signals(signum).name)
+
+
+#: Seconds a child gets to stop after SIGTERM before it is killed (gunicorn's graceful_timeout is 10).
+STOP_TIMEOUT = 12.0
+
+
+def stop_all(children: list[Child], timeout: float = STOP_TIMEOUT) -> bool:
+    """Stop every started child, last started first, each with SIGTERM; kill one that outlasts ``timeout``.
+
+    One after the other, so that nothing loses what it still depends on while stopping: the API goes before
+    the dialers, the dialers before the IVR runtime and the switch they talk to. Says which child did not
+    stop cleanly (killed, or a non-zero exit status); True when every one did.
+    """
+    clean = True
     for child in reversed(children):
-        if child.proc and child.proc.poll() is None:
-            child.proc.terminate()
-    deadline = time.monotonic() + 5
-    for child in reversed(children):
-        if child.proc and child.proc.poll() is None:
-            try:
-                child.proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
+        if child.proc is None or child.proc.poll() is not None:
+            continue
+        child.proc.terminate()
+        try:
+            status = child.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            print(f"{child.name} did not stop within {timeout:g} s; killed", file=sys.stderr, flush=True)
+            child.proc.kill()
+            child.proc.wait()
+            clean = False
+            continue
+        if status != 0:
+            how = f"signal {-status}" if status < 0 else f"status {status}"
+            print(f"{child.name} stopped with {how}; end of {child.log_path}:", file=sys.stderr, flush=True)
+            print(tail(child.log_path), file=sys.stderr, flush=True)
+            clean = False
+    return clean
 
 
 def prepare_store_and_accounts() -> int:
     """Apply migrations and create the demo accounts (printing their secrets); the exit status."""
-    return subprocess.run([_bin("vaani"), "demo-accounts"], check=False).returncode
+    # Its own process group, like the children: a Ctrl-C during start-up is the supervisor's to handle.
+    return subprocess.run([_bin("vaani"), "demo-accounts"], check=False, process_group=0).returncode
 
 
 def main() -> int:
@@ -147,11 +187,10 @@ def main() -> int:
     log_dir = cfg.path("log")
     started: list[Child] = []
     redis_proc = None
+    status = 1
 
-    def on_signal(signum, frame):  # turn SIGTERM into the same clean stop as Ctrl-C
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _on_stop_signal)
     try:
         if redis_server.ping(cfg.redis_url):
             print(f"redis           using the one at {cfg.redis_url}")
@@ -172,10 +211,11 @@ def main() -> int:
         for child in plan(cfg):
             child.log_path = os.path.join(log_dir, f"{child.name}.log")
             log = open(child.log_path, "ab")
+            started.append(child)  # before it exists: a stop signal from now on must find it
             child.proc = subprocess.Popen(
-                child.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **child.env}
+                child.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **child.env},
+                process_group=0,  # out of the terminal's foreground group: the supervisor stops it (see above)
             )
-            started.append(child)
             if child.address and not wait_listening(child.address, child.proc):
                 print(f"error: {child.name} did not start; end of {child.log_path}:", file=sys.stderr)
                 print(tail(child.log_path), file=sys.stderr)
@@ -193,14 +233,18 @@ def main() -> int:
                     print(tail(child.log_path), file=sys.stderr)
                     return 1
             time.sleep(0.5)
-    except KeyboardInterrupt:
+    except Stop:
         print("\nstopping ...", flush=True)
-        return 0
+        status = 0
     finally:
-        stop_all(started)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        if not stop_all(started):
+            status = 1
         if redis_proc and redis_proc.poll() is None:
             redis_proc.terminate()
             redis_proc.wait(5)
+    return status
 
 
 if __name__ == "__main__":

@@ -85,29 +85,49 @@ def run(cfg: Settings | None = None, *, options: EngineOptions | None = None, jo
         worker_id: str | None = None) -> int:
     """Run one dialer worker until SIGTERM/SIGINT; returns the exit status."""
     cfg = cfg or settings()
-    dialer = Dialer(cfg, options=options, worker_id=worker_id)
-    dialer.start()
-    log.info("dialer worker %s started (nodes: %s)", dialer.worker_id, ", ".join(dialer.nodes.nodes))
-    greenlets = []
-    rq_worker = None
-    if jobs:
-        rq_worker, queues, conn = _rq_worker(cfg, f"dialer-{dialer.worker_id.replace(':', '-')}")
-        greenlets += [gevent.spawn(rq_worker.work, with_scheduler=False, logging_level="WARNING"),
-                      gevent.spawn(_scheduler_loop, queues, conn), gevent.spawn(_housekeeping, cfg)]
     done = gevent.event.Event()
 
     def _stop(*_):
         done.set()
 
+    # First of all: a SIGTERM during start-up (the supervisor stopping the stack) must still stop cleanly,
+    # not kill the process by the signal's default action.
     gevent.signal_handler(signal.SIGTERM, _stop)
     gevent.signal_handler(signal.SIGINT, _stop)
+    dialer = Dialer(cfg, options=options, worker_id=worker_id)
+    dialer.start()
+    greenlets = []
+    rq_worker = rq_greenlet = None
+    if jobs:
+        rq_worker, queues, conn = _rq_worker(cfg, f"dialer-{dialer.worker_id.replace(':', '-')}")
+        rq_greenlet = gevent.spawn(rq_worker.work, with_scheduler=False, logging_level="WARNING")
+        greenlets += [gevent.spawn(_scheduler_loop, queues, conn), gevent.spawn(_housekeeping, cfg)]
+    log.info("dialer worker %s started (nodes: %s)", dialer.worker_id, ", ".join(dialer.nodes.nodes))
     done.wait()
     log.info("dialer worker %s stopping", dialer.worker_id)
     if rq_worker is not None:
-        rq_worker._stop_requested = True
+        _stop_rq_worker(rq_worker, rq_greenlet)
     dialer.stop()
     gevent.killall(greenlets, timeout=3)
+    log.info("dialer worker %s stopped", dialer.worker_id)
     return 0
+
+
+def _stop_rq_worker(worker, greenlet: gevent.Greenlet, grace: float = 3.0) -> None:
+    """Stop the in-process RQ worker the way RQ stops itself: after its current job, quietly.
+
+    RQ checks for a stop request between jobs, but an idle worker sits in a blocking BLPOP for minutes. It
+    is interrupted with RQ's own ``StopRequested``, which its loop takes as a stop (and then deregisters
+    the worker); ``GreenletExit`` there is "an unhandled exception", logged with a traceback.
+    """
+    from rq.exceptions import StopRequested
+    from rq.worker import WorkerStatus
+
+    worker._stop_requested = True
+    if worker.get_state() == WorkerStatus.BUSY:
+        greenlet.join(grace)  # the job in hand finishes; the loop then sees the request and returns
+    if not greenlet.dead:
+        greenlet.kill(StopRequested(), timeout=grace)
 
 
 def run_many(n: int, argv: list[str]) -> int:
