@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean venv
+.PHONY: run test e2e bench clean venv
 
 venv: $(STAMP)
 
@@ -24,6 +24,13 @@ run: venv
 ## The whole test suite (real Redis, SQLite and PostgreSQL when one answers).
 test: venv
 	@$(PY) -m pytest
+
+## The end-to-end suite on a real FreeSWITCH (FREESWITCH_PREFIX=<its install prefix>) with sipp far ends.
+## Without one it says so and succeeds: `make test` and CI never need a FreeSWITCH.
+e2e: venv
+	@if [ -z "$$FREESWITCH_PREFIX" ] || [ ! -x "$$FREESWITCH_PREFIX/bin/freeswitch" ] || ! command -v sipp >/dev/null; then \
+		echo "skipped: no real FreeSWITCH (set FREESWITCH_PREFIX to its install prefix; sipp must be installed)"; \
+	else $(PY) -m pytest -m e2e tests/e2e -p no:cacheprovider --timeout 600; fi
 
 ## The benchmarks under bench/; figures are printed and written to var/bench/.
 bench: venv
