@@ -49,5 +49,6 @@ def test_originates_write_numbers_and_caller_id_in_the_format(db_url, key_prefix
     # The records keep the numbers as the platform stores them, whatever the carrier was sent.
     with db.session_scope(db_url) as s:
         rows = s.execute(sa.select(Cdr).where(Cdr.campaign_id == camp)).scalars().all()
+    db.dispose(db_url)  # PostgreSQL's connections are few: give them back now, not at the end of the session
     assert sorted(r.dialed_number for r in rows) == sorted(NUMBERS)
     assert {r.dial_status for r in rows} == {"ANSWER"}
