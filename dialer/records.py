@@ -476,18 +476,21 @@ def record_ivr_facts(session: Session, facts: CallFacts) -> Recorded:
         record_key=None,
         account_id=facts.account_id or (attempt and attempt.account_id) or "",
     )
+    inbound = facts.call_type == "inbound" or facts.direction == "inbound"
+    # An inbound call's numbers come from FreeSWITCH as the carrier wrote them: stored as the hangup half
+    # stores them (E.164), so that the row still finds its inbound number (and that number's callback URL).
     spec = CallSpec(
         call_type=facts.call_type,
         request_id=facts.request_id,
         attempt_id=facts.attempt_id,
         account_id=facts.account_id,
         campaign_id=facts.campaign_id,
-        caller_id=facts.caller_id,
-        called_number=facts.called_number,
+        caller_id=_plus(facts.caller_id) if inbound else facts.caller_id,
+        called_number=_plus(facts.called_number) if inbound else facts.called_number,
     )
     _identity(session, row, spec, attempt)
-    if facts.call_type == "inbound" or facts.direction == "inbound":
-        _fill(row, call_direction="inbound", destination_context="inbound_ivr", customer_number=facts.caller_id)
+    if inbound:
+        _fill(row, call_direction="inbound", destination_context="inbound_ivr", customer_number=spec.caller_id)
     row.dtmf_inputs = ",".join(str(d) for d in facts.dtmf_inputs)
     row.recordings = list(facts.recordings)
     row.recording_name = ",".join(str(r.get("name") or r.get("url") or "") for r in facts.recordings)
