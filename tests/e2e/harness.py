@@ -75,12 +75,12 @@ class Esl:
 
 
 class EventLog:
-    """Every CHANNEL_CREATE / CHANNEL_ANSWER / CHANNEL_HANGUP_COMPLETE / DTMF the switch fires, in a thread."""
+    """Every CHANNEL_CREATE / ANSWER / EXECUTE / HANGUP_COMPLETE, DTMF and RECORD_STOP the switch fires (a thread)."""
 
     def __init__(self, port: int):
         import threading
 
-        self.esl = Esl(port, "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE DTMF RECORD_STOP")
+        self.esl = Esl(port, "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_EXECUTE CHANNEL_HANGUP_COMPLETE DTMF RECORD_STOP")
         self.events: list[dict] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
