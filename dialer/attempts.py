@@ -4,7 +4,8 @@ An attempt is one dial of one number. Its states (``dialer.store.models.ATTEMPT_
 
     queued ──claim──► dialing ──progress──► ringing ──answer──► answered ──hangup──► completed
        ▲                 │  └──────────────────────────────────hangup / -ERR──────► failed
-       └──release────────┘ (claimed but not launched: pause, calling hours, full, dead worker)
+       └──release────────┘ (claimed but not launched: pause, calling hours, full, dead worker;
+                            refused by the switch before it made a channel: over sps or max-sessions)
     queued ──stop / cancel──► cancelled
 
 Every change is one conditional ``UPDATE ... WHERE state IN (...)``: two
@@ -312,6 +313,22 @@ def requeue_unlaunched(session: Session, attempt_id: str, dead_worker: str | Non
                           .values(state="queued", claimed_by=None, claimed_at=None, origination_uuid=None,
                                   job_uuid=None, fs_node=None, updated_at=utcnow()))
     return res.rowcount == 1
+
+
+def requeue_refused(session: Session, call_uuid: str, retry_at: datetime) -> Attempt | None:
+    """Put back an attempt whose originate the switch refused before any channel existed (``-ERR`` with no
+    channel: over ``sessions-per-second`` or ``max-sessions``). Not a try of the number: it is dialled again at
+    ``retry_at`` under a new channel uuid. Returns the attempt as it was (for its slots), or None."""
+    t = Attempt.__table__
+    row = session.execute(sa.select(*_attempt_columns()).where(t.c.origination_uuid == call_uuid,
+                                                               t.c.state.in_(("dialing", "ringing")))).first()
+    if row is None:
+        return None
+    res = session.execute(sa.update(t).where(t.c.id == row.id, t.c.origination_uuid == call_uuid,
+                                             t.c.state.in_(("dialing", "ringing")))
+                          .values(state="queued", claimed_by=None, claimed_at=None, origination_uuid=None,
+                                  job_uuid=None, fs_node=None, next_try_at=retry_at, updated_at=utcnow()))
+    return _row_to_attempt(row) if res.rowcount == 1 else None
 
 
 def cancel_queued(session: Session, *, campaign_id: str | None = None, request_id: str | None = None) -> int:

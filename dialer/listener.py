@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import gevent
@@ -49,6 +49,16 @@ from dialer.store.models import CallRequest, Contact, utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
     from dialer.engine import Dialer
+
+
+#: ``-ERR`` causes of an originate the switch refused before it made a channel: FreeSWITCH 1.10's
+#: switch_core_session_request_uuid returns no session over ``sessions-per-second`` ("Throttle Error!") or
+#: ``max-sessions`` ("Over Session Limit!"), which the endpoint reports as DESTINATION_OUT_OF_ORDER.
+SWITCH_REFUSALS = frozenset({"DESTINATION_OUT_OF_ORDER"})
+#: Seconds before a refused attempt is dialled again (the pacer spaces it further under every cap).
+REFUSAL_BACKOFF = 1.0
+#: Refusals of one attempt after which it is failed after all (a switch refusing for another reason).
+MAX_REFUSALS = 30
 
 
 def is_inbound_call(headers: dict) -> bool:
@@ -324,6 +334,11 @@ class Listener:
             text = body.strip()
             if text.startswith("-ERR"):
                 cause = text[4:].strip().split()[0] if text[4:].strip() else "NORMAL_TEMPORARY_FAILURE"
+                if cause in SWITCH_REFUSALS:
+                    a = self._requeue_refused_in(s, call_uuid)
+                    if a is not None:
+                        effects.append(("refused", a))
+                        return
                 a = self._fail_in(s, call_uuid, cause, deliveries)
                 if a is not None:
                     effects.append(("final", a, False))
@@ -356,6 +371,29 @@ class Listener:
         self.d.enqueue_callbacks(deliveries)
         self._side_effects([("final", a, False)])
         return True
+
+    def _requeue_refused_in(self, s, call_uuid: str):
+        """The switch refused the originate before making a channel: back to the queue, not a failed try.
+
+        Reached only for an ``-ERR`` that no CHANNEL_HANGUP_COMPLETE settled first (it is applied after a head
+        start for that event), i.e. a call that never had a channel. Bounded per attempt, so that a switch that
+        refuses for another reason with the same cause ends the attempt instead of redialling it for ever.
+        """
+        a = _attempts.by_uuid(s, call_uuid)
+        if a is None or a.state not in ("dialing", "ringing"):
+            return None
+        key = f"{self.d.key_prefix}:refused:{a.id}"
+        try:
+            refusals = self.d.redis.incr(key)
+            self.d.redis.expire(key, 3600)
+        except Exception:  # noqa: BLE001 - without Redis, count nothing: fail the try as before
+            log.warning("cannot count switch refusals of attempt %s", a.id, exc_info=True)
+            return None
+        if refusals > MAX_REFUSALS:
+            log.warning("attempt %s: the switch refused it %d times; failing it", a.id, refusals - 1)
+            return None
+        log.info("attempt %s: refused by the switch (over sps or max-sessions); dialled again shortly", a.id)
+        return _attempts.requeue_refused(s, call_uuid, utcnow() + timedelta(seconds=REFUSAL_BACKOFF))
 
     def _fail_in(self, s, call_uuid: str, cause: str, deliveries: list[int]):
         status = dial_status_for(cause, False)
@@ -425,6 +463,8 @@ class Listener:
             try:
                 if effect[0] == "answered":
                     self.d.live_change(effect[1], +1, pipe)
+                elif effect[0] == "refused":
+                    self.d.release_call(effect[1], pipe)  # its slots; it was never live, nor counted
                 else:
                     self._queue_final(pipe, *effect[1:])
             except Exception:
