@@ -51,11 +51,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from dialer.engine import Dialer
 
 
-#: ``-ERR`` causes of an originate the switch refused before it made a channel: FreeSWITCH 1.10's
-#: switch_core_session_request_uuid returns no session over ``sessions-per-second`` ("Throttle Error!") or
-#: ``max-sessions`` ("Over Session Limit!"), which the endpoint reports as DESTINATION_OUT_OF_ORDER.
-SWITCH_REFUSALS = frozenset({"DESTINATION_OUT_OF_ORDER"})
-#: Seconds before a refused attempt is dialled again (the pacer spaces it further under every cap).
+#: ``-ERR`` causes of an originate the switch could not place at all, before it made a channel (only then
+#: does this listener see an ``-ERR`` unsettled): FreeSWITCH 1.10's switch_core_session_request_uuid returns
+#: no session over ``sessions-per-second`` ("Throttle Error!") or ``max-sessions`` ("Over Session Limit!"),
+#: which the endpoint reports as DESTINATION_OUT_OF_ORDER; a switch starting up answers on its event socket
+#: before mod_sofia is loaded (CHAN_NOT_IMPLEMENTED) and its gateways exist (INVALID_GATEWAY); one shutting
+#: down refuses with SYSTEM_SHUTDOWN. None of them says anything about the number.
+SWITCH_REFUSALS = frozenset({"DESTINATION_OUT_OF_ORDER", "CHAN_NOT_IMPLEMENTED", "INVALID_GATEWAY", "SYSTEM_SHUTDOWN"})
+#: Seconds before a refused attempt is dialled again, times the refusals so far (at most 10 s): the pacer
+#: spaces it further under every cap, and a restarting switch has time to come back.
 REFUSAL_BACKOFF = 1.0
 #: Refusals of one attempt after which it is failed after all (a switch refusing for another reason).
 MAX_REFUSALS = 30
@@ -335,7 +339,7 @@ class Listener:
             if text.startswith("-ERR"):
                 cause = text[4:].strip().split()[0] if text[4:].strip() else "NORMAL_TEMPORARY_FAILURE"
                 if cause in SWITCH_REFUSALS:
-                    a = self._requeue_refused_in(s, call_uuid)
+                    a = self._requeue_refused_in(s, call_uuid, cause)
                     if a is not None:
                         effects.append(("refused", a))
                         return
@@ -372,7 +376,7 @@ class Listener:
         self._side_effects([("final", a, False)])
         return True
 
-    def _requeue_refused_in(self, s, call_uuid: str):
+    def _requeue_refused_in(self, s, call_uuid: str, cause: str):
         """The switch refused the originate before making a channel: back to the queue, not a failed try.
 
         Reached only for an ``-ERR`` that no CHANNEL_HANGUP_COMPLETE settled first (it is applied after a head
@@ -392,8 +396,9 @@ class Listener:
         if refusals > MAX_REFUSALS:
             log.warning("attempt %s: the switch refused it %d times; failing it", a.id, refusals - 1)
             return None
-        log.info("attempt %s: refused by the switch (over sps or max-sessions); dialled again shortly", a.id)
-        return _attempts.requeue_refused(s, call_uuid, utcnow() + timedelta(seconds=REFUSAL_BACKOFF))
+        log.info("attempt %s: the switch could not place it (%s); dialled again shortly", a.id, cause)
+        delay = min(10.0, REFUSAL_BACKOFF * refusals)
+        return _attempts.requeue_refused(s, call_uuid, utcnow() + timedelta(seconds=delay))
 
     def _fail_in(self, s, call_uuid: str, cause: str, deliveries: list[int]):
         status = dial_status_for(cause, False)

@@ -236,3 +236,26 @@ def test_a_batch_holding_whole_calls_applies_only_what_their_hangups_leave(calls
     assert sorted(x.dial_status for x in _rows(d.db_url, Cdr)) == ["ANSWER", "ANSWER", "NOANSWER"]
     assert live.live_call_statistics(d.redis, d.key_prefix, account_id)["live_calls_campaign"] == 0
     assert all(d.redis.zscore(key, x.origination_uuid) is None for key in slot_keys for x in (a, b, c))
+
+
+@pytest.mark.parametrize("cause", ["DESTINATION_OUT_OF_ORDER", "CHAN_NOT_IMPLEMENTED", "INVALID_GATEWAY",
+                                   "SYSTEM_SHUTDOWN"])
+def test_an_originate_the_switch_could_not_place_goes_back_to_the_queue(calls, cause):
+    """Over its limits, starting up (no mod_sofia yet, no gateway yet) or shutting down: no channel was made,
+    nothing is known of the number; the attempt is queued again (a later time, a new uuid), its slots freed."""
+    d, campaign_id, account_id, (a, _b, _c), slot_keys = calls
+    d.listener.apply_many([_job(a, d, f"-ERR {cause}\n")])
+    (row,) = _rows(d.db_url, Attempt, id=a.id)
+    assert (row.state, row.origination_uuid, row.attempt_no) == ("queued", None, a.attempt_no)
+    assert row.next_try_at is not None
+    assert _rows(d.db_url, Cdr, uniqueid=a.origination_uuid) == []
+    assert all(d.redis.zscore(key, a.origination_uuid) is None for key in slot_keys)
+
+
+def test_a_number_the_switch_refuses_for_ever_is_failed_in_the_end(calls):
+    from dialer.listener import MAX_REFUSALS
+
+    d, campaign_id, account_id, (a, _b, _c), slot_keys = calls
+    d.redis.set(f"{d.key_prefix}:refused:{a.id}", MAX_REFUSALS)
+    d.listener.apply_many([_job(a, d, "-ERR DESTINATION_OUT_OF_ORDER\n")])
+    assert [x.state for x in _rows(d.db_url, Attempt, id=a.id)] == ["failed"]
