@@ -214,8 +214,13 @@ def real_freeswitch_prefix() -> str | None:
 
 
 def start_platform(workdir: Path, prefix: str, *, key_prefix: str, redis_url: str,
-                   originate_timeout: int = 8, sps: int = 30, max_sessions: int = 1000) -> Platform:
-    """Real FreeSWITCH + sipp carrier + ``python -m api.stack``; raises with the logs when a part fails."""
+                   originate_timeout: int = 8, sps: int = 30, max_sessions: int = 1000,
+                   declared_sps: int | None = None) -> Platform:
+    """Real FreeSWITCH + sipp carrier + ``python -m api.stack``; raises with the logs when a part fails.
+
+    ``sps``/``max_sessions`` are the switch's limits; ``declared_sps`` what FREESWITCH_NODES tells the dialer
+    (default: the same), to show what happens when the switch has less capacity than declared.
+    """
     p = Platform(workdir=workdir, prefix=key_prefix, fs=RealFreeSwitch(prefix, str(workdir / "realfs")),
                  esl_port=free_port(), sip_port=free_port(), carrier_port=free_port(), ivr_port=free_port(),
                  http_port=free_port())
@@ -237,20 +242,30 @@ def start_platform(workdir: Path, prefix: str, *, key_prefix: str, redis_url: st
     p.env = {
         **os.environ, "DATA_DIR": str(workdir), "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix,
         "FREESWITCH_SIMULATOR": "0",
-        "FREESWITCH_NODES": f"127.0.0.1:{p.esl_port}:{ESL_PASSWORD}:{max_sessions}:{sps}",
+        "FREESWITCH_NODES": f"127.0.0.1:{p.esl_port}:{ESL_PASSWORD}:{max_sessions}:{declared_sps or sps}",
         "IVR_LISTEN": f"127.0.0.1:{p.ivr_port}", "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(p.http_port),
         "HTTP_WORKERS": "1", "ORIGINATE_TIMEOUT": str(originate_timeout), "DIALER_GATEWAY_CPS": "0",
         "CALLBACK_BACKOFF": "1", "KAIROS_CHECKSUM_WINDOW": "300",
     }
-    out = open(workdir / "stack.out", "ab")
-    p.stack = subprocess.Popen([sys.executable, "-m", "api.stack"], env=p.env, stdout=out, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, cwd=str(Path(__file__).resolve().parents[2]))
     try:
-        wait_for(lambda: "Ctrl-C stops everything" in (workdir / "stack.out").read_text(errors="replace")
-                 or p.stack.poll() is not None, 90, what="the stack starting")
-        if p.stack.poll() is not None:
-            raise RuntimeError("the stack exited:\n" + (workdir / "stack.out").read_text(errors="replace"))
+        start_stack(p)
     except Exception:
         p.stop()
         raise
     return p
+
+
+def start_stack(p: Platform) -> None:
+    """(Re)start ``python -m api.stack`` for ``p`` and wait until it says it is up."""
+    out_path = p.workdir / "stack.out"
+    start = out_path.stat().st_size if out_path.exists() else 0
+    out = open(out_path, "ab")
+    p.stack = subprocess.Popen([sys.executable, "-m", "api.stack"], env=p.env, stdout=out, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, cwd=str(Path(__file__).resolve().parents[2]))
+
+    def said():
+        return out_path.read_text(errors="replace")[start:]
+
+    wait_for(lambda: "Ctrl-C stops everything" in said() or p.stack.poll() is not None, 90, what="the stack starting")
+    if p.stack.poll() is not None:
+        raise RuntimeError("the stack exited:\n" + said())
