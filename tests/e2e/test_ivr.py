@@ -108,3 +108,40 @@ def test_kml_gather_record(platform, app):
     final = [r["params"] for r in app.requests if r["params"].get("call_status") in ("end", "error")]
     assert final[-1]["call_status"] == "end", final
     print(f"\nKML: recording RMS {rms}, requests {[r['path'] for r in app.requests]}")
+
+
+def test_application_failures_on_the_real_switch_are_app_errors(platform, app):
+    """A 404 audio file in <playaudio> and as the only prompt of a menu: FreeSWITCH reports both failures
+    (playback's FILE NOT FOUND, a play_and_get_digits that never set read_result); the CDR has both, and the
+    app is not asked for the same silent menu again."""
+    import sqlalchemy as sa
+
+    from dialer.store import db
+    from dialer.store.models import Cdr
+
+    p = platform
+    missing = app.url("/missing.wav")
+
+    def ivr(params):
+        if params.get("event") == "NewCall":
+            return (f'<response><playaudio>{missing}</playaudio>'
+                    f'<collectdtmf l="1" o="3000"><playaudio>{missing}</playaudio></collectdtmf>'
+                    '<playtext>Goodbye</playtext><hangup/></response>')
+        return "<response/>"
+
+    app.route("/broken", ivr)
+    acct = p.account()
+    _call(p, acct, "919920000001", app.url("/broken"), dialect="kookoo")
+    first = wait_for(lambda: app.requests_to("/broken"), 60, what="the first request")[0]["params"]
+    uuid_ = first["sid"]
+
+    def errors():
+        with db.session_scope(p.db_url) as s:
+            row = s.execute(sa.select(Cdr).where(Cdr.uniqueid == uuid_)).scalar()
+            return list(row.app_errors) if row is not None and row.ivr_recorded else None
+
+    errs = wait_for(errors, 60, what="the call's facts")
+    assert any("FILE NOT FOUND" in e for e in errs), errs
+    assert any("menu prompt could not be played" in e for e in errs), errs
+    assert [r["params"].get("event") for r in app.requests_to("/broken")].count("GotDTMF") == 0
+    print(f"\napp errors on the real switch: {errs}")
