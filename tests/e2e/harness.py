@@ -80,7 +80,7 @@ class EventLog:
     def __init__(self, port: int):
         import threading
 
-        self.esl = Esl(port, "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_EXECUTE CHANNEL_HANGUP_COMPLETE DTMF RECORD_STOP")
+        self.esl = Esl(port, "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_EXECUTE CHANNEL_HANGUP_COMPLETE DTMF RECORD_STOP")
         self.events: list[dict] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -215,11 +215,12 @@ def real_freeswitch_prefix() -> str | None:
 
 def start_platform(workdir: Path, prefix: str, *, key_prefix: str, redis_url: str,
                    originate_timeout: int = 8, sps: int = 30, max_sessions: int = 1000,
-                   declared_sps: int | None = None) -> Platform:
+                   declared_sps: int | None = None, declared_max_sessions: int | None = None) -> Platform:
     """Real FreeSWITCH + sipp carrier + ``python -m api.stack``; raises with the logs when a part fails.
 
-    ``sps``/``max_sessions`` are the switch's limits; ``declared_sps`` what FREESWITCH_NODES tells the dialer
-    (default: the same), to show what happens when the switch has less capacity than declared.
+    ``sps``/``max_sessions`` are the switch's limits; ``declared_sps``/``declared_max_sessions`` what
+    FREESWITCH_NODES tells the dialer (default: the same), to show what happens when the switch has less
+    capacity than declared.
     """
     p = Platform(workdir=workdir, prefix=key_prefix, fs=RealFreeSwitch(prefix, str(workdir / "realfs")),
                  esl_port=free_port(), sip_port=free_port(), carrier_port=free_port(), ivr_port=free_port(),
@@ -242,7 +243,7 @@ def start_platform(workdir: Path, prefix: str, *, key_prefix: str, redis_url: st
     p.env = {
         **os.environ, "DATA_DIR": str(workdir), "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix,
         "FREESWITCH_SIMULATOR": "0",
-        "FREESWITCH_NODES": f"127.0.0.1:{p.esl_port}:{ESL_PASSWORD}:{max_sessions}:{declared_sps or sps}",
+        "FREESWITCH_NODES": f"127.0.0.1:{p.esl_port}:{ESL_PASSWORD}:{declared_max_sessions or max_sessions}:{declared_sps or sps}",
         "IVR_LISTEN": f"127.0.0.1:{p.ivr_port}", "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(p.http_port),
         "HTTP_WORKERS": "1", "ORIGINATE_TIMEOUT": str(originate_timeout), "DIALER_GATEWAY_CPS": "0",
         "CALLBACK_BACKOFF": "1", "KAIROS_CHECKSUM_WINDOW": "300",

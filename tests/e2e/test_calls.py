@@ -121,3 +121,15 @@ def test_otp_call_spoken_by_flite_as_often_as_asked(platform):
     assert all("1 9 8 7" in e["Application-Data"] for e in speaks)
     assert float(c["billsec"]) > 3
     print(f"\nOTP: speak x{len(speaks)}: {speaks[0]['Application-Data']!r}, billsec {c['billsec']}")
+
+
+def test_an_inbound_caller_id_the_platform_cannot_parse_reaches_the_app_as_given(platform, app):
+    p = platform
+    app.route("/anon", lambda params: "<response><playtext>Hello</playtext><hangup/></response>")
+    acct = p.account()
+    r = p.konnect("POST", "/InboundPhoneNumbers", acct, json={
+        "id": uuid.uuid4().hex, "phone_number": "918000680002", "doc_url": app.url("/anon")})
+    assert r.status_code in (200, 201), r.text
+    assert p.caller("918000680002", "anonymous").wait(60) == 0
+    first = app.requests_to("/anon")[0]["params"]
+    assert first["cid"] == "anonymous" and first.get("phone_number") == "anonymous", first

@@ -1,7 +1,8 @@
 """The real switch refusing, a dialer worker killed, FreeSWITCH restarted: no contact lost or dialled twice.
 
-These run on a platform of their own whose FreeSWITCH takes 3 sessions a second while FREESWITCH_NODES
-tells the dialer 30: the switch refuses what is over (``Throttle Error!``, ``-ERR DESTINATION_OUT_OF_ORDER``).
+These run on a platform of their own whose FreeSWITCH takes 3 sessions a second and 4 at once while
+FREESWITCH_NODES tells the dialer 30 and 1000: the switch refuses what is over (``Throttle Error!``,
+``Over Session Limit!``, both ``-ERR DESTINATION_OUT_OF_ORDER``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def tight(tmp_path_factory):
 
     key_prefix = f"e2r{uuid.uuid4().hex[:8]}"
     p = start_platform(tmp_path_factory.mktemp("e2e-tight"), real_freeswitch_prefix(), key_prefix=key_prefix,
-                       redis_url="redis://127.0.0.1:6379/0", sps=3, declared_sps=30)
+                       redis_url="redis://127.0.0.1:6379/0", sps=3, declared_sps=30,
+                       max_sessions=4, declared_max_sessions=1000)
     yield p
     p.stop()
     r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
@@ -75,9 +77,11 @@ def test_refusals_of_the_real_switch_are_paced_around(tight):
     assert {c["dial_status"] for c in rows} == {"ANSWER"}, [(c["customer_number"], c["dial_status"]) for c in rows]
     assert sorted(c["customer_number"] for c in rows) == sorted(numbers)
     refused = p.fs_log().count("Throttle Error!")
-    assert refused > 0, "the switch never refused: the test did not test anything"
+    over = p.fs_log().count("Over Session Limit!")
+    assert refused > 0 and over > 0, f"the switch refused {refused} + {over}: the test did not test both limits"
     assert set(_channels_per_number(p, numbers).values()) == {1}
-    print(f"\nrefusals by the switch (Throttle Error!): {refused}; all {len(rows)} contacts answered once")
+    print(f"\nrefusals by the switch: {refused} Throttle Error!, {over} Over Session Limit!; "
+          f"all {len(rows)} contacts answered once")
 
 
 def test_dialer_killed_and_freeswitch_restarted_mid_campaign(tight):
