@@ -294,72 +294,6 @@ def api_uuid_answer(switch, arg, conn) -> str:
     return "+OK\n"
 
 
-@command("uuid_transfer")
-def api_uuid_transfer(switch, arg, conn) -> str:
-    """``uuid_transfer <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]``."""
-    from freeswitch.sim.apps import transfer
-
-    argv = separate_string(arg or "", " ", limit=5)
-    usage = "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
-    if len(argv) < 2 or len(argv) > 5:
-        return usage
-    ch = _channel(switch, argv[0])
-    if ch is None or not ch.is_up:
-        return "-ERR No such channel!\n"
-    rest = argv[1:]
-    if rest[0].startswith("-"):
-        flag = rest.pop(0)[1:].lower()
-        if not rest:
-            return usage
-        other = ch.bridged_to
-        if flag == "bleg" and other is not None:
-            ch = other
-        elif flag == "both" and other is not None:
-            transfer(other, rest[0], rest[2] if len(rest) > 2 else "default")
-    transfer(ch, rest[0], rest[2] if len(rest) > 2 else "default")
-    return "+OK\n"
-
-
-@command("uuid_bridge")
-def api_uuid_bridge(switch, arg, conn) -> str:
-    """``uuid_bridge <uuid> <other_uuid>``: both legs leave what they run and are bridged."""
-    argv = separate_string(arg or "", " ", limit=4)
-    if len(argv) < 2:
-        return "-USAGE: <uuid> <other_uuid>\n"
-    a, b = _channel(switch, argv[0]), _channel(switch, argv[1])
-    if a is None or b is None or not a.is_up or not b.is_up:
-        return "-ERR Invalid uuid\n"
-    import gevent
-
-    def bridged_pair():
-        now = switch.clock.now_us()
-        a.bridged_us = b.bridged_us = now
-        a.bridged_to, b.bridged_to = b, a
-        a.other_type, b.other_type = "originatee", "originator"
-        for c, o in ((a, b), (b, a)):
-            c.set_var("bridge_uuid", o.uuid)
-            c.set_var("signal_bond", o.uuid)
-            c.set_var("last_bridge_to", o.uuid)
-        head = [("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)]
-        a.fire("CHANNEL_BRIDGE", pre=head)
-        gevent.wait([a.hung_up, b.hung_up], count=1)
-        for c, o in ((a, b), (b, a)):
-            if not o.is_up:
-                c.set_var("bridge_hangup_cause", o.hangup_cause)
-                c.set_var("last_bridge_hangup_cause", o.hangup_cause)
-        a.fire("CHANNEL_UNBRIDGE", pre=head)
-        a.bridged_to = b.bridged_to = None
-        a.other_type = b.other_type = None
-
-    # Both channels leave their current application (as a transfer does) and meet in the bridge.
-    a.transfer_to = [("_uuid_bridged", None)]
-    b.transfer_to = [("_uuid_bridged", None)]
-    a.break_evt.set()
-    b.break_evt.set()
-    gevent.spawn(bridged_pair)
-    return f"+OK {argv[1]}\n"
-
-
 @command("uuid_record")
 def api_uuid_record(switch, arg, conn) -> str:
     """``uuid_record <uuid> [start|stop|mask|unmask] <path> [<limit>]``."""
@@ -536,3 +470,8 @@ def api_sim_status(switch, arg, conn) -> str:
         "max_sessions": switch.max_sessions,
         "sps": switch.sps_total,
     }) + "\n"
+
+
+# uuid_transfer, uuid_broadcast and uuid_bridge live with the transfers and bridges they start;
+# importing them registers them in COMMANDS (they import `command` from here).
+from freeswitch.sim import bridge as _bridge, transfer as _transfer  # noqa: E402,F401

@@ -330,15 +330,11 @@ def app_transfer(channel: Channel, arg: str) -> None:
     transfer(channel, exten, context)
 
 
-def transfer(channel: Channel, exten: str, context: str = "default") -> None:
-    """Send the channel to a dialplan extension (the current application ends)."""
-    from freeswitch.sim.calls import dialplan_apps
+def transfer(channel: Channel, exten: str, context: str | None = None, dialplan: str | None = None) -> None:
+    """Send the channel to a dialplan extension (switch_ivr_session_transfer; see transfer.py)."""
+    from freeswitch.sim.transfer import session_transfer
 
-    channel.transfer_us = channel.switch.clock.now_us()
-    channel.profile.destination_number = exten
-    channel.set_var("transfer_history", f"{channel.switch.clock.now():.0f}:{channel.uuid}:bl_xfer:{exten}/{context}/XML")
-    channel.transfer_to = dialplan_apps(channel.switch, exten, context)
-    channel.break_evt.set()
+    session_transfer(channel, exten, dialplan, context)
 
 
 @app("start_dtmf")
@@ -722,97 +718,8 @@ def app_stop_record_session(channel: Channel, arg: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Bridging and conferences
+# Conferences and the socket (bridging and transfers: bridge.py, transfer.py)
 # ---------------------------------------------------------------------------
-
-DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER", "NO_USER_RESPONSE": "NOANSWER",
-              "ORIGINATOR_CANCEL": "CANCEL", "CALL_REJECTED": "BUSY", "UNALLOCATED_NUMBER": "INVALIDARGS",
-              "NORMAL_CIRCUIT_CONGESTION": "CONGESTION", "SUCCESS": "ANSWER"}
-
-
-@app("bridge")
-def app_bridge(channel: Channel, arg: str) -> None:
-    """Dial a second leg and bridge it; the call continues when the other leg hangs up."""
-    from freeswitch.sim.calls import dial, start_caller
-
-    try:
-        ds = parse_dialstring(arg)
-    except DialStringError as exc:
-        _bridge_failed(channel, exc.cause)
-        return
-    timeout = _atoi(channel.get_var("call_timeout"), 0) or 60
-    extra = list(getattr(channel, "exported", {}).items())
-    p = channel.profile
-    cid_name = channel.get_var("effective_caller_id_name") or p.caller_id_name
-    cid_num = channel.get_var("effective_caller_id_number") or p.caller_id_number
-    b, cause = dial(channel.switch, ds, timeout, cid_name, cid_num, extra_vars=extra, cancel=channel.hung_up)
-    if b is None:
-        _bridge_failed(channel, cause)
-        return
-    if not channel.is_up:
-        b.hangup("ORIGINATOR_CANCEL")
-        return
-    if not channel.answered:
-        channel.answer()
-    start_caller(b)
-    now = channel.switch.clock.now_us()
-    channel.bridged_us = b.bridged_us = now
-    channel.bridged_to, b.bridged_to = b, channel
-    channel.other_type, b.other_type = "originatee", "originator"
-    b.state = "CS_EXCHANGE_MEDIA"
-    b.state_num = 5
-    channel.set_var("originate_disposition", "SUCCESS")
-    channel.set_var("DIALSTATUS", "SUCCESS")
-    channel.set_var("bridge_channel", b.name)
-    channel.set_var("bridge_uuid", b.uuid)
-    channel.set_var("signal_bond", b.uuid)
-    channel.set_var("last_bridge_to", b.uuid)
-    b.set_var("signal_bond", channel.uuid)
-    b.set_var("last_bridge_to", channel.uuid)
-    channel.set_var("last_bridge_role", "originator")
-    b.set_var("last_bridge_role", "originatee")
-    head = [("Bridge-A-Unique-ID", channel.uuid), ("Bridge-B-Unique-ID", b.uuid)]
-    channel.fire("CHANNEL_BRIDGE", pre=head)
-    b_session = b.session_greenlet = gevent.spawn(_b_leg_session, b)
-    gevent.wait([channel.hung_up, b.hung_up, channel.break_evt], count=1)
-    if channel.break_evt.is_set() and channel.is_up and b.is_up and getattr(channel, "transfer_to", None) is None:
-        channel.break_evt.clear()
-        gevent.wait([channel.hung_up, b.hung_up], count=1)
-    if channel.is_up and b.is_up:
-        b.hangup("NORMAL_CLEARING")  # transferred away
-    if not b.is_up:
-        channel.set_var("bridge_hangup_cause", b.hangup_cause)
-        channel.set_var("last_bridge_hangup_cause", b.hangup_cause)
-    else:
-        b.hangup("NORMAL_CLEARING")
-    b.set_var("last_bridge_hangup_cause", channel.hangup_cause or b.hangup_cause)
-    channel.fire("CHANNEL_UNBRIDGE", pre=head)
-    channel.bridged_to = None
-    channel.other_type = None
-    b_session.join(timeout=5)
-    if channel.is_up and (channel.get_var("hangup_after_bridge") or "").lower() in ("true", "1", "yes"):
-        channel.hangup(b.hangup_cause or "NORMAL_CLEARING")
-
-
-def _b_leg_session(b: Channel) -> None:
-    """The bridged leg's own session: it waits until it hangs up, then tears down."""
-    from freeswitch.sim.calls import run_session
-
-    run_session(b, [("_bridged", None)])
-
-
-@app("_bridged")
-def _app_bridged(channel: Channel, arg: str) -> None:
-    channel.hung_up.wait()
-
-
-def _bridge_failed(channel: Channel, cause: str) -> None:
-    channel.set_var("originate_disposition", cause)
-    channel.set_var("originate_failed_cause", cause)
-    channel.set_var("DIALSTATUS", DIALSTATUS.get(cause, cause))
-    if channel.is_up and (channel.get_var("continue_on_fail") or "true").lower() in ("false", "0", "no"):
-        channel.hangup(cause)
-
 
 @app("conference")
 def app_conference(channel: Channel, arg: str) -> None:
@@ -841,9 +748,5 @@ def app_socket(channel: Channel, arg: str) -> None:
     run_socket_app(channel, arg)
 
 
-@app("_uuid_bridged")
-def _app_uuid_bridged(channel: Channel, arg: str) -> None:
-    # Held by uuid_bridge until the call ends or is transferred again.
-    while channel.is_up and getattr(channel, "transfer_to", None) is None:
-        gevent.wait([channel.hung_up, channel.break_evt], count=1)
-        channel.break_evt.clear()
+# Their applications register in APPS when they are imported (they import from this module).
+from freeswitch.sim import bridge as _bridge, transfer as _transfer  # noqa: E402,F401

@@ -335,10 +335,16 @@ def run_session(channel: Channel, apps: list[tuple[str, str | None]]) -> None:
         while queue and channel.is_up:
             name, arg = queue.pop(0)
             execute(channel, name, arg)
-            pending = getattr(channel, "transfer_to", None)
+            pending = channel.transfer_to
             if pending is not None:
+                # A transfer: the state machine routes the new extension (CS_ROUTING, CS_EXECUTE)
+                # and runs it instead of what was left of the old one.
                 channel.transfer_to = None
-                queue = pending
+                for state in channel.transfer_states:
+                    if channel.is_up:
+                        channel.set_state(state)
+                channel.transfer_states = ()
+                queue = list(pending)
         if channel.is_up:
             channel.hangup("NORMAL_CLEARING")
     except gevent.GreenletExit:

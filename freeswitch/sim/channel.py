@@ -140,6 +140,14 @@ class Channel:
         self.controlled = False                    # an outbound socket holds the channel
         self.greenlets: list[gevent.Greenlet] = []
         self.last_dtmf_duration = "2000"
+        # A transfer (switch_ivr_session_transfer, uuid_bridge) replaces what the channel runs: the
+        # applications to run instead, the states to pass through first, and a count that tells a
+        # bridge partner its peer has left even after the peer has started its new applications.
+        self.transfer_to: list | None = None
+        self.transfer_states: tuple[str, ...] = ()
+        self.transfers = 0
+        self.moved = gevent.event.Event()          # set by the next transfer (which puts a fresh one here)
+        self.hangup_hooks: list = []               # called with the channel right after CHANNEL_HANGUP
 
     # -- outbound listeners hold the session (its DESTROY waits for them) ----
 
@@ -380,6 +388,10 @@ class Channel:
         self.break_evt.set()
         self.dtmf_evt.set()
         self.answered_evt.set()
+        # State-change hooks (switch_core_event_hook_add_state_change) see CS_HANGUP before the
+        # session's other waiters run: att_xfer completes its transfer from one.
+        for hook in list(self.hangup_hooks):
+            hook(self)
         self.switch.schedule_teardown(self)
         return True
 

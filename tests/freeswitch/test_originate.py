@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from freeswitch.sim.process import SimulatorProcess
-from tests.freeswitch.esl_client import RawClient, RawListener, capture_frame
+from tests.freeswitch.esl_client import RawClient, capture_frame
 
 SCENARIO = {
     "defaults": {"outcome": "answer", "ring": 1},
@@ -170,22 +170,28 @@ def test_uuid_commands(c):
 
 
 def test_uuid_transfer_and_bridge(sim, c):
-    lst = RawListener()
-    try:
-        a = api(c, "originate sofia/gateway/gw/5550005 &park()").split()[1]
-        b = api(c, "originate sofia/gateway/gw/5550006 &park()").split()[1]
-        c.command("event plain CHANNEL_BRIDGE CHANNEL_UNBRIDGE")
-        assert api(c, f"uuid_bridge {a} {b}") == f"+OK {b}\n"
-        (frame, ev), = c.events(lambda e: e.name == "CHANNEL_BRIDGE")
-        assert ev.headers["Bridge-A-Unique-ID"] == a and ev.headers["Other-Leg-Unique-ID"] == b
-        assert api(c, f"uuid_kill {b}") == "+OK\n"
-        (frame, ev), = c.events(lambda e: e.name == "CHANNEL_UNBRIDGE")
-        assert api(c, f"uuid_getvar {a} bridge_hangup_cause") == "NORMAL_CLEARING"
-        assert api(c, f"uuid_transfer {a} 7000 XML default") == "+OK\n"
-        assert api(c, "uuid_transfer 00000000-0000-0000-0000-000000000000 1") == "-ERR No such channel!\n"
-        api(c, f"uuid_kill {a}")
-    finally:
-        lst.close()
+    a = api(c, "originate sofia/gateway/gw/5550005 &park()").split()[1]
+    b = api(c, "originate sofia/gateway/gw/5550006 &park()").split()[1]
+    c.command("event plain CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_HANGUP_COMPLETE")
+    assert api(c, f"uuid_bridge {a} {b}") == f"+OK {b}\n"
+    (frame, ev), = c.events(lambda e: e.name == "CHANNEL_BRIDGE")
+    assert ev.headers["Bridge-A-Unique-ID"] == a and ev.headers["Other-Leg-Unique-ID"] == b
+    assert api(c, f"uuid_getvar {a} bridge_to") == b and api(c, f"uuid_getvar {b} bridge_to") == a
+    assert api(c, f"uuid_kill {b}") == "+OK\n"
+    # The originator is left with nothing to run (its park was interrupted): it hangs up too.
+    got = c.events(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.headers["Unique-ID"] == a)
+    assert [e.name for _, e in got].count("CHANNEL_UNBRIDGE") == 1
+    hangup = got[-1][1].headers
+    assert hangup["Hangup-Cause"] == "NORMAL_CLEARING" and hangup["variable_bridge_hangup_cause"] == "NORMAL_CLEARING"
+    assert hangup["variable_transfer_source"].endswith(f":{a}:uuid_br:{b}")
+    d = api(c, "originate sofia/gateway/gw/5550007 &park()").split()[1]
+    assert api(c, f"uuid_transfer {d} 7000 XML default") == "+OK\n"
+    assert api(c, f"uuid_getvar {d} max_forwards") == "70"
+    assert api(c, f"uuid_getvar {d} transfer_source").endswith(f":{d}:bl_xfer:7000/default/XML")
+    assert api(c, "uuid_transfer 00000000-0000-0000-0000-000000000000 1") == "-ERR No such channel!\n"
+    assert api(c, f"uuid_transfer {d}") == "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+    assert api(c, f"uuid_bridge {d} 00000000-0000-0000-0000-000000000000") == "-ERR Invalid uuid\n"
+    api(c, f"uuid_kill {d}")
 
 
 def test_max_sessions_and_fsctl():
