@@ -145,6 +145,12 @@ def fast_event(frame: wire.Frame, wanted: frozenset | None = None) -> wire.Event
     return wire.Event(headers, body)
 
 
+#: Channel-State-Number values that say a channel is being taken out of the application it runs:
+#: CS_ROUTING (uuid_transfer, switch_ivr_session_transfer), CS_SOFT_EXECUTE, CS_PARK (uuid_park),
+#: CS_HIBERNATE and CS_RESET (uuid_bridge, att_xfer completing). The header holds the state the
+#: channel is going to, while Channel-State still names the one it runs in (switch_channel.c).
+LEAVING_STATES = frozenset({"2", "3", "6", "8", "9"})
+
 #: Headers of the ``connect`` reply that are not channel data.
 _REPLY_HEADERS = ("Content-Type", "Reply-Text", "Socket-Mode", "Control")
 
@@ -188,6 +194,7 @@ class OutboundSession:
         self._waits: dict[str, gevent.event.AsyncResult] = {}
         self._reader: gevent.Greenlet | None = None
         self._gone = False
+        self.transferred = False
 
     # -- properties -----------------------------------------------------------------
 
@@ -198,8 +205,8 @@ class OutboundSession:
 
     @property
     def hung_up(self) -> bool:
-        """True once the channel hung up (or the socket closed)."""
-        return self.hangup_cause is not None or self._gone
+        """True once the channel hung up, left the socket application (``transferred``), or the socket closed."""
+        return self.hangup_cause is not None or self._gone or self.transferred
 
     def var(self, name: str, default: str | None = None) -> str | None:
         """A channel variable from the ``connect`` reply (``variable_<name>``)."""
@@ -342,7 +349,7 @@ class OutboundSession:
     # -- internals -----------------------------------------------------------------------
 
     def _command_async(self, line: str, headers=(), body=None) -> gevent.event.AsyncResult:
-        if self._gone:
+        if self._gone or self.transferred:
             raise CallGone(self.hangup_cause)
         reply = gevent.event.AsyncResult()
         self._replies.append(reply)
@@ -427,6 +434,9 @@ class OutboundSession:
             waiter = self._waits.pop(headers.get("Application-UUID", ""), None)
             if waiter is not None:
                 waiter.set(event)
+            if self.hangup_cause is None and not self.transferred and (
+                    headers.get("Channel-State-Number") in LEAVING_STATES or headers.get("Application") == "socket"):
+                self._note_transfer()
         elif name == "CHANNEL_HANGUP":
             self._note_hangup(headers.get("Hangup-Cause") or "NORMAL_CLEARING")
         elif name == "CHANNEL_HANGUP_COMPLETE":
@@ -437,6 +447,12 @@ class OutboundSession:
             self.closed.set()
         for listener in self.listeners:
             listener(event)
+
+    def _note_transfer(self) -> None:
+        self.transferred = True
+        # Executes still queued would run in whatever the channel was sent to: none is ours to wait for.
+        self._fail_waits()
+        self.closed.set()
 
     def _note_hangup(self, cause: str) -> None:
         if self.hangup_cause is not None:
