@@ -148,6 +148,6 @@ def modify_call(data: dict[str, Any]):
         if attempt is None or attempt.state not in LIVE_STATES:
             raise ApiError(f"channel {channel!r}: no live call of this account", kind="not_found",
                            field="channel")
-        node = attempt.fs_node
-    message, extra = livecall.modify(node, channel, data["modify_type"], data.get("transfer_to"))
+        node, call_type = attempt.fs_node, attempt.call_type
+    message, extra = livecall.modify(node, channel, data["modify_type"], data.get("transfer_to"), call_type)
     return ok(message=message, **extra)

@@ -1,15 +1,34 @@
 """Live-call control for seed 002 ``modify_call``: ESL commands on the call's own FreeSWITCH node.
 
 A short-lived inbound ESL connection is opened to the node the call runs on
-(its ``host:port`` from the attempt; the password from FREESWITCH_NODES), one
-``api`` command is sent, and the connection is closed. Control requests are
-rare, so a dedicated connection costs little and cannot disturb the dialer's
-event connection.
+(its ``host:port`` from the attempt; the password from FREESWITCH_NODES), the
+command is sent, and the connection is closed. Control requests are rare, so a
+dedicated connection costs little and cannot disturb the dialer's event
+connection.
 
-``modify_type``: 0 blind transfer (the other party of ``channel`` is sent to
-``transfer_to``), 1 attended transfer (the agent consults ``transfer_to``
-through ``att_xfer`` and completes by hanging up), 2 hangup, 3 start recording
-into RECORDINGS_DIR.
+``channel`` is the call's uniqueid: the leg the dialer originated, which the IVR
+runtime drives over ``socket ... async full``. For click2call (and callback) that
+leg is the agent's and the customer is the party its ``<dial>`` bridged; for
+every other call it is the customer's, and the other party (if any) is whoever
+the app's ``<dial>`` bridged. The partner is read from the leg's ``bridge_to``.
+
+``modify_type``:
+
+* 0, blind transfer: the customer is moved to ``transfer_to`` —
+  ``uuid_transfer <customer> 'bridge:<target>' inline``. FreeSWITCH ends the
+  customer's bridge: a partner that was the bridge's B leg (the agent of an IVR
+  ``<dial>``) is hung up, a partner that was the A leg (the click2call agent)
+  carries on with its app, which ends. A customer in the IVR with nobody bridged
+  is moved too. The IVR runtime lets go of a leg that leaves its socket.
+* 1, attended transfer: the agent consults ``transfer_to`` —
+  ``uuid_broadcast <agent> 'att_xfer::<target>' aleg`` runs ``att_xfer`` on the
+  agent's leg inside its bridge with the customer. The agent hanging up (or
+  pressing ``*``) bridges the customer to the target; ``#`` (or the target
+  hanging up) takes the agent back to the customer.
+* 2, hangup (``uuid_kill``); 3, start recording into RECORDINGS_DIR (``uuid_record``).
+
+A transfer needs a customer to move (and, for 1, an agent bridged to it):
+otherwise the answer is 409. A channel FreeSWITCH no longer has is 404.
 """
 
 from __future__ import annotations
@@ -48,17 +67,43 @@ def dial_target(transfer_to: str) -> str:
     return endpoint.replace("{number}", number) if "{number}" in endpoint else f"{endpoint}{number}"
 
 
-def command_for(channel: str, modify_type: str, transfer_to: str | None) -> tuple[str, str, dict[str, Any]]:
-    """(ESL api command, success message, extra answer fields) for one modify_call request."""
+#: Call types whose originated leg is the agent's (the customer is the party its <dial> bridged).
+AGENT_FIRST = frozenset({"click2call", "callback"})
+
+#: How mod_commands says that a uuid names no channel (uuid_getvar/transfer/kill, uuid_broadcast, uuid_record).
+_NO_CHANNEL = ("no such channel", "invalid uuid", "cannot locate session", "no such session")
+
+
+def _inline(app: str, target: str) -> str:
+    """An inline extension running ``app`` with ``target``; ``m:^:`` when the target holds the ``,`` separator."""
+    return f"m:^:{app}:{target}" if "," in target else f"{app}:{target}"
+
+
+def transfer_command(call_type: str, channel: str, partner: str | None, modify_type: str, target: str,
+                     consulting: bool = False) -> str:
+    """The ESL command of a blind (``"0"``) or attended (``"1"``) transfer; ApiError (409) when it cannot be done.
+
+    ``partner`` is the uuid bridged to ``channel`` (its ``bridge_to``), or None; ``consulting``: the
+    agent is in an attended transfer already (then its partner is the target it consults, and the
+    customer is on hold until that transfer completes or is cancelled).
+    """
+    if consulting:
+        raise ApiError(f"channel {channel!r}: an attended transfer of this call is in progress; it completes when "
+                       f"the agent hangs up", kind="conflict", field="channel")
+    customer, agent = (partner, channel) if call_type in AGENT_FIRST else (channel, partner)
     if modify_type == "0":
-        target = transfer_to or ""
-        if re.fullmatch(r"\d{2,6}", target):
-            return (f"uuid_transfer {channel} -bleg {target} XML default", "blind transferred successfully", {})
-        return (f"uuid_transfer {channel} -bleg 'bridge:{dial_target(target)}' inline",
-                "blind transferred successfully", {})
-    if modify_type == "1":
-        return (f"uuid_transfer {channel} -bleg 'att_xfer:{dial_target(transfer_to or '')}' inline",
-                "attended transfer started successfully", {})
+        if customer is None:
+            raise ApiError(f"channel {channel!r}: the customer is not connected yet, there is nobody to transfer",
+                           kind="conflict", field="channel")
+        return f"uuid_transfer {customer} '{_inline('bridge', target)}' inline"
+    if customer is None or agent is None:
+        raise ApiError(f"channel {channel!r}: an attended transfer needs the call connected to a second party, "
+                       f"and it has none", kind="conflict", field="channel")
+    return f"uuid_broadcast {agent} 'att_xfer::{target}' aleg"
+
+
+def command_for(channel: str, modify_type: str) -> tuple[str, str, dict[str, Any]]:
+    """(ESL api command, success message, extra answer fields) for a hangup (``"2"``) or recording (``"3"``)."""
     if modify_type == "2":
         return f"uuid_kill {channel} NORMAL_CLEARING", "call hangup successfully", {}
     import os
@@ -71,30 +116,79 @@ def command_for(channel: str, modify_type: str, transfer_to: str | None) -> tupl
             {"recording_name": name, "recording_url": recording_url(name)})
 
 
-def modify(node: str | None, channel: str, modify_type: str, transfer_to: str | None) -> tuple[str, dict]:
-    """Run the command on the call's node; (message, extra fields) or ApiError."""
-    from freeswitch.inbound import ESLError, InboundClient
+TRANSFER_MESSAGES = {"0": "blind transferred successfully", "1": "attended transfer started successfully"}
 
+
+class _Node:
+    """One short-lived inbound ESL connection; FreeSWITCH's ``-ERR``/``-USAGE`` answers become ApiErrors."""
+
+    def __init__(self, node: str | None, channel: str):
+        from freeswitch.inbound import InboundClient
+
+        self.channel = channel
+        host, port, password = _node_password(node)
+        self.where = f"{host}:{port}"
+        try:  # a node that refuses connections answers at once, instead of after the ESL wait
+            socket.create_connection((host, port), timeout=ESL_TIMEOUT).close()
+        except OSError as exc:
+            raise ApiError(f"FreeSWITCH at {self.where} does not answer ({exc.strerror or exc})",
+                           kind="unavailable") from None
+        self.client = InboundClient(host, port, password, send_timeout=ESL_TIMEOUT, connect_timeout=ESL_TIMEOUT,
+                                    name=f"modify_call {self.where}")
+
+    def __enter__(self) -> "_Node":
+        self.client.start()
+        if not self.client.wait_connected(ESL_TIMEOUT):
+            self.client.stop()
+            raise ApiError(f"FreeSWITCH at {self.where} does not answer", kind="unavailable")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.client.stop()
+
+    def api(self, command: str) -> str:
+        """The command's answer; ApiError for a refusal (404 when the channel is gone)."""
+        from freeswitch.inbound import ESLError
+
+        try:
+            reply = self.client.api(command, timeout=ESL_TIMEOUT).strip()
+        except ESLError as exc:
+            raise ApiError(f"FreeSWITCH: {exc}", kind="unavailable") from None
+        if reply.startswith("-ERR") or reply.startswith("-USAGE"):
+            if any(text in reply.lower() for text in _NO_CHANNEL):
+                raise ApiError(f"channel {self.channel!r}: FreeSWITCH has no such channel (the call has ended)",
+                               kind="not_found", field="channel")
+            raise ApiError(f"FreeSWITCH refused: {reply[:200]}", kind="conflict", field="channel")
+        return reply
+
+    def var(self, uuid: str, name: str, *, gone_ok: bool = False) -> str | None:
+        """A channel variable (None when unset; with ``gone_ok`` also when ``uuid`` is no channel)."""
+        try:
+            value = self.api(f"uuid_getvar {uuid} {name}")
+        except ApiError as exc:
+            if gone_ok and exc.kind == "not_found":
+                return None
+            raise
+        return None if value in ("", "_undef_") else value
+
+
+def modify(node: str | None, channel: str, modify_type: str, transfer_to: str | None,
+           call_type: str = "") -> tuple[str, dict]:
+    """Carry out one modify_call on the call's node; (message, extra answer fields) or ApiError.
+
+    ``call_type`` is the attempt's: it says whose leg ``channel`` is (see :data:`AGENT_FIRST`).
+    """
     if not re.fullmatch(r"[A-Za-z0-9\-]{8,64}", channel):
         raise ApiError("channel: must be the call's uniqueid (channel UUID)", field="channel")
-    command, message, extra = command_for(channel, modify_type, transfer_to)
-    host, port, password = _node_password(node)
-    try:  # a node that refuses connections answers at once, instead of after the ESL wait
-        socket.create_connection((host, port), timeout=ESL_TIMEOUT).close()
-    except OSError as exc:
-        raise ApiError(f"FreeSWITCH at {host}:{port} does not answer ({exc.strerror or exc})",
-                       kind="unavailable") from None
-    client = InboundClient(host, port, password, send_timeout=ESL_TIMEOUT, connect_timeout=ESL_TIMEOUT,
-                           name=f"modify_call {host}:{port}")
-    client.start()
-    try:
-        if not client.wait_connected(ESL_TIMEOUT):
-            raise ApiError(f"FreeSWITCH at {host}:{port} does not answer", kind="unavailable")
-        reply = client.api(command, timeout=ESL_TIMEOUT).strip()
-    except ESLError as exc:
-        raise ApiError(f"FreeSWITCH: {exc}", kind="unavailable") from None
-    finally:
-        client.stop()
-    if reply.startswith("-ERR") or reply.startswith("-USAGE"):
-        raise ApiError(f"FreeSWITCH refused: {reply[:200]}", kind="conflict", field="channel")
-    return message, extra
+    with _Node(node, channel) as esl:
+        if modify_type in TRANSFER_MESSAGES:
+            target = dial_target(transfer_to or "")
+            partner = esl.var(channel, "bridge_to")
+            agent = channel if call_type in AGENT_FIRST else partner
+            # att_xfer marks the transferer with the party it holds (soft_holding_uuid) while it consults.
+            consulting = agent is not None and esl.var(agent, "soft_holding_uuid", gone_ok=True) is not None
+            esl.api(transfer_command(call_type, channel, partner, modify_type, target, consulting))
+            return TRANSFER_MESSAGES[modify_type], {}
+        command, message, extra = command_for(channel, modify_type)
+        esl.api(command)
+        return message, extra
