@@ -107,7 +107,13 @@ def db_url(request, tmp_path):
     engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{base}?options=-csearch_path%3D{schema}"
+    url = f"{base}?options=-csearch_path%3D{schema}"
+    yield url
+    from dialer.store import db
+
+    # The test's pool would otherwise keep its connections until the session ends: a suite (or several
+    # sharing one PostgreSQL) then runs out of max_connections.
+    db.dispose(url)
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     engine.dispose()
