@@ -86,13 +86,20 @@ class EventLog:
         self._thread.start()
 
     def _run(self) -> None:
-        try:
-            while True:
+        self.errors: list[str] = []
+        while True:
+            try:
                 frame = wire.read_frame(self.esl.rfile)
+            except Exception as exc:  # noqa: BLE001 - the connection closed at the end
+                self.errors.append(f"read: {exc!r}")
+                return
+            if frame is None:
+                return
+            try:
                 if frame.content_type == "text/event-plain":
                     self.events.append(wire.parse_event(frame).headers)
-        except Exception:  # noqa: BLE001 - the connection closed at the end
-            return
+            except Exception as exc:  # noqa: BLE001 - one bad event must not end the log
+                self.errors.append(f"parse: {exc!r}")
 
     def of(self, name: str, **match) -> list[dict]:
         """Events named ``name`` whose headers equal ``match`` (``variable_x`` as ``variable_x=``)."""
