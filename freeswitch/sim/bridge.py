@@ -19,6 +19,11 @@ switch_ivr_uuid_bridge):
 * ``uuid_bridge <a> <b>``: both legs leave what they run (CS_HIBERNATE) and ``a``, the originator,
   bridges ``b``. When either leaves the other hangs up: the originator has run its last
   instruction, the originatee is a B leg left in CS_EXCHANGE_MEDIA.
+* An A leg whose B leg was uuid_bridged elsewhere as the originatee (att_xfer handing the held
+  party to the target) stays in ``bridge`` — hung up or not — until that new bridge ends: the
+  multi-threaded bridge waits while its peer is in CS_EXCHANGE_MEDIA. A click2call agent that
+  completes an attended transfer is hung up at once, but its CHANNEL_HANGUP_COMPLETE comes when
+  the customer's call with the target ends (as a real FreeSWITCH 1.10 does).
 """
 
 from __future__ import annotations
@@ -190,8 +195,23 @@ def app_bridge(channel: Channel, arg: str) -> None:
     unlink(channel, b)
     if not b_moved:
         b_session.join(timeout=5)
+    elif not a_moved:
+        _wait_exchange_media(b)
     if channel.is_up and not a_moved and (channel.get_var("hangup_after_bridge") or "").lower() in _TRUE:
         channel.hangup(b.hangup_cause or "NORMAL_CLEARING")
+
+
+def _wait_exchange_media(b: Channel) -> None:
+    # switch_ivr_multi_threaded_bridge, once the A leg's side of the bridge is over, waits while its
+    # B leg is in CS_EXCHANGE_MEDIA. A B leg uuid_bridged elsewhere as the originatee (att_xfer handing
+    # the held party to the target) is in CS_EXCHANGE_MEDIA again, of that new bridge: the A leg's
+    # session — hung up or not — stays in `bridge` until that bridge ends.
+    entry = b.__dict__.get("exchange_media")
+    if entry is None:
+        return
+    mark, over = entry
+    while b.is_up and b.transfers == mark and not over.is_set():
+        gevent.wait([over, b.hung_up, b.moved], count=1)
 
 
 def _bridge_failed(channel: Channel, cause: str) -> None:
@@ -217,6 +237,8 @@ def uuid_bridge(a: Channel, b: Channel) -> bool:
         c.__dict__["uuid_bridge_peer"] = o
         c.__dict__["uuid_bridge_ready"] = gevent.event.Event()
         leave(c, [("_uuid_bridged", role)], ("CS_HIBERNATE", "CS_RESET"), "CS_HIBERNATE")
+    # The originatee will be the new bridge's B leg (CS_EXCHANGE_MEDIA) until that bridge ends.
+    b.__dict__["exchange_media"] = (b.transfers, gevent.event.Event())
     return True
 
 
@@ -232,7 +254,12 @@ def _app_uuid_bridged(channel: Channel, role: str) -> None:
     mine, theirs = channel.transfers, peer.transfers
     ready.set()
     if role != "originator":
-        wait_bridged(channel, peer)
+        try:
+            wait_bridged(channel, peer)
+        finally:
+            entry = channel.__dict__.get("exchange_media")
+            if entry is not None:
+                entry[1].set()
         return
     peer_ready = peer.__dict__.get("uuid_bridge_ready")
     while peer_ready is not None and not peer_ready.is_set() and channel.is_up and peer.is_up \

@@ -31,7 +31,8 @@ class Live:
         self.stack, self.sim, self.app, self.cfg = stack, sim, app, cfg
         self.events = []
         self.esl = InboundClient("127.0.0.1", sim.port, "ClueCon", events=[
-            "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP_COMPLETE"], on_event=self.events.append).start()
+            "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"],
+            on_event=self.events.append).start()
         assert self.esl.wait_connected(10)
 
     def api(self, command: str) -> str:
@@ -54,9 +55,10 @@ class Live:
                                                     e.headers.get("Bridge-B-Unique-ID")} == {a, b}
                    for e in self.events)
 
-    def hangup_cause(self, uuid_: str) -> str | None:
+    def hangup_cause(self, uuid_: str, event: str = "CHANNEL_HANGUP_COMPLETE") -> str | None:
+        """The leg's hangup cause once ``event`` was seen for it."""
         for e in self.events:
-            if e.name == "CHANNEL_HANGUP_COMPLETE" and e.headers.get("Unique-ID") == uuid_:
+            if e.name == event and e.headers.get("Unique-ID") == uuid_:
                 return e.headers.get("Hangup-Cause")
         return None
 
@@ -227,13 +229,24 @@ def test_click2call_attended_transfer_consults_then_hands_over(live):
     assert live.api(f"uuid_recv_dtmf {agent} *").startswith("+OK")  # the agent completes the transfer
     wait_for(lambda: live.partner(customer) == target)
     assert live.api(f"uuid_getvar {target} att_xfer_result") == "success"
-    assert wait_for(lambda: live.hangup_cause(agent)) == "NORMAL_CLEARING"
+    assert wait_for(lambda: live.hangup_cause(agent, "CHANNEL_HANGUP")) == "NORMAL_CLEARING"
     assert live.bridged(target, customer)
-    row = wait_for(lambda: (live.stack.cpaas("POST", "/api/get_cdr_by_request_id", acct, json={
-        "request_id": request_id}).json()["response"].get("result") or [None])[0])
-    assert row["uniqueid"] == agent and row["call_status"] == "ANSWERED"
+    # As on a real FreeSWITCH, the agent's session (the A leg of the bridge whose B leg was handed over)
+    # only completes once the customer's new bridge ends: its record comes then.
+    assert live.hangup_cause(agent) is None
     live.api(f"uuid_kill {target}")
     wait_for(lambda: live.hangup_cause(customer))
+    assert wait_for(lambda: live.hangup_cause(agent)) == "NORMAL_CLEARING"
+
+    def cdr():
+        rows = live.stack.cpaas("POST", "/api/get_cdr_by_request_id", acct,
+                                json={"request_id": request_id}).json()["response"].get("result") or []
+        return rows and rows[0]
+    row = wait_for(cdr)
+    assert row["uniqueid"] == agent and row["call_status"] == "ANSWERED"
+    ended = {e.headers["Unique-ID"]: int(e.headers["variable_end_uepoch"]) for e in live.events
+             if e.name == "CHANNEL_HANGUP_COMPLETE"}
+    assert ended[agent] < ended[customer]  # the agent's call ended at the hand-over
 
 
 def test_campaign_attended_transfer_completes_when_the_agent_hangs_up(live):

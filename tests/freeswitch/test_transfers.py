@@ -34,8 +34,15 @@ class Watch:
     def __init__(self, sim):
         self.client = RawClient(sim.host, sim.port)
         self.client.auth()
-        self.client.command("event plain CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_HANGUP_COMPLETE CHANNEL_EXECUTE")
+        self.client.command("event plain CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE "
+                            "CHANNEL_EXECUTE CUSTOM test::mark")
         self.seen = []
+
+    def mark(self) -> None:
+        """Read every event the switch fired before now (a marker event of our own comes after them)."""
+        reply = self.client.command("sendevent CUSTOM\nEvent-Subclass: test::mark").headers["Reply-Text"]
+        event_uuid = reply.split()[1]
+        self.wait(lambda e: e.headers.get("Event-UUID") == event_uuid)
 
     def wait(self, until):
         """The first event (received so far or to come) for which ``until`` is true."""
@@ -199,20 +206,28 @@ def test_bleg_without_a_partner_transfers_the_leg_itself(api, watch):
 
 def test_att_xfer_on_the_a_leg_hands_its_partner_to_the_target(api, watch, leg):
     agent = leg("6040")
-    customer, _ = agent.bridge("6041")
+    customer, bridge_app = agent.bridge("6041")
     assert run(api, f"uuid_broadcast {agent.uuid} att_xfer::sofia/gateway/gw/6042 aleg") == "+OK Message sent\n"
     target = bridge_event(watch, agent.uuid, not_b=customer)["Bridge-B-Unique-ID"]
     # Consulting: the agent talks to the target; the customer is still there, still the agent's.
     assert run(api, f"uuid_getvar {agent.uuid} soft_holding_uuid") == customer
     assert run(api, f"uuid_getvar {customer} bridge_to") == agent.uuid
     assert run(api, f"uuid_recv_dtmf {agent.uuid} *").startswith("+OK")  # attxfer_hangup_key
-    assert hangups(watch, agent.uuid)[agent.uuid]["Hangup-Cause"] == "NORMAL_CLEARING"
+    hangup = watch.wait(lambda e: e.name == "CHANNEL_HANGUP" and e.headers["Unique-ID"] == agent.uuid)
+    assert hangup.headers["Hangup-Cause"] == "NORMAL_CLEARING"
     bridge_event(watch, target, customer)
     assert bridged(api, customer) == target
     assert run(api, f"uuid_getvar {target} att_xfer_result") == "success"
     assert run(api, f"uuid_getvar {customer} transfer_source").endswith(f":uuid_br:{target}")
+    # The agent's session waits in its bridge while the customer is the B leg of the new one.
+    watch.mark()
+    assert not [e for e in watch.seen if e.name == "CHANNEL_HANGUP_COMPLETE" and e.headers["Unique-ID"] == agent.uuid]
     run(api, f"uuid_kill {target}")
-    assert hangups(watch, customer)[customer]["Hangup-Cause"] == "NORMAL_CLEARING"
+    ended = hangups(watch, customer, agent.uuid)
+    assert ended[customer]["Hangup-Cause"] == "NORMAL_CLEARING"
+    assert int(ended[agent.uuid]["variable_end_uepoch"]) < int(ended[customer]["variable_end_uepoch"])
+    done, _ = agent.completed(bridge_app)
+    assert done.headers["Channel-State-Number"] == "10"
 
 
 def test_att_xfer_on_the_b_leg_leaves_the_socket_of_the_a_leg(api, watch, leg):
