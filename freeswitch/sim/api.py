@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
+import re
 from typing import Callable
 
 from freeswitch.sim import calls
@@ -31,20 +31,26 @@ def command(*names: str):
 
 
 def execute(switch, cmd: str, arg: str | None, conn=None) -> str:
-    """Run one API command; an unknown one answers as switch_api_execute fails."""
+    """Run one API command; an unknown one answers as switch_api_execute fails.
+
+    switch_api_execute fires the API event once the command has returned (a blocking originate's
+    API event comes after the call's answer).
+    """
     fn = COMMANDS.get(cmd.lower()) if cmd else None
-    switch.fire("API", [("API-Command", cmd)] + ([("API-Command-Argument", arg)] if arg else []))
-    if fn is None:
-        return f"-ERR {cmd} Command not found!\n"
     try:
-        return fn(switch, arg, conn)
-    except Exception as exc:  # a simulator bug must not kill the connection
-        log.exception("api %s %s failed", cmd, arg)
-        return f"-ERR {exc}\n"
+        if fn is None:
+            return f"-ERR {cmd} Command not found!\n"
+        try:
+            return fn(switch, arg, conn)
+        except Exception as exc:  # a simulator bug must not kill the connection
+            log.exception("api %s %s failed", cmd, arg)
+            return f"-ERR {exc}\n"
+    finally:
+        switch.fire("API", [("API-Command", cmd)] + ([("API-Command-Argument", arg)] if arg else []))
 
 
 def _channel(switch, uuid: str | None):
-    return switch.channels.get(uuid or "")
+    return switch.locate(uuid)
 
 
 @command("status")
@@ -107,90 +113,6 @@ def api_global_setvar(switch, arg, conn) -> str:
     return "+OK"
 
 
-CHANNEL_COLUMNS = ("uuid,direction,created,created_epoch,name,state,cid_name,cid_num,ip_addr,dest,application,"
-                   "application_data,dialplan,context,read_codec,read_rate,read_bit_rate,write_codec,write_rate,"
-                   "write_bit_rate,secure,hostname,presence_id,presence_data,accountcode,callstate,callee_name,"
-                   "callee_num,callee_direction,call_uuid,sent_callee_name,sent_callee_num,initial_cid_name,"
-                   "initial_cid_num,initial_ip_addr,initial_dest,initial_dialplan,initial_context").split(",")
-CALL_COLUMNS = ("uuid,direction,created,created_epoch,name,state,cid_name,cid_num,ip_addr,dest,presence_id,"
-                "presence_data,accountcode,callstate,callee_name,callee_num,callee_direction,call_uuid,hostname,"
-                "sent_callee_name,sent_callee_num,b_uuid,b_direction,b_created,b_created_epoch,b_name,b_state,"
-                "b_cid_name,b_cid_num,b_ip_addr,b_dest,b_presence_id,b_presence_data,b_accountcode,b_callstate,"
-                "b_callee_name,b_callee_num,b_callee_direction,b_sent_callee_name,b_sent_callee_num,"
-                "call_created_epoch").split(",")
-
-
-def _channel_row(switch, ch) -> dict:
-    p = ch.profile
-    created = ch.created_us / 1_000_000
-    return {
-        "uuid": ch.uuid, "direction": p.direction,
-        "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)),
-        "created_epoch": str(int(created)), "name": ch.name, "state": ch.state,
-        "cid_name": p.caller_id_name, "cid_num": p.caller_id_number, "ip_addr": p.network_addr,
-        "dest": p.destination_number, "application": ch.current_app or "",
-        "application_data": ch.get_var("current_application_data", "") or "", "dialplan": p.dialplan or "",
-        "context": p.context, "read_codec": ch.codec[0], "read_rate": ch.codec[1], "read_bit_rate": ch.codec[2],
-        "write_codec": ch.codec[0], "write_rate": ch.codec[1], "write_bit_rate": ch.codec[2], "secure": "",
-        "hostname": switch.config.hostname, "presence_id": "", "presence_data": "", "accountcode": "",
-        "callstate": ch.callstate, "callee_name": p.callee_id_name, "callee_num": p.callee_id_number,
-        "callee_direction": "SEND" if p.direction == "outbound" else "", "call_uuid": ch.uuid,
-        "sent_callee_name": "", "sent_callee_num": "", "initial_cid_name": p.orig_caller_id_name,
-        "initial_cid_num": p.orig_caller_id_number, "initial_ip_addr": p.network_addr,
-        "initial_dest": p.destination_number, "initial_dialplan": p.dialplan or "", "initial_context": p.context,
-    }
-
-
-def _format_rows(columns: list[str], rows: list[dict], as_json: bool) -> str:
-    if as_json:
-        if not rows:
-            return '{"row_count": 0}\n'
-        out = {"row_count": len(rows), "rows": [{c: r.get(c, "") for c in columns} for r in rows]}
-        return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
-    if not rows:
-        return "\n0 total.\n"
-    lines = [",".join(columns)]
-    for r in rows:
-        lines.append(",".join(str(r.get(c, "")) for c in columns))
-    return "\n".join(lines) + f"\n\n{len(rows)} total.\n"
-
-
-@command("show")
-def api_show(switch, arg, conn) -> str:
-    """``show channels|calls [as json]`` (others: an empty result)."""
-    words = (arg or "").split()
-    if not words:
-        return "-USAGE: codec|endpoint|application|api|dialplan|file|timer|calls [count]|channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases|complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n"
-    what = words[0].lower()
-    as_json = len(words) >= 3 and words[-2].lower() == "as" and words[-1].lower() == "json"
-    chans = sorted(switch.channels.values(), key=lambda c: c.created_us)
-    if what == "channels":
-        if len(words) > 1 and words[1].lower() == "count":
-            return f"\n{len(chans)} total.\n"
-        return _format_rows(CHANNEL_COLUMNS, [_channel_row(switch, c) for c in chans], as_json)
-    if what in ("calls", "detailed_calls", "bridged_calls"):
-        rows = []
-        seen = set()
-        for c in chans:
-            if c.uuid in seen:
-                continue
-            row = _channel_row(switch, c)
-            b = c.bridged_to
-            if b is not None:
-                seen.add(b.uuid)
-                brow = _channel_row(switch, b)
-                for k, v in brow.items():
-                    row["b_" + k] = v
-            elif what == "bridged_calls":
-                continue
-            row["call_created_epoch"] = row["created_epoch"]
-            rows.append(row)
-        if len(words) > 1 and words[1].lower() == "count":
-            return f"\n{len(rows)} total.\n"
-        return _format_rows(CALL_COLUMNS, rows, as_json)
-    return _format_rows(["name"], [], as_json)
-
-
 @command("originate")
 def api_originate(switch, arg, conn) -> str:
     """Originate a call (blocks until answered or failed)."""
@@ -206,14 +128,14 @@ def api_uuid_kill(switch, arg, conn) -> str:
     ch = _channel(switch, uuid)
     if ch is None:
         return "-ERR No such channel!\n"
-    ch.hangup(normalize_cause(cause, "NORMAL_CLEARING"))  # a channel already hung up (lingering) still says +OK
+    ch.hangup(normalize_cause(cause, "NORMAL_CLEARING"))
     return "+OK\n"
 
 
 @command("uuid_exists")
 def api_uuid_exists(switch, arg, conn) -> str:
     """``true``/``false``."""
-    return "true" if arg and arg in switch.channels else "false"
+    return "true" if switch.locate(arg) is not None else "false"
 
 
 @command("uuid_getvar")
@@ -260,12 +182,13 @@ def api_uuid_setvar(switch, arg, conn) -> str:
 @command("uuid_setvar_multi")
 def api_uuid_setvar_multi(switch, arg, conn) -> str:
     """``uuid_setvar_multi <uuid> a=1;b=2``."""
+    usage = "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
     uuid, _, rest = (arg or "").partition(" ")
     ch = _channel(switch, uuid)
     if not rest:
-        return "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
+        return usage
     if ch is None:
-        return "-ERR No such channel!\n"
+        return "-ERR No such channel!\n" + usage  # mod_commands falls through to the usage line
     for piece in separate_string(rest, ";"):
         name, _, value = piece.partition("=")
         if name:
@@ -285,10 +208,10 @@ def api_uuid_dump(switch, arg, conn) -> str:
 
 @command("uuid_answer")
 def api_uuid_answer(switch, arg, conn) -> str:
-    """Answer a channel."""
+    """Answer a channel (mod_commands says ``-ERROR`` for a uuid it cannot locate, too)."""
     ch = _channel(switch, (arg or "").strip())
     if ch is None:
-        return "-ERR No such channel!\n"
+        return "-ERROR\n"
     ch.answer()
     calls.start_caller(ch)
     return "+OK\n"
@@ -297,7 +220,7 @@ def api_uuid_answer(switch, arg, conn) -> str:
 @command("uuid_record")
 def api_uuid_record(switch, arg, conn) -> str:
     """``uuid_record <uuid> [start|stop|mask|unmask] <path> [<limit>]``."""
-    from freeswitch.sim.apps import resolve_record_path, start_session_recording, stop_session_recording
+    from freeswitch.sim.record import resolve_record_path, start_session_recording, stop_session_recording
 
     argv = separate_string(arg or "", " ", limit=5)
     usage = "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n"
@@ -344,15 +267,16 @@ def api_uuid_recv_dtmf(switch, arg, conn) -> str:
         return "-USAGE: <uuid> <dtmf_data>\n"
     ch = _channel(switch, argv[0])
     if ch is None:
-        return "-ERR no such session\n"
+        return "-ERR Cannot locate session!\n"
 
     def press():
+        # switch_channel_queue_dtmf_string: the digits come from an application (DTMF-Source APP).
         for d in argv[1]:
             if d.upper() in "0123456789*#ABCD":
-                calls.press_dtmf(ch, d.upper(), source="UNKNOWN")
+                calls.press_dtmf(ch, d.upper(), source="APP")
                 switch.clock.sleep(0.1)
     gevent.spawn(press)
-    return f"+OK {argv[0]} sent DTMF {argv[1]}.\n"
+    return f"+OK {argv[0]} received DTMF {argv[1]}.\n"
 
 
 @command("uuid_break")
@@ -397,7 +321,7 @@ def api_fsctl(switch, arg, conn) -> str:
     """``fsctl sps [N]``, ``fsctl max_sessions [N]``, ``fsctl pause|resume [inbound|outbound]``, ``hupall``."""
     argv = (arg or "").split()
     if not argv:
-        return "-USAGE: [api_expansion [on|off]|recover|send_sighup|hupall|pause [inbound|outbound]|resume [inbound|outbound]|shutdown [cancel|elegant|asap|now|restart]|uuid_version [4|7]|sps|sps_peak_reset|sync_clock|sync_clock_when_idle|reclaim_mem|max_sessions|min_dtmf_duration [num]|max_dtmf_duration [num]|default_dtmf_duration [num]|min_idle_cpu|loglevel [level]|debug_level [level]|mdns_resolve [enable|disable]]\n"
+        return "-USAGE: [api_expansion [on|off]|recover|send_sighup|hupall|pause [inbound|outbound]|resume [inbound|outbound]|shutdown [cancel|elegant|asap|now|restart]|sps|sps_peak_reset|sync_clock|sync_clock_when_idle|reclaim_mem|max_sessions|min_dtmf_duration [num]|max_dtmf_duration [num]|default_dtmf_duration [num]|min_idle_cpu|loglevel [level]|debug_level [level]|mdns_resolve [enable|disable]]\n"
     what = argv[0].lower()
     value = _atoi(argv[1]) if len(argv) > 1 else 0
     if what == "sps":
@@ -437,10 +361,16 @@ def _atoi(text: str) -> int:
         return 0
 
 
-@command("eval", "echo")
+@command("echo")
 def api_echo(switch, arg, conn) -> str:
     """Echo the argument."""
     return arg or ""
+
+
+@command("eval")
+def api_eval(switch, arg, conn) -> str:
+    """The argument with ``${var}`` / ``$${var}`` expanded from the global variables (unset: empty)."""
+    return re.sub(r"\$\$?\{([^}]*)\}", lambda m: switch.global_vars.get(m.group(1), ""), arg or "")
 
 
 @command("sim_inbound")
@@ -455,7 +385,9 @@ def api_sim_inbound(switch, arg, conn) -> str:
         if text.startswith("{") and text.endswith("}"):
             text = text[1:-1]
         variables = parse_vars(text)
-    return calls.inbound_call(switch, argv[0], argv[1], variables)
+    from freeswitch.sim.inbound import inbound_call
+
+    return inbound_call(switch, argv[0], argv[1], variables)
 
 
 @command("sim_status")
@@ -474,4 +406,4 @@ def api_sim_status(switch, arg, conn) -> str:
 
 # uuid_transfer, uuid_broadcast and uuid_bridge live with the transfers and bridges they start;
 # importing them registers them in COMMANDS (they import `command` from here).
-from freeswitch.sim import bridge as _bridge, transfer as _transfer  # noqa: E402,F401
+from freeswitch.sim import bridge as _bridge, show as _show, transfer as _transfer  # noqa: E402,F401

@@ -4,7 +4,7 @@
 ``current_application``/``current_application_data`` variables, then
 CHANNEL_EXECUTE, the application itself, CHANNEL_EXECUTE_COMPLETE with
 ``Application-Response`` (the ``current_application_response`` variable, which
-FreeSWITCH never clears, or ``_none_``). Media applications take simulated
+switch_core_session_exec clears before each application, or ``_none_``). Media applications take simulated
 time, are cut short by a hangup (response ``PLAYBACK ERROR`` for playback) or
 ``uuid_break``, and read the far end's DTMF.
 """
@@ -12,12 +12,10 @@ time, are cut short by a hangup (response ``PLAYBACK ERROR`` for playback) or
 from __future__ import annotations
 
 import logging
-import os
 import re
 from typing import Callable
 
 import gevent
-import gevent.event
 import gevent.queue
 
 from freeswitch.sim import media
@@ -47,9 +45,11 @@ def execute(channel: Channel, name: str, arg: str | None, app_uuid: str | None =
         return "_none_"
     app_uuid = app_uuid or channel.switch.new_uuid()
     data = arg if arg else None
+    channel.app_log.append((name, data))  # switch_core_session_exec logs it (last_app/last_arg at hangup)
     channel.current_app = name
     channel.set_var("current_application_data", data)
     channel.set_var("current_application", name)
+    channel.set_var("current_application_response", None)  # each application starts without one
     head = [("Application", name)]
     if data is not None:
         head.append(("Application-Data", data))
@@ -63,9 +63,6 @@ def execute(channel: Channel, name: str, arg: str | None, app_uuid: str | None =
     response = channel.get_var("current_application_response") or "_none_"
     channel.fire("CHANNEL_EXECUTE_COMPLETE", extra=head + [("Application-Response", response),
                                                            ("Application-UUID", app_uuid)])
-    channel.set_var("last_app", name)
-    if data is not None:
-        channel.set_var("last_arg", data)
     return response
 
 
@@ -204,8 +201,10 @@ def _play_one(channel: Channel, path: str, on_digit: Callable[[str], bool] | Non
 @app("answer")
 def app_answer(channel: Channel, arg: str) -> None:
     """Answer the call (an inbound leg: the far end's script starts now)."""
+    from freeswitch.sim import sofia
     from freeswitch.sim.calls import start_caller
 
+    sofia.answer_inbound(channel)
     if channel.answer() and channel.profile.direction == "inbound":
         start_caller(channel)
 
@@ -592,132 +591,6 @@ def app_read(channel: Channel, arg: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Recording
-# ---------------------------------------------------------------------------
-
-def resolve_record_path(channel: Channel, path: str) -> str:
-    """Relative paths are under the recordings directory, as in FreeSWITCH."""
-    path = media.strip_params(path)
-    if os.path.isabs(path):
-        return path
-    base = channel.switch.config.recordings_dir or channel.switch.global_vars["recordings_dir"]
-    return os.path.join(base, path)
-
-
-@app("record")
-def app_record(channel: Channel, arg: str) -> None:
-    """``record <path> [<time_limit_secs>] [<silence_thresh>] [<silence_hits>]``: the caller talks, we write a WAV."""
-    argv = separate_string(arg, " ", limit=4)
-    if not argv or not argv[0]:
-        log.error("record: No file specified.")
-        return
-    argv += [None] * (4 - len(argv))
-    path = resolve_record_path(channel, argv[0])
-    limit = _atoi((argv[1] or "").lstrip("+")) if argv[1] else 0
-    thresh = _atoi(argv[2]) if argv[2] else 0
-    hits = _atoi(argv[3]) if argv[3] else 0
-    if thresh and not hits:
-        hits = 3
-    if not channel.answered and not channel.early:
-        channel.pre_answer()
-    channel.set_var("playback_terminator_used", "")
-    channel.set_var("silence_hits_exhausted", "false")
-    terms = terminators_var(channel)
-    talk = channel.behaviour.talk if channel.behaviour is not None else 3.0
-    # The recording stops at the time limit, after `hits` seconds of silence once the caller
-    # has stopped talking (only with a threshold), on a terminator, a break, or hangup.
-    stop_at = media.INFINITE
-    if thresh:
-        stop_at = talk + hits
-    if limit:
-        stop_at = min(stop_at, float(limit))
-    channel.fire("RECORD_START", extra=[("Record-File-Path", path)])
-    clock = channel.switch.clock
-    started = clock.now()
-
-    def on_digit(d: str) -> bool:
-        if d in terms:
-            channel.set_var("playback_terminator_used", d)
-            return True
-        return False
-
-    outcome = media_wait(channel, stop_at, on_digit)
-    elapsed = clock.now() - started
-    if stop_at != media.INFINITE:
-        elapsed = min(elapsed, stop_at)
-    if outcome == DONE and thresh and (not limit or talk + hits <= limit):
-        channel.set_var("silence_hits_exhausted", "true")
-    try:
-        media.write_wav(path, min(talk, elapsed), elapsed)
-    except OSError as exc:
-        log.error("cannot write recording %s: %s", path, exc)
-        channel.hangup("DESTINATION_OUT_OF_ORDER")
-        return
-    samples = int(elapsed * 8000)
-    channel.set_var("record_seconds", str(samples // 8000))
-    channel.set_var("record_ms", str(samples // 8))
-    channel.set_var("record_samples", str(samples))
-    channel.fire("RECORD_STOP", extra=[("Record-File-Path", path)])
-
-
-@app("record_session")
-def app_record_session(channel: Channel, arg: str) -> None:
-    """Record the whole call from now on (in the background) to a WAV file written at hangup or stop."""
-    path = resolve_record_path(channel, separate_string(arg, " ")[0] if arg.strip() else "")
-    if not arg.strip():
-        log.error("record_session: no path")
-        return
-    start_session_recording(channel, path)
-
-
-def start_session_recording(channel: Channel, path: str) -> None:
-    """Begin a background recording (record_session / uuid_record start)."""
-    recs = channel.__dict__.setdefault("session_recordings", {})
-    if path in recs:
-        return
-    clock = channel.switch.clock
-    stop = gevent.event.Event()
-    recs[path] = stop
-    channel.fire("RECORD_START", extra=[("Record-File-Path", path)])
-
-    def run():
-        started = clock.now()
-        gevent.wait([channel.hung_up, stop], count=1)
-        elapsed = clock.now() - started
-        talk = channel.behaviour.talk if channel.behaviour is not None else 0.0
-        try:
-            media.write_wav(path, min(talk, elapsed), elapsed)
-        except OSError as exc:
-            log.error("cannot write recording %s: %s", path, exc)
-        samples = int(elapsed * 8000)
-        channel.set_var("record_seconds", str(samples // 8000))
-        channel.set_var("record_ms", str(samples // 8))
-        channel.set_var("record_samples", str(samples))
-        recs.pop(path, None)
-        channel.fire("RECORD_STOP", extra=[("Record-File-Path", path)])
-
-    # Not in channel.greenlets: it must outlive the session greenlet to write the file.
-    channel.__dict__.setdefault("recorders", []).append(gevent.spawn(run))
-
-
-def stop_session_recording(channel: Channel, path: str | None) -> bool:
-    """Stop one background recording (or all with path None/'all')."""
-    recs = channel.__dict__.get("session_recordings", {})
-    found = False
-    for p, ev in list(recs.items()):
-        if path in (None, "all") or p == path:
-            ev.set()
-            found = True
-    return found
-
-
-@app("stop_record_session")
-def app_stop_record_session(channel: Channel, arg: str) -> None:
-    """Stop a record_session."""
-    stop_session_recording(channel, resolve_record_path(channel, arg.strip()) if arg.strip() and arg.strip() != "all" else None)
-
-
-# ---------------------------------------------------------------------------
 # Conferences and the socket (bridging and transfers: bridge.py, transfer.py)
 # ---------------------------------------------------------------------------
 
@@ -749,4 +622,4 @@ def app_socket(channel: Channel, arg: str) -> None:
 
 
 # Their applications register in APPS when they are imported (they import from this module).
-from freeswitch.sim import bridge as _bridge, transfer as _transfer  # noqa: E402,F401
+from freeswitch.sim import bridge as _bridge, record as _record, transfer as _transfer  # noqa: E402,F401

@@ -6,20 +6,23 @@
   answered leg and replies ``+OK <uuid>`` or ``-ERR <CAUSE>``.
 * :func:`dial` is the part ``bridge`` shares: legs up to the answer.
 * The far end of each leg follows its :class:`~freeswitch.sim.scenario.Behaviour`.
-* :func:`inbound_call` makes a call arrive from outside (``sim_inbound``).
+* :func:`freeswitch.sim.inbound.inbound_call` makes a call arrive from outside (``sim_inbound``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import gevent
 
+from freeswitch.sim import sofia
 from freeswitch.sim.channel import Channel, Profile
 from freeswitch.sim.dialstring import (DialString, DialStringError, parse_dialstring, parse_endpoint,
                                        parse_originate_args)
-from freeswitch.sim.scenario import Behaviour, ScenarioError
+from freeswitch.sim.farend import caller_script, far_end, press_dtmf  # noqa: F401 - press_dtmf: callers use calls.
+from freeswitch.sim.scenario import ScenarioError
 
 if TYPE_CHECKING:  # pragma: no cover
     from freeswitch.sim.core import Switch
@@ -39,77 +42,8 @@ def _int(value, default: int) -> int:
 
 
 # ---------------------------------------------------------------------------
-# The far end
+# The far end (its script: freeswitch/sim/farend.py)
 # ---------------------------------------------------------------------------
-
-def press_dtmf(channel: Channel, digit: str, duration: int = 2000, source: str = "RTP") -> None:
-    """A digit arrives on the channel: the DTMF event fires and apps can read it."""
-    if not channel.is_up:
-        return
-    channel.last_dtmf_duration = str(duration)
-    channel.set_var("last_dtmf_duration", str(duration))
-    channel.fire("DTMF", extra=[("DTMF-Digit", digit), ("DTMF-Duration", str(duration)), ("DTMF-Source", source)])
-    channel.dtmf_queue.put(digit)
-    channel.dtmf_evt.set()
-
-
-def far_end(channel: Channel, b: Behaviour, leg_timeout: float | None) -> None:
-    """Ring, then answer or fail as the behaviour says (runs while originate waits)."""
-    clock = channel.switch.clock
-    cause = b.failure_cause
-    # Provisional response first: 180 (or 183 with early media) a moment after the INVITE,
-    # except for outcomes that fail at once (unallocated, congestion).
-    if cause not in ("UNALLOCATED_NUMBER", "NORMAL_CIRCUIT_CONGESTION", "NORMAL_TEMPORARY_FAILURE",
-                     "NO_ROUTE_DESTINATION", "INVALID_NUMBER_FORMAT"):
-        clock.sleep(min(0.1, b.ring or 0.1))
-        if not channel.is_up:
-            return
-        if b.early_media:
-            channel.pre_answer()
-        else:
-            channel.ring()
-    if b.ring is None:
-        return  # rings until the originate gives up
-    wait = max(0.0, b.ring - (0.1 if channel.progress_us or channel.early else 0.0))
-    if leg_timeout is not None and leg_timeout < b.ring:
-        clock.sleep(leg_timeout)
-        channel.hangup("NO_ANSWER")
-        return
-    clock.sleep(wait)
-    if not channel.is_up:
-        return
-    if cause:
-        channel.hangup(cause, remote=True)
-    else:
-        channel.answer()
-
-
-def caller_script(channel: Channel, b: Behaviour) -> None:
-    """Once answered: the person presses digits at their moments and hangs up when they mean to."""
-    clock = channel.switch.clock
-    start = clock.now()
-    events: list[tuple[float, str]] = []
-    for at, digits in b.dtmf:
-        for i, d in enumerate(digits):
-            events.append((at + i * b.dtmf_interval, d))
-    if b.hangup_after is not None:
-        events.append((b.hangup_after, ""))
-    events.sort(key=lambda e: (e[0], e[1] == ""))
-    for at, digit in events:
-        delay = start + at - clock.now()
-        if delay > 0:
-            if channel.hung_up.wait(clock.real(delay)):
-                return
-        if not channel.is_up:
-            return
-        if digit in ("W", "w"):
-            continue
-        if digit:
-            press_dtmf(channel, digit)
-        else:
-            channel.hangup("NORMAL_CLEARING", remote=True)
-            return
-
 
 def start_caller(channel: Channel) -> None:
     """Start the far end's script when the call is answered (once)."""
@@ -155,7 +89,7 @@ def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]
         orig_caller_id_number=number,
         callee_id_name="Outbound Call",
         callee_id_number=endpoint.number,
-        network_addr="127.0.0.1" if endpoint.kind == "sofia" else "",
+        network_addr="",  # sofia learns it from the far end's first response
         ani=number,
         dialplan="" if endpoint.kind != "loopback" else "XML",
         context=endpoint.context,
@@ -167,13 +101,13 @@ def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]
     ch.set_var("direction", "outbound")
     ch.set_var("is_outbound", "true")
     ch.set_var("uuid", ch.uuid)
-    if endpoint.kind == "loopback":
-        ch.set_var("call_uuid", ch.uuid)
+    ch.set_var("call_uuid", ch.uuid)  # switch_core_session_request_uuid sets both
     ch.set_var("session_id", str(ch.session_id))
     if endpoint.kind == "loopback":
         set_codec_vars(ch, original=False)
     if endpoint.kind in ("sofia", "user"):
-        ch.set_var("sip_profile_name", endpoint.profile)
+        # The dial string's word after sofia/ ("gateway" for sofia/gateway/<gw>/...).
+        ch.set_var("sip_profile_name", "gateway" if endpoint.gateway else endpoint.profile)
         if endpoint.gateway:
             ch.set_var("sip_gateway_name", endpoint.gateway)
         ch.set_var("video_media_flow", "disabled")
@@ -190,7 +124,8 @@ def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]
         ch.set_var("audio_media_flow", "sendrecv")
         ch.set_var("sofia_profile_name", endpoint.profile)
         ch.set_var("recovery_profile_name", endpoint.profile)
-        ch.set_var("sofia_profile_url", f"sip:mod_sofia@127.0.0.1:{5080 if endpoint.profile == 'external' else 5060}")
+        port = {"external": 5080, sofia.GATEWAY_PROFILE: sofia.GATEWAY_PROFILE_PORT}.get(endpoint.profile, 5060)
+        ch.set_var("sofia_profile_url", f"sip:mod_sofia@127.0.0.1:{port}")
         ch.set_var("sip_to_user", endpoint.number)
         ch.set_var("sip_from_user", ch.profile.caller_id_number)
         ch.set_var("sip_call_id", switch.new_uuid())
@@ -363,9 +298,15 @@ def run_session(channel: Channel, apps: list[tuple[str, str | None]]) -> None:
 
 def dialplan_apps(switch: "Switch", exten: str, context: str = "default") -> list[tuple[str, str | None]]:
     """The shipped dialplan (freeswitch/conf/dialplan/public/00_vaani_ivr.xml): hand the call to the IVR
-    runtime's socket (``--inbound-socket``), else park."""
+    runtime's socket (``--inbound-socket``), else park.
+
+    It is installed into FreeSWITCH's stock public context, whose ``outside_call`` extension (continue)
+    runs first; the shipped vars give ``vaani_prefix`` its default.
+    """
     if switch.config.inbound_socket:
-        return [("set", "vaani_direction=inbound"), ("set", "hangup_after_bridge=true"),
+        stamp = time.strftime("%a, %d %b %Y %H:%M:%S %z", time.localtime(switch.clock.now()))
+        return [("set", "outside_call=true"), ("export", f"RFC2822_DATE={stamp}"),
+                ("set", "vaani_direction=inbound"), ("set", "vaani_prefix=vaani"), ("set", "hangup_after_bridge=true"),
                 ("socket", f"{switch.config.inbound_socket} async full")]
     return [("park", None)]
 
@@ -393,76 +334,3 @@ def originate(switch: "Switch", arg: str | None) -> str:
     # Registered before it starts, so that a hangup in between leaves the teardown to it.
     channel.session_greenlet = gevent.spawn(run_session, channel, apps)
     return f"+OK {channel.uuid}\n"
-
-
-def inbound_call(switch: "Switch", caller: str, called: str, variables: list[tuple[str, str]] | None = None,
-                 apps: list[tuple[str, str | None]] | None = None) -> str:
-    """A call arrives from outside (a caller dialing one of our numbers): ``+OK <uuid>`` or ``-ERR <cause>``.
-
-    The channel is created as sofia would create it, routed through the shipped
-    dialplan (``socket <inbound-socket> async full``), and the caller behaves as the
-    scenario (or ``sim_*`` variables) says once the IVR answers.
-    """
-    variables = list(variables or [])
-    vmap = dict(variables)
-    use_uuid = vmap.get("origination_uuid") or vmap.get("uuid")
-    refusal = switch.reserve_session(use_uuid, "inbound")
-    if refusal:
-        # sofia refuses the INVITE; no channel is created
-        log.warning("%s", refusal)
-        return "-ERR DESTINATION_OUT_OF_ORDER\n"
-    try:
-        behaviour = switch.scenario.behaviour(called, vmap)
-    except ScenarioError as exc:
-        return f"-ERR {exc}\n"
-    name = vmap.get("caller_id_name", "")
-    profile = Profile(direction="inbound", destination_number=called, caller_id_name=name, caller_id_number=caller,
-                      orig_caller_id_name=name, orig_caller_id_number=caller, network_addr="127.0.0.1",
-                      ani=caller, dialplan="XML", context=vmap.get("context", "public"), source="mod_sofia")
-    ch = Channel(switch, use_uuid or switch.new_uuid(), f"sofia/external/{caller}@127.0.0.1", profile,
-                 switch.next_session_id())
-    ch.behaviour = behaviour
-    ch.set_var("direction", "inbound")
-    ch.set_var("uuid", ch.uuid)
-    ch.set_var("session_id", str(ch.session_id))
-    ch.set_var("sip_profile_name", "external")
-    ch.set_var("channel_name", ch.name)
-    ch.set_var("sip_from_user", caller)
-    ch.set_var("sip_to_user", called)
-    ch.set_var("sip_req_user", called)
-    ch.set_var("sip_call_id", switch.new_uuid())
-    for k, v in variables:
-        if k not in ("uuid", "origination_uuid", "context", "caller_id_name"):
-            ch.set_var(k, v)
-    switch.register(ch)
-    ch.set_state("CS_INIT")
-    ch.state_num = 2
-    ch.fire("CHANNEL_CREATE")
-    ch.set_state("CS_ROUTING")
-    ch.set_callstate("RINGING")
-    ch.hit_dialplan = True
-    ch.set_var("call_uuid", ch.uuid)
-    if apps is None:
-        apps = dialplan_apps(switch, called, profile.context)
-    if behaviour.hangup_after is not None or behaviour.dtmf:
-        # The caller's clock starts when our side answers (the IVR runs `answer`).
-        gevent.spawn(_start_caller_on_answer, ch)
-    if behaviour.outcome not in ("answer", "machine") or behaviour.ring is None:
-        # An inbound caller who gives up before being answered.
-        gevent.spawn(_inbound_abandon, ch, behaviour)
-    ch.session_greenlet = gevent.spawn(run_session, ch, apps)
-    return f"+OK {ch.uuid}\n"
-
-
-def _start_caller_on_answer(channel: Channel) -> None:
-    channel.answered_evt.wait()
-    if channel.answered and channel.is_up:
-        start_caller(channel)
-
-
-def _inbound_abandon(channel: Channel, b: Behaviour) -> None:
-    # For an inbound call, `ring` is how long the caller waits for an answer before hanging up.
-    if b.ring is None:
-        return
-    if not channel.answered_evt.wait(channel.switch.clock.real(b.ring)):
-        channel.hangup("ORIGINATOR_CANCEL", remote=True)

@@ -16,6 +16,7 @@ import gevent
 import gevent.event
 import gevent.queue
 
+from freeswitch.sim import sofia
 from freeswitch.sim.events import SimEvent
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -94,6 +95,7 @@ class Profile:
     context: str = "default"
     source: str = "src/switch_ivr_originate.c"
     rdnis: str = ""
+    username: str = ""
 
 
 class Channel:
@@ -140,6 +142,9 @@ class Channel:
         self.controlled = False                    # an outbound socket holds the channel
         self.greenlets: list[gevent.Greenlet] = []
         self.last_dtmf_duration = "2000"
+        self.dtmf_log: list[str] = []              # digits received, for digits_dialed
+        self.app_log: list[tuple[str, str | None]] = []  # applications run (name, data), for last_app
+        self.has_profile = True                    # a caller profile is attached (not yet in CS_NEW)
         # A transfer (switch_ivr_session_transfer, uuid_bridge) replaces what the channel runs: the
         # applications to run instead, the states to pass through first, and a count that tells a
         # bridge partner its peer has left even after the peer has started its new applications.
@@ -165,10 +170,10 @@ class Channel:
     # -- variables --------------------------------------------------------
 
     def set_var(self, name: str, value) -> None:
-        """Set a channel variable; like FreeSWITCH, a reset variable moves to the end; None unsets."""
+        """Set a channel variable; like FreeSWITCH, a reset variable moves to the end; None or "" unsets."""
         variables = self.variables
         variables.pop(name, None)
-        if value is not None:
+        if value is not None and value != "":
             variables[name] = value if value.__class__ is str else str(value)
 
     def get_var(self, name: str, default: str | None = None) -> str | None:
@@ -181,7 +186,7 @@ class Channel:
         pop = variables.pop
         for name, value in pairs:
             pop(name, None)
-            if value is not None:
+            if value is not None and value != "":
                 variables[name] = value if value.__class__ is str else str(value)
 
     # -- headers ----------------------------------------------------------
@@ -207,6 +212,8 @@ class Channel:
         n = _profile_names(prefix)
         p = self.profile
         h = [(n.direction, p.direction), (n.logical_direction, p.direction)]
+        if p.username:
+            h.append((n.username, p.username))
         if p.dialplan:
             h.append((n.dialplan, p.dialplan))
         if p.caller_id_name:
@@ -257,6 +264,8 @@ class Channel:
         ]
         if self.hangup_cause is not None:
             h.append(("Hangup-Cause", self.hangup_cause))
+        if self.variables.get("read_codec") is None:
+            return h  # no media negotiated yet: switch_channel_event_set_basic_data finds no read codec
         name, rate, bits = self.codec
         h += [
             ("Channel-Read-Codec-Name", name), ("Channel-Read-Codec-Rate", rate), ("Channel-Read-Codec-Bit-Rate", bits),
@@ -267,7 +276,8 @@ class Channel:
     def event_headers(self, with_vars: bool = True) -> list[tuple[str, str]]:
         """switch_channel_event_set_data: basic data, caller profile, other leg, variables."""
         h = self.basic_headers()
-        h += self.profile_headers("Caller")
+        if self.has_profile:
+            h += self.profile_headers("Caller")
         other = self.bridged_to
         if other is not None and self.other_type:
             h.append(("Other-Type", self.other_type))
@@ -310,24 +320,24 @@ class Channel:
     # -- call progress ----------------------------------------------------
 
     def ring(self) -> None:
-        """180 Ringing: CHANNEL_CALLSTATE RINGING, CHANNEL_PROGRESS."""
+        """180 Ringing: CHANNEL_PROGRESS, then CHANNEL_CALLSTATE RINGING (switch_channel_mark_ring_ready)."""
         if self.progress_us or not self.is_up:
             return
         self.progress_us = self.switch.clock.now_us()
         self.set_var("progress_stamp", _stamp(self.progress_us))
-        self.set_callstate("RINGING")
         self.fire("CHANNEL_PROGRESS")
+        self.set_callstate("RINGING")
 
     def pre_answer(self) -> None:
-        """183 Session Progress: CHANNEL_CALLSTATE EARLY, CHANNEL_PROGRESS_MEDIA."""
+        """183 Session Progress: CHANNEL_PROGRESS_MEDIA, then CHANNEL_CALLSTATE EARLY (mark_pre_answered)."""
         if self.early or self.answered or not self.is_up:
             return
         self.early = True
         self._media_up()
         self.progress_media_us = self.switch.clock.now_us()
         self.set_var("progress_media_stamp", _stamp(self.progress_media_us))
-        self.set_callstate("EARLY")
         self.fire("CHANNEL_PROGRESS_MEDIA")
+        self.set_callstate("EARLY")
 
     def answer(self) -> bool:
         """200 OK: CHANNEL_ANSWER, CHANNEL_CALLSTATE ACTIVE. False when already hung up."""
@@ -338,9 +348,9 @@ class Channel:
         self.answered = True
         self._media_up()
         self.answered_us = self.switch.clock.now_us()
-        self.set_var("endpoint_disposition", "ANSWER")
         self.set_var("answer_stamp", _stamp(self.answered_us))
         self.fire("CHANNEL_ANSWER")
+        self.set_var("endpoint_disposition", "ANSWER")  # switch_channel_perform_mark_answered sets it after the event
         self.set_callstate("ACTIVE")
         self.answered_evt.set()
         return True
@@ -372,18 +382,11 @@ class Channel:
         self.hangup_cause = cause
         self.state_num = STATE_NUMBERS["CS_HANGUP"]
         self.hangup_us = self.switch.clock.now_us()
-        self.set_var("hangup_cause", cause)
-        self.set_var("hangup_cause_q850", str(Q850.get(cause, 0)))
+        if remote:
+            sofia.far_end_hung_up(self)
         self.fire("CHANNEL_HANGUP")
-        if self.name.startswith("sofia/"):
-            inbound = self.profile.direction == "inbound"
-            if self.answered:
-                disposition = "recv_bye" if remote else "send_bye"
-            elif remote:
-                disposition = "recv_cancel" if inbound else "recv_refuse"
-            else:
-                disposition = "send_refuse" if inbound else "send_cancel"
-            self.set_var("sip_hangup_disposition", disposition)
+        if remote:
+            sofia.after_far_end_hangup(self)
         self.hung_up.set()
         self.break_evt.set()
         self.dtmf_evt.set()
@@ -400,7 +403,11 @@ class Channel:
         if self.destroyed.is_set():
             return
         self.set_state("CS_HANGUP")
+        # switch_core_session_hangup_state: the cause variables, then the call state, then the endpoint's
+        # on_hangup (sofia's BYE or CANCEL).
+        self.set_vars([("hangup_cause", self.hangup_cause), ("hangup_cause_q850", str(Q850.get(self.hangup_cause, 0)))])
         self.set_callstate("HANGUP")
+        sofia.on_hangup(self)
         self.set_state("CS_REPORTING")
         self.set_cdr_vars()
         self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause or "NORMAL_CLEARING")])
@@ -415,56 +422,10 @@ class Channel:
         self.destroyed.set()
 
     def set_cdr_vars(self) -> None:
-        """The timing variables switch_channel_set_timestamps writes before CHANNEL_HANGUP_COMPLETE."""
-        created, answered, end = self.created_us, self.answered_us, self.hangup_us or self.switch.clock.now_us()
-        progress, pmedia = self.progress_us, self.progress_media_us
-        created_stamp = _stamp(created)
-        pairs = [("start_stamp", created_stamp), ("profile_start_stamp", created_stamp)]
-        if answered:
-            pairs.append(("answer_stamp", _stamp(answered)))
-        if progress:
-            pairs.append(("progress_stamp", _stamp(progress)))
-        if pmedia:
-            pairs.append(("progress_media_stamp", _stamp(pmedia)))
-        pairs.append(("end_stamp", _stamp(end)))
-        for name, us in (("start", created), ("profile_start", created), ("answer", answered),
-                         ("bridge", self.bridged_us), ("last_hold", 0)):
-            pairs.append((f"{name}_epoch", str(us // 1_000_000)))
-            pairs.append((f"{name}_uepoch", str(us)))
-        pairs += [("hold_accum_seconds", "0"), ("hold_accum_usec", "0"), ("hold_accum_ms", "0")]
-        for name, us in (("resurrect", 0), ("progress", progress), ("progress_media", pmedia), ("end", end)):
-            pairs.append((f"{name}_epoch", str(us // 1_000_000)))
-            pairs.append((f"{name}_uepoch", str(us)))
-        p = self.profile
-        pairs.append(("last_app", self.variables.get("last_app", self.current_app)))
-        pairs.append(("caller_id", f'"{p.caller_id_name}" <{p.caller_id_number}>'))
-        # Set in this order: the order of a channel's variables is the order of its variable_* headers.
-        self.set_vars(pairs)
-        # Seconds are differences of whole epochs (FreeSWITCH: 2.4 s spanning 3 epoch seconds is billsec 3);
-        # milliseconds and microseconds are exact.
-        def spans(a_us: int, b_us: int, div: int) -> str:
-            if not a_us or not b_us:
-                return "0"
-            if div == 1_000_000:
-                return str(b_us // div - a_us // div)
-            return str((b_us - a_us) // div)
+        """The variables switch_channel_set_timestamps writes before CHANNEL_HANGUP_COMPLETE (cdr.py)."""
+        from freeswitch.sim.cdr import set_timestamps
 
-        pairs = []
-        for dname, bname, suffix, div in (("duration", "billsec", "sec", 1_000_000),
-                                          ("mduration", "billmsec", "msec", 1_000),
-                                          ("uduration", "billusec", "usec", 1)):
-            billed = spans(answered, end, div)
-            answered_after = spans(created, answered, div)
-            pairs += [
-                (dname, spans(created, end, div)),
-                (bname, billed),
-                (f"progress{suffix}", spans(created, progress, div)),
-                (f"answer{suffix}", answered_after),
-                (f"wait{suffix}", answered_after),
-                (f"progress_media{suffix}", spans(created, pmedia, div)),
-                (f"flow_bill{suffix}", billed),
-            ]
-        self.set_vars(pairs)
+        set_timestamps(self)
 
 
 _last_stamp: tuple[int, str] = (-1, "")
@@ -474,7 +435,7 @@ class _ProfileNames:
     """The caller-profile header names under one prefix (``Caller``, ``Other-Leg``, ``Channel``), made once."""
 
     def __init__(self, prefix: str):
-        for field in ("Direction", "Logical-Direction", "Dialplan", "Caller-ID-Name", "Caller-ID-Number",
+        for field in ("Direction", "Logical-Direction", "Username", "Dialplan", "Caller-ID-Name", "Caller-ID-Number",
                       "Orig-Caller-ID-Name", "Orig-Caller-ID-Number", "Callee-ID-Name", "Callee-ID-Number",
                       "Network-Addr", "ANI", "Destination-Number", "Unique-ID", "Source", "Context", "RDNIS"):
             setattr(self, field.lower().replace("-", "_"), f"{prefix}-{field}")

@@ -185,6 +185,12 @@ class Switch:
         """session_id variable: a counter since start-up."""
         return next(self._session_ids)
 
+    def locate(self, uuid: str | None) -> "Channel | None":
+        """switch_core_session_locate: the channel, unless it has hung up (its read lock is refused then,
+        although it exists until a lingering socket lets it go)."""
+        channel = self.channels.get(uuid or "")
+        return channel if channel is not None and channel.is_up else None
+
     def register(self, channel: "Channel") -> None:
         """Add a created channel to the table."""
         self.channels[channel.uuid] = channel

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from freeswitch.sim.sofia import GATEWAY_PROFILE, gateway_channel_name
+
 ESCAPE = "\\"
 _UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
 
@@ -349,7 +351,7 @@ def parse_endpoint(text: str, known_gateways: set[str] | None = None) -> Endpoin
             user = number.split("@", 1)[0]
             if user.startswith("sip:"):
                 user = user[4:]
-            return Endpoint("sofia", user, f"sofia/gateway/{gw}/{number}", profile="external", gateway=gw,
+            return Endpoint("sofia", user, gateway_channel_name(number), profile=GATEWAY_PROFILE, gateway=gw,
                             uri=f"sip:{number}" if "@" in number else f"sip:{number}@{gw}")
         if not profile or not target:
             raise DialStringError("INVALID_URL", text)

@@ -14,12 +14,12 @@ import gevent
 import gevent.event
 
 from freeswitch import wire
-from freeswitch.sim import api
+from freeswitch.sim import api, subscribe
 from freeswitch.sim.listener import Listener
+from freeswitch.sim.reader import CommandReader
 
 log = logging.getLogger("freeswitch.sim")
 
-FORMATS = {"plain", "json", "xml"}
 
 
 class Connection:
@@ -39,9 +39,11 @@ class Connection:
         self.listener = Listener(sock, switch, session)
         switch.add_listener(self.listener)
         self.connected = gevent.event.Event()
-        self.first_command_done = gevent.event.Event()
         self.finished = gevent.event.Event()
-        self.rfile = sock.makefile("rb")
+        self.idle = gevent.event.Event()      # not in the middle of commands (events may be written)
+        self.idle.set()
+        self.logging = False                   # `log` asked for log lines (the simulator has none to send)
+        self.rfile = CommandReader(sock)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -56,10 +58,28 @@ class Connection:
         except (wire.ProtocolError, OSError, ValueError):
             return None
 
+    def run_command(self, frame: wire.Frame) -> None:
+        """Handle one command; the events it raises are written after its reply.
+
+        As read_packet drains the listener's event queue only while no next command has begun to
+        arrive, the events wait until the client has nothing more queued (pipelined commands all get
+        their replies first).
+        """
+        self.idle.clear()
+        self.listener.command_started()
+        try:
+            self.handle(frame)
+        finally:
+            more = self.running and self.rfile.pending()
+            self.listener.command_done(more)
+            if not more:
+                self.idle.set()
+
     def close(self, notice: bytes | None) -> None:
-        """Send a final notice (if any) after everything queued, then close."""
+        """Send a final notice (if any) after the events written before it, then close."""
         if notice is not None:
-            self.listener.send(notice)
+            self.listener.send_after_events(notice)
+        self.listener.release()
         self.listener.close_after_flush()
         self.running = False
 
@@ -73,8 +93,9 @@ class Connection:
                 frame = self.read_command()
                 if frame is None:
                     break
-                self.handle(frame)
+                self.run_command(frame)
         finally:
+            self.idle.set()
             if self.running:
                 self.close(self._disconnect_notice())
             self.switch.remove_listener(self.listener)
@@ -93,6 +114,7 @@ class Connection:
         low = cmd.lower()
         if low.startswith("exit") or low.startswith("..."):
             self.reply("+OK bye")
+            self.listener.drop_events()  # listener_run's flush_listener: what was not written is lost
             self.close(self._disconnect_notice())
             return
         if not self.authed:
@@ -111,7 +133,7 @@ class Connection:
             self.reply("-ERR command not found")
             return
         if low.startswith("filter "):
-            self.reply(self._filter(cmd[7:]))
+            self.reply(subscribe.filter_command(self.listener, cmd[7:]))
             return
         if self.session is not None and low.startswith("resume"):
             self.resume = True
@@ -125,7 +147,8 @@ class Connection:
             if low.startswith("getvar"):
                 _, _, name = cmd.partition(" ")
                 value = self.session.get_var(name.strip(), "") if self.session is not None and name else ""
-                self.reply(value or "")
+                # An empty reply is no reply: parse_command's `zstr(reply)` turns it into this.
+                self.reply(value or "-ERR command not found")
                 return
             if low.startswith("myevents"):
                 self.reply(self._myevents(cmd))
@@ -148,8 +171,8 @@ class Connection:
                 self.reply(self._sendmsg(cmd[7:].strip(), frame))
                 return
             # Static socket: the app runs in the session thread, so its reply is written first and
-            # the events it caused follow (after the linger notice if it hung the call up).
-            self.listener.hold()
+            # the events it caused follow (after the linger notice if it hung the call up: the
+            # listener looks at the channel in the same pass that finds the events not yet queued).
             text = "-ERR"
             try:
                 text = self._sendmsg(cmd[7:].strip(), frame)
@@ -160,7 +183,6 @@ class Connection:
                     self.notice_sent = True
                     self.listener.send(wire.linger_notice(self.session.uuid, self.session.name,
                                                           self.listener.linger_time))
-                self.listener.release()
             return
         if self.outbound and not self.full:
             self.reply("-ERR command not found")
@@ -175,8 +197,13 @@ class Connection:
             self._bgapi(cmd[6:], headers)
             return
         if low.startswith("log"):
-            level = cmd[3:].strip().split(" ")[0] or "debug"
-            self.reply(f"+OK log level {level} [7]")
+            level = cmd[3:].strip(" ").split(" ")[0]
+            number = subscribe.log_level(level) if level else 7
+            if number is None:
+                self.reply("-ERR invalid log level")
+            else:
+                self.logging = True
+                self.reply(f"+OK log level {level} [{number}]")
             return
         if low.startswith("linger"):
             if self.session is None:
@@ -202,10 +229,11 @@ class Connection:
             self.reply("+OK will not linger")
             return
         if low.startswith("nolog"):
-            self.reply("-ERR not loging")
+            was, self.logging = self.logging, False
+            self.reply("+OK no longer logging" if was else "-ERR not loging")
             return
         if low.startswith("event"):
-            self.reply(self._event(cmd))
+            self.reply(subscribe.event_command(self.listener, cmd))
             return
         if low.startswith("nixevent"):
             words = cmd[8:].split()
@@ -227,34 +255,6 @@ class Connection:
             return wire.session_disconnect_notice(self.session.uuid)
         return wire.disconnect_notice()
 
-    def _filter(self, rest: str) -> str:
-        rest = rest.lstrip(" ")
-        name, _, value = rest.partition(" ")
-        if name.lower() == "delete" and value:
-            hname, _, hval = value.partition(" ")
-            if hname.lower() == "all":
-                self.listener.filters.clear()
-            else:
-                self.listener.filters = [(k, v) for k, v in self.listener.filters
-                                         if not (k.lower() == hname.lower() and (not hval or v == hval))]
-            return f"+OK filter deleted. [{hname}][{hval or '(null)'}]"
-        if value:
-            if name.lower() == "add":
-                name, _, value = value.partition(" ")
-            self.listener.filters.append((name, value))
-            return f"+OK filter added. [{name}]=[{value}]"
-        return "-ERR invalid syntax"
-
-    def _event(self, cmd: str) -> str:
-        rest = cmd[5:]
-        words = rest[rest.index(" "):].split() if " " in rest else []
-        if words and words[0].lower() in FORMATS:
-            self.listener.fmt = words[0].lower()
-            words = words[1:]
-        if not self.listener.subscribe(words):
-            return "-ERR no keywords supplied"
-        return f"+OK event listener enabled {self.listener.fmt}"
-
     def _myevents(self, cmd: str) -> str:
         if self.listener.myevents:
             return "-ERR aready enabled."
@@ -262,7 +262,7 @@ class Connection:
             parts = cmd[9:].strip().split()
             uuid = parts[0] if parts else ""
             fmt = parts[1].lower() if len(parts) > 1 else None
-            channel = self.switch.channels.get(uuid)
+            channel = self.switch.locate(uuid)
             if channel is None:
                 if fmt:
                     return "-ERR invalid uuid"
@@ -270,7 +270,7 @@ class Connection:
                 self.session = channel
                 self.listener.session = channel
                 self._follow_session(channel)
-            if fmt in FORMATS:
+            if fmt in subscribe.FORMATS:
                 self.listener.fmt = fmt
         else:
             tail = cmd[8:].strip().lower()
@@ -319,7 +319,7 @@ class Connection:
             else:
                 queue_message(target, frame)
             return "+OK"
-        channel = self.switch.channels.get(uuid) if uuid else None
+        channel = self.switch.locate(uuid)
         if channel is None:
             return f"-ERR invalid session id [{uuid or '(null)'}]"
         queue_message(channel, frame)

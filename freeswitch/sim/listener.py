@@ -1,14 +1,16 @@
 """One Event Socket connection (inbound or outbound): its event subscription and its ordered writer.
 
 Everything a connection sends (replies and events) goes through one queue and
-one writer greenlet, so that frames never interleave and a reply always
-precedes the events it causes, as on FreeSWITCH's single listener thread.
+one writer greenlet, so that frames never interleave. While the connection
+runs a command its events are held back and queued after the reply, as
+FreeSWITCH's single listener thread writes them (see reader.py).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 
 import gevent
 import gevent.queue
@@ -29,6 +31,8 @@ _CLOSE = object()
 
 # mod_event_socket's MAX_QUEUE_LEN: a listener that does not read loses events beyond this.
 MAX_QUEUE_LEN = 100000
+# read_packet's switch_poll timeout: how long an idle listener sleeps before it writes queued events.
+POLL_SECONDS = 0.02
 
 
 class Listener:
@@ -49,6 +53,9 @@ class Listener:
         self.linger = False
         self.linger_time = -1
         self._queue: gevent.queue.Queue = gevent.queue.Queue()
+        self._held: list[bytes] | None = None   # events written at the next drain (see command_started)
+        self._busy = False
+        self._poll_start = time.monotonic()
         self._writer = gevent.spawn(self._write_loop)
         self.closed = False
 
@@ -168,31 +175,70 @@ class Listener:
         if not self.closed:
             self._queue.put(data)
 
-    def hold(self) -> None:
-        """Keep events back (a static socket's session thread cannot write them while it runs an app)."""
-        self._held = []
+    # mod_event_socket's listener thread writes the events queued for it only from read_packet, and
+    # only when no byte of a next command has come (see reader.py): after a command's reply (once the
+    # client has nothing more pipelined), or when its 20 ms poll of the socket times out. An event
+    # raised while the listener sleeps in that poll waits for the end of it -- or, if a command comes
+    # first, for that command's reply.
+
+    def command_started(self) -> None:
+        """The connection runs a command: events wait (replies still go out at once)."""
+        self._busy = True
+        if self._held is None:
+            self._held = []
+
+    def command_done(self, more_waiting: bool) -> None:
+        """The command is answered; its events go out now unless the client has sent more already."""
+        self._busy = False
+        if not more_waiting:
+            self.release()
 
     def release(self) -> None:
-        """Queue the events kept back by :meth:`hold`."""
-        held, self._held = getattr(self, "_held", None), None
+        """Queue the events kept back, in order; the listener's poll starts again."""
+        held, self._held = self._held, None
+        self._poll_start = time.monotonic()
         for frame in held or ():
             self._queue.put(frame)
+
+    def _poll_timeout(self) -> None:
+        if not self._busy:
+            self.release()
+
+    def _keep(self, data: bytes) -> bool:
+        held = self._held
+        if held is None:
+            if self._busy:
+                held = self._held = []
+            else:
+                # Idle: the listener is in its poll; it writes this when the poll times out.
+                held = self._held = []
+                elapsed = time.monotonic() - self._poll_start
+                gevent.spawn_later(POLL_SECONDS - elapsed % POLL_SECONDS, self._poll_timeout)
+        if len(held) + self._queue.qsize() >= MAX_QUEUE_LEN:
+            return False
+        held.append(data)
+        return True
+
+    def send_after_events(self, data: bytes) -> None:
+        """Queue bytes (a disconnect notice) behind the events kept back, if any."""
+        if self._held is not None:
+            self._held.append(data)
+        elif not self.closed:
+            self._queue.put(data)
+
+    def drop_events(self) -> None:
+        """Forget the events kept back (flush_listener when the connection ends)."""
+        self._held = None
 
     def send_event(self, event: SimEvent) -> None:
         """Queue an event in this connection's format (dropped, as FreeSWITCH drops, past MAX_QUEUE_LEN)."""
         if self.closed:
             return
-        held = getattr(self, "_held", None)
-        if held is not None:
-            held.append(event.frame(self.fmt))
-            return
-        if self._queue.qsize() >= MAX_QUEUE_LEN:
+        if not self._keep(event.frame(self.fmt)):
             self.lost_events = getattr(self, "lost_events", 0) + 1
             if self.lost_events % 1000 == 1:
                 log.critical("Lost [%d] events! Event Queue size: [%d/%d]", self.lost_events,
                              self._queue.qsize(), MAX_QUEUE_LEN)
-            return
-        self._queue.put(event.frame(self.fmt))
 
     def close_after_flush(self) -> None:
         """Close the socket once everything queued so far is written."""

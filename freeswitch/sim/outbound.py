@@ -48,7 +48,9 @@ def queue_message(channel: Channel, frame: wire.Frame) -> None:
     the call even in the middle of a playback; executes wait their turn (as with event-lock).
     """
     if (_get(frame.headers, "call-command") or "").lower() == "hangup":
-        run_message(channel, frame)
+        # Queued like any message (switch_core_session_queue_private_event): the session acts on it
+        # after sendmsg has been answered, so a command sent right behind it still finds the call up.
+        gevent.spawn(run_message, channel, frame)
         return
     channel.messages.put(frame)
 
@@ -127,10 +129,10 @@ def run_socket_app(channel: Channel, arg: str) -> None:
     channel.hold_listener(conn)
     if async_mode:
         reader = gevent.spawn(_serve, conn, channel)
-        # Wait for `connect` (or the call to end), then park and run queued messages.
+        # socket_function waits for `connect` (or the call to end) and parks at once, while the
+        # listener thread goes on with the client's next commands: a `myevents` sent after the
+        # connect reply comes too late for this CHANNEL_PARK.
         gevent.wait([conn.connected, conn.finished, channel.hung_up], count=1)
-        if conn.connected.is_set():
-            conn.first_command_done.wait(0.2)
         _park(channel, conn)
         if conn.resume and channel.is_up:
             return
@@ -207,15 +209,14 @@ def _serve(conn: Connection, channel: Channel) -> None:
             log.error("Socket Error! (no command within %s s)", FIRST_COMMAND_TIMEOUT)
             frame = None
         if frame is not None:
-            conn.handle(frame)
+            conn.run_command(frame)
         while conn.running and frame is not None:
             frame = conn.read_command()
             if frame is None:
                 break
-            conn.handle(frame)
-            if conn.connected.is_set() and not frame.headers.get("Command", "").lower().startswith("connect"):
-                conn.first_command_done.set()
+            conn.run_command(frame)
     finally:
+        conn.idle.set()
         conn.finished.set()
         channel.controlled = False
         if conn.running:
@@ -232,6 +233,8 @@ def _watch_hangup(conn: Connection, channel: Channel) -> None:
     # Async: the notice follows CHANNEL_HANGUP_COMPLETE (the session thread reports first);
     # static: the conversation runs in the session thread, which notices the hangup itself.
     (channel.reported if conn.async_mode else channel.hung_up).wait()
+    # read_packet looks at the channel only between commands, after writing the events queued so far.
+    conn.idle.wait()
     if not conn.running:
         return
     listener = conn.listener
@@ -240,7 +243,7 @@ def _watch_hangup(conn: Connection, channel: Channel) -> None:
         if getattr(conn, "notice_sent", False):
             return
         conn.notice_sent = True
-        listener.send(wire.linger_notice(channel.uuid, channel.name, listener.linger_time))
+        listener.send_after_events(wire.linger_notice(channel.uuid, channel.name, listener.linger_time))
         if listener.linger_time != -1:
             gevent.sleep(channel.switch.clock.real(max(0, listener.linger_time)) + 0.0)
             if conn.running:

@@ -139,7 +139,7 @@ def test_full_async_session_like_capture_41(api, listener):
         notice = bytes(conn.raw).rsplit(b"Content-Type: text/disconnect-notice", 1)[1]
         expected = capture("40_outbound_async_text_disconnect-notice.bin").replace(
             b"0e417eb0-b4a2-4f97-a7ba-3c26b9509f1f", uuid.encode()).replace(
-            b"loopback/7000-b", b"sofia/gateway/gw/5551234")
+            b"loopback/7000-b", b"sofia/vaani/5551234")
         assert b"Content-Type: text/disconnect-notice" + notice == expected
     finally:
         conn.close()

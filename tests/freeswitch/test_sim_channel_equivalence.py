@@ -3,7 +3,11 @@
 ``Channel.set_cdr_vars`` now sets its variables in one batch and the ``*_stamp`` /
 ``Event-Date-*`` texts are reused within a second; the variables (names, values
 and order, which is the order of an event's ``variable_*`` headers) and the
-dates must be what the reference below (the replaced code, frozen) makes.
+dates must be what the reference below (the replaced code, frozen) makes. The
+reference follows switch_channel_set_timestamps as captured on FreeSWITCH 1.10.12
+(fixtures/real_1.10.12): ``digits_dialed`` first, ``last_app``/``last_arg`` from the
+application log, ``caller_id`` without quotes when there is no caller id name, and
+an empty value unsetting a variable as switch_channel_set_variable does.
 """
 
 from __future__ import annotations
@@ -30,12 +34,13 @@ class RefVars:
 
     def set_var(self, name, value):
         self.variables.pop(name, None)
-        if value is None:
+        if value is None or value == "":
             return
         self.variables[name] = str(value)
 
 
-def ref_set_cdr_vars(self, created, answered, end, progress, pmedia, bridged, current_app, profile):
+def ref_set_cdr_vars(self, created, answered, end, progress, pmedia, bridged, app_log, profile, digits):
+    self.set_var("digits_dialed", digits or "none")
     self.set_var("start_stamp", ref_stamp(created))
     self.set_var("profile_start_stamp", ref_stamp(created))
     if answered:
@@ -56,8 +61,10 @@ def ref_set_cdr_vars(self, created, answered, end, progress, pmedia, bridged, cu
         self.set_var(f"{name}_epoch", str(us // 1_000_000))
         self.set_var(f"{name}_uepoch", str(us))
     p = profile
-    self.set_var("last_app", self.variables.get("last_app", current_app))
-    self.set_var("caller_id", f'"{p.caller_id_name}" <{p.caller_id_number}>')
+    self.set_var("last_app", app_log[-1][0] if app_log else None)
+    self.set_var("last_arg", app_log[-1][1] if app_log else None)
+    self.set_var("caller_id", f'"{p.caller_id_name}" <{p.caller_id_number}>' if p.caller_id_name
+                 else p.caller_id_number)
 
     def spans(a_us, b_us, div):
         if not a_us or not b_us:
@@ -83,8 +90,8 @@ class _Switch:
         self.clock = Clock(1.0)
 
 
-def _channel(initial):
-    profile = Profile(direction="outbound", destination_number="+15551234", caller_id_name="O'Brien, \"J\"",
+def _channel(initial, cid_name="O'Brien, \"J\""):
+    profile = Profile(direction="outbound", destination_number="+15551234", caller_id_name=cid_name,
                       caller_id_number="15168148111")
     ch = Channel(_Switch(), "3f1c0e9e-0000-4000-8000-000000000001", "sofia/gateway/gw/+15551234", profile, 1)
     for k, v in initial:
@@ -106,17 +113,21 @@ def test_cdr_variables_match_reference(seed):
         initial = [("direction", "outbound"), ("answer_stamp", "old"), ("end_epoch", "1"), ("x", "y")]
         if rng.random() < 0.5:
             initial.append(("last_app", rng.choice(["playback", ""])))
-        current_app = rng.choice([None, "socket", "park"])
-        ch = _channel(initial)
+        app_log = rng.choice([[], [("socket", "127.0.0.1:8084 async full")], [("park", None)],
+                              [("socket", "x"), ("playback", "a.wav")]])
+        cid_name = rng.choice(["O'Brien, \"J\"", ""])
+        digits = rng.choice(["", "1", "15#"])
+        ch = _channel(initial, cid_name)
         ch.created_us, ch.answered_us, ch.progress_us = created, answered, progress
         ch.progress_media_us, ch.hangup_us, ch.bridged_us = pmedia, hangup, bridged
-        ch.current_app = current_app
+        ch.app_log = list(app_log)
+        ch.dtmf_log = list(digits)
         end = hangup or None
         if end is None:  # a channel torn down without a hangup time takes the clock's: pin it
             end = ch.hangup_us = created + 5_000_000
         ch.set_cdr_vars()
-        ref = RefVars(_channel(initial).variables)
-        ref_set_cdr_vars(ref, created, answered, end, progress, pmedia, bridged, current_app, ch.profile)
+        ref = RefVars(_channel(initial, cid_name).variables)
+        ref_set_cdr_vars(ref, created, answered, end, progress, pmedia, bridged, app_log, ch.profile, digits)
         assert list(ch.variables.items()) == list(ref.variables.items())
 
 
