@@ -42,7 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--inbound-socket", default="", metavar="HOST:PORT",
                    help="where the dialplan sends inbound calls and extension originates "
                         "(`socket HOST:PORT async full`); empty: park")
-    p.add_argument("--recordings-dir", default="", help="base directory of relative record paths")
+    p.add_argument("--recordings-dir", default="", help="FreeSWITCH's recordings directory (the recordings_dir "
+                   "global variable; relative record paths are under sound_prefix, as in FreeSWITCH)")
     p.add_argument("--sounds-dir", default="", help="base directory of relative playback paths")
     p.add_argument("--hostname", default="", help="FreeSWITCH-Hostname reported in events")
     p.add_argument("--heartbeat", type=float, default=20.0, help="seconds between HEARTBEAT events (0: none)")

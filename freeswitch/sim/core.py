@@ -41,7 +41,7 @@ class SwitchConfig:
     sps: int = 30
     inbound_socket: str = ""          # where the dialplan sends inbound calls: `socket <addr> async full`
     hostname: str = field(default_factory=lambda: socket.gethostname() or "sim")
-    recordings_dir: str = ""          # base for relative record paths (FreeSWITCH's recordings dir)
+    recordings_dir: str = ""          # FreeSWITCH's recordings dir (relative record paths: sound_prefix)
     sounds_dir: str = ""              # base for relative playback paths (FreeSWITCH's sounds dir)
     heartbeat: float = 20.0           # real seconds between HEARTBEAT events (0: none)
 

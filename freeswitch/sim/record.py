@@ -18,11 +18,13 @@ log = logging.getLogger("freeswitch.sim")
 
 
 def resolve_record_path(channel: Channel, path: str) -> str:
-    """Relative paths are under the recordings directory, as in FreeSWITCH."""
+    """A relative path is under ``sound_prefix`` (the channel's, else the global one), as switch_ivr_record_file
+    and switch_ivr_record_session put it -- not under the recordings directory."""
     path = media.strip_params(path)
     if os.path.isabs(path):
         return path
-    base = channel.switch.config.recordings_dir or channel.switch.global_vars["recordings_dir"]
+    sw = channel.switch
+    base = channel.get_var("sound_prefix") or sw.global_vars.get("sound_prefix") or sw.config.sounds_dir or "."
     return os.path.join(base, path)
 
 
@@ -43,6 +45,12 @@ def app_record(channel: Channel, arg: str) -> None:
     if not channel.answered and not channel.early:
         channel.pre_answer()
     channel.set_var("playback_terminator_used", "")
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        # The file cannot be opened (record creates no directory, unlike record_session): record_function
+        # hangs the call up.
+        log.error("Error opening %s", path)
+        channel.hangup("DESTINATION_OUT_OF_ORDER")
+        return
     channel.set_var("silence_hits_exhausted", "false")
     terms = terminators_var(channel)
     talk = channel.behaviour.talk if channel.behaviour is not None else 3.0

@@ -19,10 +19,12 @@ simulator. Times are switch seconds: :meth:`Target.sleep` divides them by the si
 from __future__ import annotations
 
 import io
+import os
 import re
 import socket
 import threading
 import time
+import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -629,8 +631,27 @@ def socket_record(s: Session) -> None:
     """record with a 2 s limit while the carrier talks: record_ms, record_seconds, record_samples, file size."""
     esl, sock = s.socket_call("919900000001")
     _socket_start(sock, s)
-    _execute(sock, "record", "/tmp/vaani-capture-record.wav 2", s.t.timeout(5))
-    _socket_hangup_and_close(sock, s)
+    path = f"/tmp/vaani-capture-{uuidlib.uuid4().hex}.wav"
+    try:
+        _execute(sock, "record", f"{path} 2", s.t.timeout(5))
+        _socket_hangup_and_close(sock, s)
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+
+
+@interaction
+def socket_record_without_directory(s: Session) -> None:
+    """record into a directory that does not exist: the file cannot be opened and the call is hung up
+    (DESTINATION_OUT_OF_ORDER); a relative path would be under sound_prefix, not the recordings directory."""
+    esl, sock = s.socket_call("919900000001")
+    _socket_start(sock, s)
+    _execute(sock, "record", f"/tmp/vaani-capture-{uuidlib.uuid4().hex}/no/such/dir/x.wav 2", s.t.timeout(5))
+    sock.wait(lambda f: f.content_type == "text/disconnect-notice", s.t.timeout(5))
+    sock.settle()
+    sock.close()
+    esl.event("CHANNEL_DESTROY", s.t.timeout(5))
+    esl.settle()
 
 
 @interaction

@@ -52,9 +52,10 @@ HEADER_VALUES = {"Channel-Name", "Caller-Channel-Name", "Hangup-Cause", "Answer-
 
 
 @pytest.fixture(scope="module")
-def sim():
+def sim(tmp_path_factory):
     # The shipped dialplan's socket for inbound calls goes to a port the inbound_call interaction listens on.
-    with SimulatorProcess(speed=SPEED, scenario=CARRIER_SCENARIO, inbound_socket=f"127.0.0.1:{free_port()}") as s:
+    with SimulatorProcess(speed=SPEED, scenario=CARRIER_SCENARIO, inbound_socket=f"127.0.0.1:{free_port()}",
+                          recordings_dir=str(tmp_path_factory.mktemp("recordings"))) as s:
         yield s
 
 
