@@ -353,6 +353,9 @@ class Channel:
         self.set_var("endpoint_disposition", "ANSWER")  # switch_channel_perform_mark_answered sets it after the event
         self.set_callstate("ACTIVE")
         self.answered_evt.set()
+        from freeswitch.sim import hooks
+
+        hooks.api_on(self, "api_on_answer")
         return True
 
     def _media_up(self) -> None:
@@ -408,6 +411,9 @@ class Channel:
         self.set_vars([("hangup_cause", self.hangup_cause), ("hangup_cause_q850", str(Q850.get(self.hangup_cause, 0)))])
         self.set_callstate("HANGUP")
         sofia.on_hangup(self)
+        from freeswitch.sim import hooks
+
+        hooks.hangup_hook(self)
         self.set_state("CS_REPORTING")
         self.set_cdr_vars()
         self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause or "NORMAL_CLEARING")])

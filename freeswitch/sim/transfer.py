@@ -15,6 +15,14 @@ As FreeSWITCH 1.10 does it:
   The ``XML`` dialplan is the one we ship (the IVR's socket; see calls.dialplan_apps).
 * ``uuid_transfer <uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]`` (mod_commands): ``-bleg``
   transfers the leg named by ``bridge_to`` — and, when there is none, the named leg itself.
+* ``uuid_dual_transfer <uuid> <A-dest>[/<dialplan>[/<context>]] <B-dest>[/...]`` (mod_commands):
+  the leg's partner (``signal_bond``) to the B destination first, then the leg to the A one; a
+  destination ending in ``/inline`` is an inline extension (only the first ``/inline`` is looked at,
+  as strstr does).
+* ``intercept [-bleg] <uuid>`` (switch_ivr_intercept_session): the channel answers and is
+  uuid_bridged to ``<uuid>`` (``-bleg``: to its partner), whose own partner is hung up
+  (PICKED_OFF); ``intercept_unbridged_only``/``intercept_unanswered_only`` make it pass over a
+  bridged/answered leg.
 * ``uuid_broadcast <uuid> <path> [aleg|bleg|holdb|both]`` (switch_ivr_broadcast): ``app::args``
   queues that application (else ``playback <path>``) on the leg and/or its partner (``signal_bond``);
   a leg in a bridge runs it inside the bridge.
@@ -24,7 +32,8 @@ As FreeSWITCH 1.10 does it:
   ``*``) bridges the target to the held party (``att_xfer_result=success`` on the target); the
   target hanging up (or ``attxfer_cancel_key``, default ``#``) bridges the transferer back. A
   target that does not answer leaves everything as it was. ``attxfer_conf_key`` (three-way) is not
-  simulated: the digit is ignored.
+  simulated: the digit is ignored. The held party need not be bridged to the transferer: att_xfer
+  takes whatever ``signal_bond`` names (a party parked, its bond set with ``set``).
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ from freeswitch.sim.dialstring import DialStringError, parse_dialstring, separat
 log = logging.getLogger("freeswitch.sim")
 
 TRANSFER_USAGE = "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+DUAL_TRANSFER_USAGE = ("-USAGE: <uuid> <A-dest-exten>[/<A-dialplan>][/<A-context>] "
+                       "<B-dest-exten>[/<B-dialplan>][/<B-context>]\n")
 BROADCAST_USAGE = "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
 
 
@@ -126,6 +137,77 @@ def api_uuid_transfer(switch, arg, conn) -> str:
             else:
                 session_transfer(other, dest, dialplan, context)
     return "+OK\n" if session_transfer(ch, dest, dialplan, context) else "-ERR\n"
+
+
+def _true(value: str | None) -> bool:
+    """switch_true: yes/on/true/t/enabled/active/allow, or a number other than 0."""
+    v = (value or "").strip().lower()
+    return v in ("yes", "on", "true", "t", "enabled", "active", "allow") or (v.isdigit() and int(v) != 0)
+
+
+def _dual_destination(dest: str) -> tuple[str, str | None, str | None]:
+    """``exten[/dialplan[/context]]`` as dual_transfer_function splits it; ``.../inline`` keeps its slashes."""
+    at = dest.find("/inline")
+    if at >= 0 and at + len("/inline") == len(dest):
+        return dest[:at], "inline", None
+    exten, slash, rest = dest.partition("/")
+    if not slash:
+        return exten, None, None
+    dialplan, slash, context = rest.partition("/")
+    return exten, dialplan, context if slash else None
+
+
+@command("uuid_dual_transfer")
+def api_uuid_dual_transfer(switch, arg, conn) -> str:
+    """``uuid_dual_transfer <uuid> <A-dest> <B-dest>``: the partner to B-dest, then the leg to A-dest."""
+    argv = separate_string(arg or "", " ", limit=5)
+    if not (arg or "").strip() or len(argv) != 3:
+        return DUAL_TRANSFER_USAGE
+    a_dest, b_dest = _dual_destination(argv[1]), _dual_destination(argv[2])
+    ch = switch.channels.get(argv[0] or "")
+    if ch is None or not ch.is_up:
+        return "-ERR No such channel!\n"
+    # switch_core_session_get_partner: the partner by signal_bond (originate_signal_bond while dialling).
+    partner = switch.channels.get(ch.get_var("signal_bond") or ch.get_var("originate_signal_bond") or "")
+    if partner is not None and partner.is_up:
+        session_transfer(partner, *b_dest)
+    session_transfer(ch, *a_dest)
+    return "+OK\n"
+
+
+@app("intercept")
+def app_intercept(channel: Channel, arg: str) -> None:
+    """``intercept [-bleg] <uuid>``: take that leg over (uuid_bridge to it); its partner is hung up."""
+    argv = separate_string(arg or "", " ", limit=4)
+    if not argv or not argv[0]:
+        log.error("intercept on %s: usage: [-bleg] <uuid>", channel.uuid)
+        return
+    switch = channel.switch
+    uuid = argv[0]
+    if uuid.lower() == "-bleg":
+        if len(argv) < 2:
+            log.error("intercept on %s: usage: [-bleg] <uuid>", channel.uuid)
+            return
+        held = switch.channels.get(argv[1])
+        uuid = (held.get_var("originate_signal_bond") or held.get_var("signal_bond")) if held else None
+    r = switch.channels.get(uuid or "")
+    if r is None or not r.is_up:
+        return
+    partner = switch.channels.get(r.get_var("signal_bond") or r.get_var("originate_signal_bond") or "")
+    if partner is channel:
+        partner = None
+    if _true(channel.get_var("intercept_unbridged_only")) and r.bridged_to is not None:
+        return
+    if _true(channel.get_var("intercept_unanswered_only")) and r.answered:
+        return
+    channel.answer()
+    if not r.answered:
+        r.answer()
+    if partner is not None:
+        partner.set_var("park_after_bridge", "true")
+    bridge.uuid_bridge(channel, r)
+    if partner is not None:
+        partner.hangup("PICKED_OFF")
 
 
 # ---------------------------------------------------------------------------

@@ -273,3 +273,81 @@ def test_reply_texts(api, watch):
     assert run(api, f"uuid_setvar {a} max_forwards 1") == "+OK\n"
     assert run(api, f"uuid_transfer {a} 'bridge:user/102' inline") == "-ERR\n"
     assert hangups(watch, a)[a]["Hangup-Cause"] == "EXCHANGE_ROUTING_ERROR"
+
+
+def test_dual_transfer_moves_a_leg_and_its_partner_each_to_its_own_extension(api, watch, leg):
+    agent = leg("6080")
+    customer, bridge_app = agent.bridge("6081")
+    reply = run(api, f"uuid_dual_transfer {agent.uuid} 'set:moved=agent,park/inline' 'set:moved=customer,park/inline'")
+    assert reply == "+OK\n"
+    done, _ = agent.completed(bridge_app)
+    # Both were transferred (no B leg hung up, no A leg going on with its dialplan): the agent leaves the socket.
+    assert done.headers["Channel-State-Number"] == "2"
+    watch.mark()
+    assert not [e for e in watch.seen
+                if e.name == "CHANNEL_HANGUP" and e.headers["Unique-ID"] in (agent.uuid, customer)]
+    assert run(api, f"uuid_getvar {agent.uuid} moved") == "agent"
+    assert run(api, f"uuid_getvar {customer} moved") == "customer"
+    assert bridged(api, agent.uuid) is None and bridged(api, customer) is None
+    source = run(api, f"uuid_getvar {customer} transfer_source")
+    assert source.endswith(":bl_xfer:set:moved=customer,park/default/inline")
+    run(api, f"uuid_kill {customer}")
+
+
+def test_att_xfer_of_a_parked_party_lets_the_transferer_complete_at_once(api, watch, leg):
+    # The click2call agent is the A leg of its bridge: taken out of it first (uuid_dual_transfer), it consults
+    # with the customer parked, and hanging up hands the customer over without its session waiting for them.
+    agent = leg("6083")
+    customer, _ = agent.bridge("6084")
+    exten = f"m:^:set:signal_bond={customer}^att_xfer:sofia/gateway/gw/6085^intercept:{customer}"
+    assert run(api, f"uuid_dual_transfer {agent.uuid} '{exten}/inline' 'park/inline'") == "+OK\n"
+    target = bridge_event(watch, agent.uuid, not_b=customer)["Bridge-B-Unique-ID"]
+    assert run(api, f"uuid_getvar {agent.uuid} soft_holding_uuid") == customer and bridged(api, customer) is None
+    run(api, f"uuid_recv_dtmf {agent.uuid} *")
+    bridge_event(watch, target, customer)
+    assert run(api, f"uuid_getvar {target} att_xfer_result") == "success"
+    assert hangups(watch, agent.uuid)[agent.uuid]["Hangup-Cause"] == "NORMAL_CLEARING"
+    assert bridged(api, customer) == target and run(api, f"uuid_exists {customer}") == "true"
+    run(api, f"uuid_kill {target}")
+    hangups(watch, customer)
+
+
+def test_intercept_bridges_to_a_leg_and_hangs_up_its_partner(api, watch):
+    a = run(api, "originate sofia/gateway/gw/6086 &bridge(sofia/gateway/gw/6087)").split()[1]
+    b = bridge_event(watch, a)["Bridge-B-Unique-ID"]
+    c = run(api, f"originate sofia/gateway/gw/6088 &intercept({b})").split()[1]
+    bridge_event(watch, c, b)
+    hangup = watch.wait(lambda e: e.name == "CHANNEL_HANGUP" and e.headers["Unique-ID"] == a)
+    assert hangup.headers["Hangup-Cause"] == "PICKED_OFF"
+    assert bridged(api, c) == b
+    run(api, f"uuid_kill {c}")
+    hangups(watch, b, a)
+
+
+def test_api_on_answer_and_api_hangup_hook_run_their_commands(api, watch):
+    parked = run(api, "originate sofia/gateway/gw/6090 &park()").split()[1]
+    hooked = run(api, f"originate {{api_on_answer='uuid_setvar {parked} seen_answer yes',"
+                      f"api_hangup_hook='uuid_kill {parked}'}}sofia/gateway/gw/6091 &park()").split()[1]
+    assert run(api, f"uuid_getvar {parked} seen_answer") == "yes"
+    run(api, f"uuid_kill {hooked}")
+    # The hook runs in the hangup state, before the hooked leg's CHANNEL_HANGUP_COMPLETE.
+    first = watch.wait(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.headers["Unique-ID"] in (parked, hooked))
+    hangup = watch.wait(lambda e: e.name == "CHANNEL_HANGUP" and e.headers["Unique-ID"] == parked)
+    assert watch.seen.index(hangup) < watch.seen.index(first)
+    assert hangups(watch, parked)[parked]["Hangup-Cause"] == "NORMAL_CLEARING"
+    # uuid_setvar without a value unsets: a hook so removed does nothing.
+    other = run(api, "originate sofia/gateway/gw/6092 &park()").split()[1]
+    unhooked = run(api, f"originate {{api_hangup_hook='uuid_kill {other}'}}sofia/gateway/gw/6093 &park()").split()[1]
+    assert run(api, f"uuid_setvar {unhooked} api_hangup_hook") == "+OK\n"
+    run(api, f"uuid_kill {unhooked}")
+    hangups(watch, unhooked)
+    assert run(api, f"uuid_exists {other}") == "true"
+    run(api, f"uuid_kill {other}")
+
+
+def test_dual_transfer_reply_texts(api):
+    usage = ("-USAGE: <uuid> <A-dest-exten>[/<A-dialplan>][/<A-context>] "
+             "<B-dest-exten>[/<B-dialplan>][/<B-context>]\n")
+    assert run(api, "uuid_dual_transfer") == usage
+    assert run(api, f"uuid_dual_transfer {uuidlib.uuid4()} park/inline") == usage
+    assert run(api, f"uuid_dual_transfer {uuidlib.uuid4()} park/inline park/inline") == "-ERR No such channel!\n"
