@@ -2,7 +2,7 @@
 
 A short-lived inbound ESL connection is opened to the node the call runs on
 (its ``host:port`` from the attempt; the password from FREESWITCH_NODES), the
-command is sent, and the connection is closed. Control requests are rare, so a
+commands are sent, and the connection is closed. Control requests are rare, so a
 dedicated connection costs little and cannot disturb the dialer's event
 connection.
 
@@ -20,11 +20,27 @@ the app's ``<dial>`` bridged. The partner is read from the leg's ``bridge_to``.
   ``<dial>``) is hung up, a partner that was the A leg (the click2call agent)
   carries on with its app, which ends. A customer in the IVR with nobody bridged
   is moved too. The IVR runtime lets go of a leg that leaves its socket.
-* 1, attended transfer: the agent consults ``transfer_to`` —
-  ``uuid_broadcast <agent> 'att_xfer::<target>' aleg`` runs ``att_xfer`` on the
-  agent's leg inside its bridge with the customer. The agent hanging up (or
-  pressing ``*``) bridges the customer to the target; ``#`` (or the target
-  hanging up) takes the agent back to the customer.
+* 1, attended transfer: the agent consults ``transfer_to`` while the customer
+  waits; the agent hanging up (or pressing ``*``) bridges the customer to the
+  target; ``#`` (or the target hanging up, or not answering) takes the agent
+  back to the customer. FreeSWITCH's ``att_xfer`` does it, run on the agent:
+
+  - when the agent is its bridge's B leg (an IVR call's ``<dial>``):
+    ``uuid_broadcast <agent> 'att_xfer::<target>' aleg``, inside that bridge;
+  - when the agent is the A leg (click2call, callback: the agent's leg runs the
+    ``bridge``), not inside it: switch_ivr_multi_threaded_bridge, once an A leg's
+    side of a bridge is over, waits while its B leg is in CS_EXCHANGE_MEDIA, and
+    the customer att_xfer hands to the target is, as the B leg of that new
+    bridge — the agent's session (its CHANNEL_HANGUP_COMPLETE, the CDR, the IVR
+    runtime's facts) would wait for the customer's whole call with the target.
+    So ``uuid_dual_transfer`` first takes both out of the bridge: the customer
+    to ``park``, the agent to an inline extension that runs ``att_xfer`` with the
+    customer as its held party (``signal_bond``), then — the target did not
+    answer — ``intercept`` of the customer. Before that the agent gets
+    ``api_hangup_hook=uuid_kill <customer>``, which the target's answer removes
+    (its ``api_on_answer``), so that an agent hanging up while the target still
+    rings does not leave the customer parked (see :func:`attended_commands`).
+
 * 2, hangup (``uuid_kill``); 3, start recording into RECORDINGS_DIR (``uuid_record``).
 
 A transfer needs a customer to move (and, for 1, an agent bridged to it):
@@ -79,9 +95,9 @@ def _inline(app: str, target: str) -> str:
     return f"m:^:{app}:{target}" if "," in target else f"{app}:{target}"
 
 
-def transfer_command(call_type: str, channel: str, partner: str | None, modify_type: str, target: str,
-                     consulting: bool = False) -> str:
-    """The ESL command of a blind (``"0"``) or attended (``"1"``) transfer; ApiError (409) when it cannot be done.
+def transfer_commands(call_type: str, channel: str, partner: str | None, modify_type: str, target: str,
+                     consulting: bool = False) -> list[str]:
+    """The ESL commands of a blind (``"0"``) or attended (``"1"``) transfer; ApiError (409) when it cannot be done.
 
     ``partner`` is the uuid bridged to ``channel`` (its ``bridge_to``), or None; ``consulting``: the
     agent is in an attended transfer already (then its partner is the target it consults, and the
@@ -95,11 +111,35 @@ def transfer_command(call_type: str, channel: str, partner: str | None, modify_t
         if customer is None:
             raise ApiError(f"channel {channel!r}: the customer is not connected yet, there is nobody to transfer",
                            kind="conflict", field="channel")
-        return f"uuid_transfer {customer} '{_inline('bridge', target)}' inline"
+        return [f"uuid_transfer {customer} '{_inline('bridge', target)}' inline"]
     if customer is None or agent is None:
         raise ApiError(f"channel {channel!r}: an attended transfer needs the call connected to a second party, "
                        f"and it has none", kind="conflict", field="channel")
-    return f"uuid_broadcast {agent} 'att_xfer::{target}' aleg"
+    if call_type in AGENT_FIRST:
+        return attended_commands(agent, customer, target)
+    return [f"uuid_broadcast {agent} 'att_xfer::{target}' aleg"]
+
+
+def attended_commands(agent: str, customer: str, target: str) -> list[str]:
+    """An attended transfer by an agent that is the A leg of its bridge with the customer (see the module doc).
+
+    1. ``api_hangup_hook=uuid_kill <customer>`` on the agent: an agent who hangs up before the target
+       answers takes the waiting customer along (FreeSWITCH would have hung the customer up with the
+       bridge). Set before anything moves, so that no moment is without it.
+    2. ``uuid_dual_transfer``: the customer (the agent's partner) to ``park``, the agent to ``att_xfer``
+       with the customer as its held party. The target's ``api_on_answer`` removes the hook: from then on
+       the agent hanging up is what hands the customer over. If the target does not answer, the agent
+       takes the customer back (``intercept``); ``#`` or the target hanging up bridges them back already.
+
+    The agent leaves its socket here (the IVR runtime lets go of it); the customer is on nobody's
+    bridge while parked, so no session waits on its state.
+    """
+    unhook = f"api_on_answer=uuid_setvar {agent} api_hangup_hook"
+    consult = f"{{{unhook},{target[1:]}" if target.startswith("{") else f"{{{unhook}}}{target}"
+    agent_exten = (f"m:^:set:signal_bond={customer}^att_xfer:{consult}^unset:api_hangup_hook"
+                   f"^intercept:{customer}")
+    return [f"uuid_setvar {agent} api_hangup_hook uuid_kill {customer}",
+            f"uuid_dual_transfer {agent} '{agent_exten}/inline' 'park/inline'"]
 
 
 def command_for(channel: str, modify_type: str) -> tuple[str, str, dict[str, Any]]:
@@ -187,7 +227,20 @@ def modify(node: str | None, channel: str, modify_type: str, transfer_to: str | 
             agent = channel if call_type in AGENT_FIRST else partner
             # att_xfer marks the transferer with the party it holds (soft_holding_uuid) while it consults.
             consulting = agent is not None and esl.var(agent, "soft_holding_uuid", gone_ok=True) is not None
-            esl.api(transfer_command(call_type, channel, partner, modify_type, target, consulting))
+            commands = transfer_commands(call_type, channel, partner, modify_type, target, consulting)
+            done = 0
+            try:
+                for command in commands:
+                    esl.api(command)
+                    done += 1
+            except ApiError:
+                if done:
+                    # The agent's hook is on but it was not transferred: it must not take the customer along.
+                    try:
+                        esl.api(f"uuid_setvar {agent} api_hangup_hook")
+                    except ApiError:
+                        pass
+                raise
             return TRANSFER_MESSAGES[modify_type], {}
         command, message, extra = command_for(channel, modify_type)
         esl.api(command)

@@ -179,11 +179,7 @@ def test_click2call_blind_transfer_moves_the_customer_and_drops_the_agent(live):
     assert wait_for(lambda: live.hangup_cause(agent)) == "NORMAL_CLEARING"
     wait_for(lambda: not live.exists(agent))
 
-    def cdr():
-        rows = live.stack.cpaas("POST", "/api/get_cdr_by_request_id", acct,
-                                json={"request_id": request_id}).json()["response"].get("result") or []
-        return rows and rows[0]
-    row = wait_for(cdr)
+    row = wait_for(lambda: cdr_of(live, acct, request_id))
     # The call's record (the agent's leg) is closed while the customer still talks to the target.
     assert live.exists(customer) and live.partner(customer) == target
     assert row["uniqueid"] == agent and row["call_status"] == "ANSWERED" and row["dial_status"] == "ANSWER"
@@ -216,37 +212,78 @@ def test_campaign_blind_transfer_takes_the_customer_out_of_the_ivr(live):
         assert row.app_errors == []
 
 
+def cdr_of(live, acct, request_id: str):
+    """The call's CDR as get_cdr_by_request_id answers it, once there is one."""
+    rows = live.stack.cpaas("POST", "/api/get_cdr_by_request_id", acct,
+                            json={"request_id": request_id}).json()["response"].get("result") or []
+    return rows and rows[0]
+
+
 def test_click2call_attended_transfer_consults_then_hands_over(live):
     acct, request_id, agent, customer = click2call(live, "919900000111", "919900000112")
     r = live.modify(acct, channel=agent, modify_type="1", transfer_to=TARGET)
     assert r.json()["response"] == {"message": "attended transfer started successfully", "success": "true"}, r.text
-    # The agent talks to the target; the customer waits, still the agent's.
+    # The agent talks to the target; the customer waits, held by the agent.
     target = wait_for(lambda: (p := live.partner(agent)) not in (None, customer) and p)
     assert live.dest(target) == TARGET
-    assert live.partner(customer) == agent and live.exists(customer)
+    assert live.exists(customer) and live.api(f"uuid_getvar {agent} soft_holding_uuid") == customer
     busy = live.modify(acct, channel=agent, modify_type="0", transfer_to="919900000304")
     assert busy.status_code == 409 and "in progress" in busy.json()["response"]["message"], busy.text
     assert live.api(f"uuid_recv_dtmf {agent} *").startswith("+OK")  # the agent completes the transfer
     wait_for(lambda: live.partner(customer) == target)
     assert live.api(f"uuid_getvar {target} att_xfer_result") == "success"
-    assert wait_for(lambda: live.hangup_cause(agent, "CHANNEL_HANGUP")) == "NORMAL_CLEARING"
     assert live.bridged(target, customer)
-    # As on a real FreeSWITCH, the agent's session (the A leg of the bridge whose B leg was handed over)
-    # only completes once the customer's new bridge ends: its record comes then.
-    assert live.hangup_cause(agent) is None
+    # The agent's session completes at once — CHANNEL_HANGUP_COMPLETE, the CDR, the IVR runtime's facts —
+    # while the customer talks to the target (the agent was no longer the A leg of the customer's bridge).
+    assert wait_for(lambda: live.hangup_cause(agent)) == "NORMAL_CLEARING"
+    wait_for(lambda: not live.exists(agent))
+    row = wait_for(lambda: cdr_of(live, acct, request_id))
+    ivr_half(live, agent)
+    assert live.exists(customer) and live.partner(customer) == target and live.hangup_cause(customer) is None
+    assert row["uniqueid"] == agent and row["call_status"] == "ANSWERED" and row["dial_status"] == "ANSWER"
+    with live.stack.session() as s:
+        cdr = s.scalars(select(Cdr).where(Cdr.uniqueid == agent)).one()
+        assert [(d["number"], d["status"]) for d in cdr.dial_results] == [("+919900000112", "answered")]
+        assert cdr.hangup_cause == "NORMAL_CLEARING" and cdr.app_errors == []
     live.api(f"uuid_kill {target}")
     wait_for(lambda: live.hangup_cause(customer))
-    assert wait_for(lambda: live.hangup_cause(agent)) == "NORMAL_CLEARING"
-
-    def cdr():
-        rows = live.stack.cpaas("POST", "/api/get_cdr_by_request_id", acct,
-                                json={"request_id": request_id}).json()["response"].get("result") or []
-        return rows and rows[0]
-    row = wait_for(cdr)
-    assert row["uniqueid"] == agent and row["call_status"] == "ANSWERED"
     ended = {e.headers["Unique-ID"]: int(e.headers["variable_end_uepoch"]) for e in live.events
              if e.name == "CHANNEL_HANGUP_COMPLETE"}
     assert ended[agent] < ended[customer]  # the agent's call ended at the hand-over
+
+
+def test_click2call_agent_leaving_before_the_target_answers_ends_the_customer_call(live):
+    acct, request_id, agent, customer = click2call(live, "919900000121", "919900000122")
+    r = live.modify(acct, channel=agent, modify_type="1", transfer_to="919900000408")  # rings, never answers
+    assert r.status_code == 200, r.text
+    wait_for(lambda: live.api(f"uuid_getvar {agent} soft_holding_uuid") == customer)
+    assert live.exists(customer) and live.partner(customer) is None
+    live.api(f"uuid_kill {agent}")  # the agent gives up while the target rings
+    # Nobody is left to hand the customer to: it is hung up, not left parked.
+    assert wait_for(lambda: live.hangup_cause(customer)) == "NORMAL_CLEARING"
+    assert wait_for(lambda: live.hangup_cause(agent)) == "NORMAL_CLEARING"
+    assert wait_for(lambda: cdr_of(live, acct, request_id))["uniqueid"] == agent
+
+
+def test_click2call_attended_transfer_not_answered_or_cancelled_takes_the_agent_back(live):
+    acct, request_id, agent, customer = click2call(live, "919900000131", "919900000132")
+    # A busy target: the agent is back with the customer at once.
+    r = live.modify(acct, channel=agent, modify_type="1", transfer_to="919900000486")
+    assert r.status_code == 200, r.text
+    wait_for(lambda: live.partner(agent) == customer and live.partner(customer) == agent)
+    assert live.api(f"uuid_getvar {agent} api_hangup_hook") == "_undef_"
+    # Again, now cancelled with #: the target is hung up and the agent takes the customer back.
+    r = live.modify(acct, channel=agent, modify_type="1", transfer_to=TARGET)
+    assert r.status_code == 200, r.text
+    target = wait_for(lambda: (p := live.partner(agent)) not in (None, customer) and p)
+    assert live.api(f"uuid_recv_dtmf {agent} #").startswith("+OK")
+    assert wait_for(lambda: live.hangup_cause(target)) == "NORMAL_CLEARING"
+    wait_for(lambda: live.partner(agent) == customer and live.partner(customer) == agent)
+    assert live.hangup_cause(agent) is None and live.hangup_cause(customer) is None
+    # The agent hanging up now ends the call as any bridge does.
+    live.api(f"uuid_kill {agent}")
+    assert wait_for(lambda: live.hangup_cause(customer)) == "NORMAL_CLEARING"
+    assert wait_for(lambda: cdr_of(live, acct, request_id))["uniqueid"] == agent
 
 
 def test_campaign_attended_transfer_completes_when_the_agent_hangs_up(live):
