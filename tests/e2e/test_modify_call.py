@@ -77,16 +77,36 @@ def test_record_blind_transfer_and_hangup_of_an_ivr_call(platform, app):
           f"hangup cause {hc.get('Hangup-Cause')}")
 
 
+def _cdr(p, uniqueid):
+    """The call's CDR once both halves are in (the hangup event and the IVR runtime's facts), else None."""
+    from sqlalchemy import select
+
+    from dialer.store import db
+    from dialer.store.models import Cdr
+
+    with db.session_scope(p.db_url) as s:
+        row = s.scalars(select(Cdr).where(Cdr.uniqueid == uniqueid, Cdr.hangup_recorded.is_(True),
+                                          Cdr.ivr_recorded.is_(True))).first()
+        if row is not None:
+            s.expunge(row)
+        return row
+
+
+def _click2call(p, acct, agent_number, customer_number):
+    r = p.cpaas("POST", "/api/click2call", acct, json={
+        "agent_number": agent_number, "caller_id": "15168148111", "destination_number": customer_number})
+    assert r.status_code == 200, r.text
+    agent = _leg(p, agent_number)
+    customer = _leg(p, customer_number)
+    wait_for(lambda: _bridged(p, agent, customer), 30, what="agent and customer bridged")
+    return agent, customer
+
+
 def test_attended_transfer_of_a_click2call(platform):
     p = platform
     acct = p.account()
     # The agent (…312) hangs up by itself about 14 s after answering: that completes the attended transfer.
-    r = p.cpaas("POST", "/api/click2call", acct, json={
-        "agent_number": "919980000312", "caller_id": "15168148111", "destination_number": "919980000004"})
-    assert r.status_code == 200, r.text
-    agent = _leg(p, "919980000312")
-    customer = _leg(p, "919980000004")
-    wait_for(lambda: _bridged(p, agent, customer), 30, what="agent and customer bridged")
+    agent, customer = _click2call(p, acct, "919980000312", "919980000004")
     r = _modify(p, acct, agent, 1, "919980000005")
     assert r.status_code == 200, r.text
     target = _leg(p, "919980000005")
@@ -94,9 +114,41 @@ def test_attended_transfer_of_a_click2call(platform):
     wait_for(lambda: p.events.of("CHANNEL_HANGUP_COMPLETE", **{"Unique-ID": agent}), 40,
              what=f"the agent leaving (event log errors: {getattr(p.events, 'errors', [])})")
     wait_for(lambda: _bridged(p, customer, target), 30, what="the customer handed over to the target")
+    # The click2call is over for the platform while the customer talks to the target: its record is complete.
+    row = wait_for(lambda: _cdr(p, agent), 30, what="the click2call's CDR with the IVR runtime's facts")
+    assert not p.events.of("CHANNEL_HANGUP_COMPLETE", **{"Unique-ID": customer})
+    assert row.dial_status == "ANSWER" and row.hangup_cause == "NORMAL_CLEARING", (row.dial_status, row.hangup_cause)
+    assert [d["status"] for d in row.dial_results] == ["answered"], row.dial_results
     e = p.esl()
     try:
         e.api(f"uuid_kill {customer}")
     finally:
         e.close()
-    print("\nattended transfer: agent consulted the target, hung up, customer bridged to the target")
+    print(f"\nattended transfer: agent consulted the target, hung up, customer bridged to the target; "
+          f"CDR billsec {row.billsec}")
+
+
+def test_attended_transfer_the_target_refuses_or_the_agent_abandons(platform):
+    p = platform
+    acct = p.account()
+    # A busy target: the agent is back with the customer at once; its own hangup (…312, ~14 s) then ends both.
+    # (Every agent number here is new: _leg finds a number's latest channel.)
+    agent, customer = _click2call(p, acct, "919980001312", "919980000014")
+    r = _modify(p, acct, agent, 1, "919980000486")
+    assert r.status_code == 200, r.text
+    wait_for(lambda: len(_bridged(p, agent, customer)) >= 2, 30, what="the agent back with the customer")
+    wait_for(lambda: p.events.of("CHANNEL_HANGUP_COMPLETE", **{"Unique-ID": customer}), 40, what="the call ending")
+    wait_for(lambda: p.events.of("CHANNEL_HANGUP_COMPLETE", **{"Unique-ID": agent}), 10, what="the agent's end")
+    # A target that never answers, and the agent hangs up while it rings: the customer is not left waiting.
+    agent, customer = _click2call(p, acct, "919980002312", "919980000024")
+    r = _modify(p, acct, agent, 1, "919980000480")
+    assert r.status_code == 200, r.text
+    _leg(p, "919980000480")
+    hc = wait_for(lambda: p.events.of("CHANNEL_HANGUP_COMPLETE", **{"Unique-ID": customer}), 40,
+                  what="the waiting customer hung up")[0]
+    assert p.events.of("CHANNEL_HANGUP_COMPLETE", **{"Unique-ID": agent})
+    assert not [e for e in p.events.of("CHANNEL_BRIDGE") if customer in (e.get("Bridge-A-Unique-ID"),
+                                                                          e.get("Bridge-B-Unique-ID"))][1:]
+    wait_for(lambda: _cdr(p, agent), 30, what="the abandoned click2call's CDR")
+    print(f"\nattended transfer refused: agent back with the customer; abandoned: customer hung up "
+          f"({hc.get('Hangup-Cause')})")
