@@ -180,6 +180,15 @@ class Platform:
         return requests.request(method, f"{self.base}/api/v1/Accounts/{acct.account_id}{path}", headers=headers,
                                 timeout=30, **kw)
 
+    def request_cdrs(self, acct, request_id: str, timeout: float = 90, what: str = "the request's CDRs") -> list:
+        """Seed 002 ``get_cdr_by_request_id`` once every record of ``request_id`` has its call_status."""
+        def cdrs():
+            r = self.cpaas("POST", "/api/get_cdr_by_request_id", acct, json={"request_id": request_id})
+            rows = r.json()["response"].get("result") or []
+            return rows if rows and all(c.get("call_status") for c in rows) else None
+
+        return wait_for(cdrs, timeout, every=1, what=what)
+
     def caller(self, called: str, caller_id: str, scenario: str = "caller_uac.xml", **keys) -> Sipp:
         """A sipp UAC calling ``called`` on our SIP profile from ``caller_id``."""
         port = free_port()

@@ -75,12 +75,7 @@ def test_click2call_bridges_agent_and_destination_and_records(platform):
     assert r.status_code == 200, r.text
     request_id = r.json()["response"]["request_id"]
 
-    def cdrs():
-        r = p.cpaas("POST", "/api/get_cdr_by_request_id", acct, json={"request_id": request_id})
-        rows = r.json()["response"].get("result") or []
-        return rows if rows and all(c.get("call_status") for c in rows) else None
-
-    rows = wait_for(cdrs, 90, every=1, what="the click2call CDR")
+    rows = p.request_cdrs(acct, request_id, what="the click2call CDR")
     c = rows[0]
     assert c["dial_status"] == "ANSWER" and c["agent_number"] == "919930000312", c
     assert c["customer_number"] == "919930000002" and float(c["billsec"]) > 5, c
@@ -108,12 +103,7 @@ def test_otp_call_spoken_by_flite_as_often_as_asked(platform):
     assert r.status_code == 200, r.text
     request_id = r.json()["response"]["request_id"]
 
-    def cdrs():
-        r = p.cpaas("POST", "/api/get_cdr_by_request_id", acct, json={"request_id": request_id})
-        rows = r.json()["response"].get("result") or []
-        return rows if rows and all(c.get("call_status") for c in rows) else None
-
-    c = wait_for(cdrs, 90, every=1, what="the OTP CDR")[0]
+    c = p.request_cdrs(acct, request_id, what="the OTP CDR")[0]
     assert c["dial_status"] == "ANSWER", c
     speaks = [e for e in p.events.of("CHANNEL_EXECUTE", **{"Unique-ID": c["uniqueid"]})
               if e.get("Application") == "speak"]
