@@ -65,7 +65,11 @@ class RealFreeSwitch:
         """Start FreeSWITCH in the background and wait until its event socket answers; returns its pid."""
         if self.pid():
             return self.pid()
+        if not self.binary.is_file():
+            raise RealFsError(f"no FreeSWITCH at {self.binary} (set FREESWITCH_PREFIX to its install prefix)")
         d = self.dirs()
+        if not (d["conf"] / "freeswitch.xml").is_file() or not d["log"].is_dir():
+            raise RealFsError(f"no configuration in {d['conf']}: run `python -m freeswitch.realfs setup` first")
         args = [str(self.binary), "-nonat", "-nc", "-nf", "-conf", str(d["conf"]), "-log", str(d["log"]),
                 "-db", str(d["db"]), "-run", str(d["run"]), "-temp", str(d["temp"]), "-cache", str(d["cache"]),
                 "-recordings", str(d["recordings"]), "-storage", str(d["storage"])]

@@ -81,3 +81,15 @@ def test_not_a_freeswitch_tree(tmp_path, capsys):
 def test_bad_variable_is_refused(stock):
     with pytest.raises(ConfError, match="cannot set"):
         install_conf(stock, {"vaani_esl_password": 'a"b'})
+
+
+def test_start_without_freeswitch_or_setup_is_a_readable_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FREESWITCH_PREFIX", str(tmp_path / "nope"))
+    assert main(["start"]) == 1
+    assert "no FreeSWITCH at" in capsys.readouterr().err
+    (tmp_path / "fs" / "bin").mkdir(parents=True)
+    (tmp_path / "fs" / "bin" / "freeswitch").write_text("")
+    monkeypatch.setenv("FREESWITCH_PREFIX", str(tmp_path / "fs"))
+    assert main(["start"]) == 1
+    assert "run `python -m freeswitch.realfs setup` first" in capsys.readouterr().err
