@@ -153,7 +153,7 @@ def test_caller_hangs_up_during_a_dial(rig):
     app.route("/ivr", lambda p: ('<response><dial timeout="20000">919900000005</dial>'
                                  '<playtext>after the dial</playtext></response>')
               if p["event"] == "NewCall" else "<response/>")
-    uuid = rig.call(CallSpec(call_type="campaign", app_url=app.url("/ivr")), hangup_after=4)
+    uuid = rig.call(CallSpec(call_type="campaign", app_url=app.url("/ivr")), hangup_after=12)
     call = rig.wait(uuid)
     events = [r["params"] for r in app.requests_to("/ivr")]
     assert [e["event"] for e in events] == ["NewCall", "Hangup"]
