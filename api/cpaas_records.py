@@ -19,7 +19,7 @@ from api.auth import cpaas_account
 from api.cpaas import PREFIX, bp, ok, own_campaign
 from api.endpoints import endpoint
 from api.errors import ApiError
-from dialer import records
+from dialer import cdr_reports
 from dialer.store.models import Attempt, Cdr
 
 # The routes below are added to api.cpaas.bp (seed 002 is one blueprint).
@@ -28,10 +28,10 @@ LIVE_STATES = ("dialing", "ringing", "answered")
 
 
 def cdr_json(row: Cdr) -> dict[str, Any]:
-    """One CDR in seed 002's shape (``dialer.records.to_seed``) plus the recording's URL."""
+    """One CDR in seed 002's shape (``dialer.cdr_reports.to_seed``) plus the recording's URL."""
     from api.recordings import recording_url
 
-    out = records.to_seed(row)
+    out = cdr_reports.to_seed(row)
     out["recording_url"] = recording_url(row.recording_name) if row.recording_name else ""
     return out
 
@@ -78,11 +78,11 @@ def get_cdr_by_campaign_id(data: dict[str, Any]):
 
 
 def cdr_statistics(account_id: str, campaign_id: str | None = None) -> dict[str, list[int]]:
-    """Counts per dial status, as seed 002 shows them (each wrapped in a list); ``dialer.records`` counts."""
+    """Counts per dial status, as seed 002 shows them (each wrapped in a list); ``dialer.cdr_reports`` counts."""
     with store.session() as s:
         if campaign_id:
-            return records.get_campaign_cdr_statistics(s, account_id, campaign_id)
-        return records.get_cdr_statistics(s, account_id)
+            return cdr_reports.get_campaign_cdr_statistics(s, account_id, campaign_id)
+        return cdr_reports.get_cdr_statistics(s, account_id)
 
 
 @endpoint(bp, "GET", "/get_cdr_statistics", dialect="cpaas", auth=cpaas_account, blueprint_prefix=PREFIX,

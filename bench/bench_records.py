@@ -16,7 +16,7 @@ import uuid
 import sqlalchemy as sa
 
 from config import load
-from dialer import records
+from dialer import cdr_reports, records
 from dialer.store import accounts, db
 from ivr.call_spec import CallFacts, CallSpec
 
@@ -49,9 +49,9 @@ def _run(url: str) -> dict:
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
     with db.session_scope(url) as s:
         t0 = time.perf_counter()
-        page = records.get_cdr_by_date(s, "account_1", day, day, record_count=CALLS)
+        page = cdr_reports.get_cdr_by_date(s, "account_1", day, day, record_count=CALLS)
         t1 = time.perf_counter()
-        records.get_cdr_statistics(s, "account_1")
+        cdr_reports.get_cdr_statistics(s, "account_1")
         t2 = time.perf_counter()
     db.dispose(url)
     return {

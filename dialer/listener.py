@@ -44,7 +44,7 @@ from dialer import campaigns as _campaigns
 from dialer import lua as _lua
 from dialer import pacing as _pacing
 from dialer.store import db
-from dialer.records import dial_status_for
+from dialer.dial_status import dial_status_for
 from dialer.store.models import CallRequest, Contact, utcnow
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -10,7 +10,7 @@ import redis
 from rq import Queue
 from sqlalchemy import func, select
 
-from dialer import records
+from dialer import cdr_reports, dial_status, records
 from dialer.store import db
 from dialer.store.models import Attempt, CallbackDelivery, CallRequest, Campaign, Cdr, ContactList
 from ivr.call_spec import FACTS_JOB, CallFacts, CallSpec, ClickToCall
@@ -18,22 +18,22 @@ from tests.dialer.store_helpers import cfg, hangup_headers, make_account, run_qu
 
 
 def test_dial_status_table():
-    assert records.dial_status_for("NORMAL_CLEARING", True) == "ANSWER"
-    assert records.dial_status_for("USER_BUSY", True) == "ANSWER"  # answered wins over the cause
-    assert records.dial_status_for("USER_BUSY", False) == "BUSY"
-    assert records.dial_status_for("NO_ANSWER", False) == "NOANSWER"
-    assert records.dial_status_for("ORIGINATOR_CANCEL", False) == "CANCEL"
-    assert records.dial_status_for("UNALLOCATED_NUMBER", False) == "CHANUNAVAIL"
-    assert records.dial_status_for("-ERR NORMAL_CIRCUIT_CONGESTION", False) == "CONGESTION"
-    assert records.dial_status_for("SOMETHING_NEW", False) == "CHANUNAVAIL"
-    assert set(records.DIAL_STATUS_BY_CAUSE.values()) <= set(records.DIAL_STATUSES)
+    assert dial_status.dial_status_for("NORMAL_CLEARING", True) == "ANSWER"
+    assert dial_status.dial_status_for("USER_BUSY", True) == "ANSWER"  # answered wins over the cause
+    assert dial_status.dial_status_for("USER_BUSY", False) == "BUSY"
+    assert dial_status.dial_status_for("NO_ANSWER", False) == "NOANSWER"
+    assert dial_status.dial_status_for("ORIGINATOR_CANCEL", False) == "CANCEL"
+    assert dial_status.dial_status_for("UNALLOCATED_NUMBER", False) == "CHANUNAVAIL"
+    assert dial_status.dial_status_for("-ERR NORMAL_CIRCUIT_CONGESTION", False) == "CONGESTION"
+    assert dial_status.dial_status_for("SOMETHING_NEW", False) == "CHANUNAVAIL"
+    assert set(dial_status.DIAL_STATUS_BY_CAUSE.values()) <= set(dial_status.DIAL_STATUSES)
 
 
 def test_every_table_entry_is_documented():
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "cdr.md").read_text()
-    for cause, status in records.DIAL_STATUS_BY_CAUSE.items():
+    for cause, status in dial_status.DIAL_STATUS_BY_CAUSE.items():
         assert f"| `{cause}` | {status} |" in doc
 
 
@@ -65,7 +65,7 @@ def _snapshot(url):
         deliveries = s.scalar(select(func.count()).select_from(CallbackDelivery))
         out = []
         for r in rows:
-            d = records.to_seed(r)
+            d = cdr_reports.to_seed(r)
             d.pop("id")
             out.append((d, r.recordings, r.media_duration, r.hangup_recorded, r.ivr_recorded, r.callback_queued))
         return out, deliveries
@@ -159,7 +159,7 @@ def test_originate_refused_without_channel(store, cfg):
     with db.session_scope(store) as s:
         row = s.scalars(select(Cdr)).one()
         assert (row.uniqueid, row.dial_status, row.call_status) == (None, "CHANUNAVAIL", "FAILED")
-        assert records.to_seed(row)["uniqueid"] == ""
+        assert cdr_reports.to_seed(row)["uniqueid"] == ""
     with pytest.raises(ValueError, match="unknown attempt"):
         records.handle_originate_failure("nope", "-ERR X", cfg=cfg)
 
@@ -172,7 +172,7 @@ def test_click2call_record_names_agent_and_customer(store, cfg):
     u = str(uuid.uuid4())
     records.handle_channel_hangup(hangup_headers(u, spec=spec), cfg=cfg)
     with db.session_scope(store) as s:
-        seed = records.to_seed(s.scalars(select(Cdr)).one())
+        seed = cdr_reports.to_seed(s.scalars(select(Cdr)).one())
     assert (seed["agent_number"], seed["customer_number"], seed["destination_context"]) == (
         "919979270001", "918000680001", "click2call")
 
@@ -205,17 +205,17 @@ def test_campaign_records_dnd_and_statistics(store, cfg):
         call_type="otp", account_id="account_2", called_number="+919979270009")), cfg=cfg)
 
     with db.session_scope(store) as s:
-        stats = records.get_campaign_cdr_statistics(s, "account_1", "CM39139118b8")
+        stats = cdr_reports.get_campaign_cdr_statistics(s, "account_1", "CM39139118b8")
         assert stats == {"answer_calls": [1], "busy_calls": [1], "cancel_calls": [1], "chanunavail_calls": [1],
                          "congestion_calls": [1], "dnd_calls": [2], "noanswer_calls": [2], "total_calls": [9]}
         assert list(stats) == ["answer_calls", "busy_calls", "cancel_calls", "chanunavail_calls",
                                "congestion_calls", "dnd_calls", "noanswer_calls", "total_calls"]
-        account = records.get_cdr_statistics(s, "account_1")
+        account = cdr_reports.get_cdr_statistics(s, "account_1")
         assert "dnd_calls" not in account and account["total_calls"] == [9]
-        assert records.get_cdr_statistics(s, "account_2")["total_calls"] == [1]
-        assert records.get_campaign_cdr_statistics(s, "account_2", "CM39139118b8")["total_calls"] == [0]
+        assert cdr_reports.get_cdr_statistics(s, "account_2")["total_calls"] == [1]
+        assert cdr_reports.get_campaign_cdr_statistics(s, "account_2", "CM39139118b8")["total_calls"] == [0]
 
-        cdrs = records.get_cdr_by_campaign_id(s, "account_1", "CM39139118b8")
+        cdrs = cdr_reports.get_cdr_by_campaign_id(s, "account_1", "CM39139118b8")
         assert len(cdrs) == 9
         dnd = cdrs[0]
         assert dnd["dial_status"] == "DND" and dnd["is_dnd"] == "1" and dnd["list_id"] == "LS50f6ec70b7"
@@ -224,7 +224,7 @@ def test_campaign_records_dnd_and_statistics(store, cfg):
         assert (dnd["call_direction"], dnd["destination_context"], dnd["caller_id"]) == (
             "outbound-campaign", "local_call_campaign_type_0", "15168148720")
         assert cdrs[2]["is_dnd"] == "0" and cdrs[2]["dial_status"] == "ANSWER"
-        assert records.get_cdr_by_campaign_id(s, "account_2", "CM39139118b8") == []
+        assert cdr_reports.get_cdr_by_campaign_id(s, "account_2", "CM39139118b8") == []
 
 
 def test_cdr_by_date_with_count_and_offset(store, cfg):
@@ -238,21 +238,21 @@ def test_cdr_by_date_with_count_and_offset(store, cfg):
     records.handle_channel_hangup(hangup_headers(str(uuid.uuid4()), spec=CallSpec(
         call_type="otp", account_id="account_2", request_id="x", called_number="+919979270001")), cfg=cfg)
     with db.session_scope(store) as s:
-        got = records.get_cdr_by_date(s, "account_1", "2026-11-21", "2026-11-22")
+        got = cdr_reports.get_cdr_by_date(s, "account_1", "2026-11-21", "2026-11-22")
         assert [c["request_id"] for c in got] == ["r1", "r2", "r3", "r4"]
-        got = records.get_cdr_by_date(s, "account_1", date(2026, 11, 21), "2026-11-22", record_count=2, offset=1)
+        got = cdr_reports.get_cdr_by_date(s, "account_1", date(2026, 11, 21), "2026-11-22", record_count=2, offset=1)
         assert [c["request_id"] for c in got] == ["r2", "r3"]
-        assert records.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-22", "5", "0")[0]["request_id"] == "r2"
-        assert [c["request_id"] for c in records.get_cdr_by_request_id(s, "account_1", "r3")] == ["r3"]
-        assert records.get_cdr_by_request_id(s, "account_2", "r3") == []
+        assert cdr_reports.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-22", "5", "0")[0]["request_id"] == "r2"
+        assert [c["request_id"] for c in cdr_reports.get_cdr_by_request_id(s, "account_1", "r3")] == ["r3"]
+        assert cdr_reports.get_cdr_by_request_id(s, "account_2", "r3") == []
         with pytest.raises(ValueError, match="start_call_date"):
-            records.get_cdr_by_date(s, "account_1", "13/06/2023", "2026-11-22")
+            cdr_reports.get_cdr_by_date(s, "account_1", "13/06/2023", "2026-11-22")
         with pytest.raises(ValueError, match="record_count must be a whole number"):
-            records.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-22", record_count="ten")
+            cdr_reports.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-22", record_count="ten")
         with pytest.raises(ValueError, match="offset must not be negative"):
-            records.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-22", offset="-1")
+            cdr_reports.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-22", offset="-1")
         with pytest.raises(ValueError, match="before"):
-            records.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-21")
+            cdr_reports.get_cdr_by_date(s, "account_1", "2026-11-22", "2026-11-21")
 
 
 @pytest.mark.parametrize("facts_first", [False, True])
