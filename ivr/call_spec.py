@@ -96,12 +96,78 @@ class ClickToCall:
     timeout: int = 45
 
 
+#: What an agent campaign's call does on a machine (``AgentCall.machine_action``).
+MACHINE_ACTIONS = ("hangup", "message")
+#: Dial modes of agent campaigns (``AgentCall.mode``).
+AGENT_MODES = ("preview", "progressive", "predictive")
+
+
+@dataclass
+class AgentCall:
+    """A built-in agent-campaign call (:mod:`ivr.agent_call`): detect a machine, reach an agent, wrap up.
+
+    The contact's fields (screen pop, safe-harbour placeholders) are
+    ``CallSpec.fields``. Times are seconds. ``safe_harbour_text`` may hold
+    ``{caller_id}`` and ``{field}`` placeholders; with neither it nor
+    ``safe_harbour_url`` the runtime speaks a default naming the caller ID.
+    """
+
+    campaign_id: str
+    mode: str = "progressive"
+    amd: bool = False
+    machine_action: str = "hangup"
+    #: The message left on a machine after its beep (machine_action ``message``).
+    message: Announcement | None = None
+    safe_harbour_text: str | None = None
+    safe_harbour_url: str | None = None
+    #: How long a person may wait for an agent to be reserved (the 2-second rule).
+    connect_wait: float = 2.0
+    wrap_up_seconds: int = 10
+    #: Screen-pop webhook, POSTed as JSON when an agent is reached.
+    agent_url: str | None = None
+    #: Preview mode: the agent who accepted the contact, already reserved for this call.
+    reserved_agent_id: str | None = None
+    #: Record the customer–agent conversation (both sides, stereo).
+    record: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only what differs from the defaults: the spec rides in a channel variable."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name != "campaign_id" and (v is None or v == f.default):
+                continue
+            v = _plain(v)
+            out[f.name] = {k: x for k, x in v.items() if x is not None} if isinstance(v, dict) else v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AgentCall":
+        """Rebuild from :meth:`to_dict` output; unknown keys are ignored, ``message`` becomes an Announcement."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if isinstance(kwargs.get("message"), dict):
+            kwargs["message"] = _sub(Announcement, kwargs["message"])
+        if "campaign_id" not in kwargs:
+            raise CallSpecError("agent call has no campaign_id")
+        return cls(**kwargs)
+
+
+def _sub(kind, data: dict[str, Any]):
+    """A nested dataclass from its dict, unknown keys ignored."""
+    sub_known = {f.name for f in fields(kind)}
+    try:
+        return kind(**{k: v for k, v in data.items() if k in sub_known})
+    except TypeError as exc:  # a required field missing
+        raise CallSpecError(f"{kind.__name__}: {exc}") from None
+
+
 @dataclass
 class CallSpec:
     """Everything the IVR runtime needs to run one outbound call.
 
     Either ``app_url`` (a customer's KooKoo/KML app) or exactly one of the
-    built-in apps (``announcement``, ``otp``, ``click2call``) is set.
+    built-in apps (``announcement``, ``otp``, ``click2call``, ``agent``) is set.
     """
 
     call_type: str
@@ -121,6 +187,8 @@ class CallSpec:
     announcement: Announcement | None = None
     otp: Otp | None = None
     click2call: ClickToCall | None = None
+    #: An agent campaign's call (ivr/agent_call.py runs it instead of the interpreter).
+    agent: AgentCall | None = None
     #: Seconds; the runtime hangs up an app that runs longer (0: no limit).
     max_duration: int = 0
     #: Per-account app fetch timeouts in seconds (None: APP_CONNECT_TIMEOUT / APP_READ_TIMEOUT).
@@ -138,7 +206,7 @@ class CallSpec:
             v = getattr(self, f.name)
             if v is None or v == {} or v == []:
                 continue
-            out[f.name] = _plain(v)
+            out[f.name] = v.to_dict() if isinstance(v, AgentCall) else _plain(v)
         return out
 
     @classmethod
@@ -150,6 +218,10 @@ class CallSpec:
             if isinstance(kwargs.get(key), dict):
                 sub_known = {f.name for f in fields(kind)}
                 kwargs[key] = kind(**{k: v for k, v in kwargs[key].items() if k in sub_known})
+        if isinstance(kwargs.get("agent"), dict):
+            kwargs["agent"] = AgentCall.from_dict(kwargs["agent"])
+        elif kwargs.get("agent") is not None:
+            raise CallSpecError("call spec's agent is not an object")
         if "call_type" not in kwargs:
             raise CallSpecError("call spec has no call_type")
         return cls(**kwargs)
@@ -199,6 +271,16 @@ class CallFacts:
     dial_results: list[dict[str, Any]] = field(default_factory=list)  # {number, status, billsec}
     app_errors: list[str] = field(default_factory=list)
     final_status: str = "end"
+    #: Agent campaigns (ivr/agent_call.py): the agent reached, when they were connected and parted,
+    #: answer (or AMD verdict) to agent connected in ms, no agent in time (safe-harbour message played),
+    #: the AMD verdict (human | machine | notsure | ''), the wrap-up the agent was given.
+    agent_id: str | None = None
+    agent_connected_at: float | None = None
+    agent_ended_at: float | None = None
+    queue_wait_ms: int | None = None
+    abandoned: bool = False
+    amd_result: str = ""
+    wrap_up_seconds: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the RQ job's argument)."""
