@@ -37,6 +37,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -253,6 +254,15 @@ class Campaign(Base):
     #: Apply calling hours in each contact's own time zone (from its number) instead of ``time_zone``.
     use_contact_time_zone: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # live agents (docs/agents.md); dial_mode None: an unattended campaign
+    dial_mode: Mapped[Optional[str]] = mapped_column(String(16))  # preview | progressive | predictive
+    agent_url: Mapped[Optional[str]] = mapped_column(Text)
+    wrap_up_seconds: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    abandon_target: Mapped[float] = mapped_column(Float, default=0.03, server_default="0.03")
+    amd: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    machine_action: Mapped[str] = mapped_column(String(16), default="hangup", server_default="hangup")
+    safe_harbour_text: Mapped[Optional[str]] = mapped_column(Text)
+    safe_harbour_url: Mapped[Optional[str]] = mapped_column(Text)
     # counters kept by the dialer (the CDRs remain the truth for statistics)
     total_contacts: Mapped[int] = mapped_column(Integer, default=0)
     dialed: Mapped[int] = mapped_column(Integer, default=0)
@@ -354,6 +364,10 @@ class Cdr(Base):
         Index("ix_cdrs_account_date", "account_id", "call_date"),
         Index("ix_cdrs_campaign", "campaign_id"),
         Index("ix_cdrs_request", "request_id"),
+        Index("ix_cdrs_campaign_abandoned", "campaign_id", "abandoned"),
+        # "was this number's call abandoned in the last 72 hours": customer_number is the contact's number on
+        # campaign calls (dialed_number is ours on inbound ones).
+        Index("ix_cdrs_customer_date", "customer_number", "call_date"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -399,6 +413,14 @@ class Cdr(Base):
     ivr_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Set once the status callback has been queued, so a duplicate never queues a second.
     callback_queued: Mapped[bool] = mapped_column(Boolean, default=False)
+    # live agents (docs/agents.md, "CDR fields")
+    agent_id: Mapped[Optional[str]] = mapped_column(String(32))
+    queue_wait_ms: Mapped[Optional[int]] = mapped_column(Integer)
+    talk_seconds: Mapped[Optional[float]] = mapped_column(Float)
+    wrap_up_seconds: Mapped[Optional[float]] = mapped_column(Float)
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    amd_result: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    disposition: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -460,3 +482,8 @@ class InboundNumber(Base):
     callback_url: Mapped[Optional[str]] = mapped_column(Text)
     ref_id: Mapped[Optional[str]] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The agent tables live in their own module (this one is long enough); importing it here registers them on
+# Base.metadata wherever the models are loaded, and keeps ``models.Agent`` working.
+from dialer.store.agent_models import Agent, AgentEvent  # noqa: F401

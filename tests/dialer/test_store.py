@@ -22,10 +22,10 @@ def test_init_db_creates_every_table_and_is_repeatable(store):
     names = set(sa.inspect(db.get_engine(store)).get_table_names())
     for table in ("accounts", "flows", "announce_templates", "contact_lists", "contacts", "dnd_lists",
                   "dnd_numbers", "campaigns", "call_requests", "attempts", "cdrs", "callback_deliveries",
-                  "callback_tries", "inbound_numbers", "alembic_version"):
+                  "callback_tries", "inbound_numbers", "agents", "agent_events", "alembic_version"):
         assert table in names
     with db.session_scope(store) as s:
-        assert s.execute(sa.text("select version_num from alembic_version")).scalar() == "0003"
+        assert s.execute(sa.text("select version_num from alembic_version")).scalar() == "0004"
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
