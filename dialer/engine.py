@@ -49,7 +49,8 @@ from freeswitch.inbound import ESLError, InboundClient
 from dialer import attempts as _attempts
 from dialer import campaigns as _campaigns
 from dialer import pacing as _pacing
-from dialer.listener import EVENTS, Listener, Reconciler
+from dialer.listener import EVENTS, Listener
+from dialer.reconcile import Reconciler
 from dialer.nodes import NodePool, parse_nodes
 from dialer.originate import Originate, OriginateError
 from dialer.store import db
