@@ -3,10 +3,10 @@
 Keys under ``<prefix>``:
 
 - ``<p>:agent:<agent_id>`` — hash: ``state``, ``account``, ``campaigns`` (comma-separated), ``since``,
-  ``reason``, ``call``, ``endpoint``, ``persistent``, ``channel``, ``available_at``; while on a call also
-  ``campaign`` (the call's campaign), ``prev_at`` (the idle score before the reservation, restored by
-  :meth:`Acd.unreserve`) and ``pending`` / ``pending_reason`` (a pause or logout asked for during the call,
-  applied when it ends).
+  ``reason``, ``call``, ``endpoint``, ``persistent``, ``channel``, ``available_at``, ``last_call`` (the previous
+  call, which a late disposition names); while on a call also ``campaign`` (the call's campaign), ``prev_at``
+  (the idle score before the reservation, restored by :meth:`Acd.unreserve`) and ``pending`` /
+  ``pending_reason`` (a pause or logout asked for during the call, applied when it ends).
 - ``<p>:acd:ready:<campaign_id>`` — sorted set of the available agents scored by ``available_at``.
 - ``<p>:acd:agents:<campaign_id>`` — set of the agents logged into the campaign, whatever their state (counts).
 - ``<p>:acd:call:<call_uuid>`` — the agent reserved for / on that call (:meth:`Acd.release_call`).
@@ -54,6 +54,8 @@ class AgentState:
     campaign: str | None = None
     available_at: float | None = None
     pending: str | None = None
+    #: The call the agent was on before (reserved or connected), for a disposition arriving after it.
+    last_call: str | None = None
 
     @property
     def on_a_call(self) -> bool:
@@ -107,6 +109,7 @@ def _state_from(now: float, agent_id: str, flat: list) -> AgentState | None:
         campaign=h.get("campaign") or None,
         available_at=available,
         pending=h.get("pending") or None,
+        last_call=h.get("last_call") or None,
     )
 
 

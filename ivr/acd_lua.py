@@ -64,6 +64,7 @@ end
 local function leave_call(a, h)
   redis.call('DEL', ckey(h.call))
   redis.call('HDEL', akey(a), 'call', 'campaign', 'prev_at')
+  redis.call('HSET', akey(a), 'last_call', h.call)  -- a disposition may name it after the call
   if h.pending == 'paused' then paused(a, h, h.pending_reason or '') return true end
   if h.pending == 'logged_out' then logged_out(a, h) return true end
   return false
