@@ -44,9 +44,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.extensions["vaani_redis"] = redis_lib.Redis.from_url(cfg.redis_url, socket_timeout=5,
                                                              socket_connect_timeout=2)
 
-    from api import apps, cpaas, cpaas_admin, cpaas_records, kairos, konnect, openapi, recordings  # noqa: F401
+    from api import agents, apps, cpaas, cpaas_admin, cpaas_records, kairos, konnect, openapi, recordings  # noqa: F401
 
     app.register_blueprint(cpaas.bp, url_prefix="/api")
+    app.register_blueprint(agents.bp, url_prefix="/api")
     app.register_blueprint(cpaas.root_bp)
     app.register_blueprint(konnect.bp, url_prefix="/api/v1/Accounts")
     app.register_blueprint(konnect.admin_bp, url_prefix="/admin/api/v1/Accounts")

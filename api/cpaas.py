@@ -383,6 +383,10 @@ def create_campaign(data: dict[str, Any]):
                 retry_time=data["retry_time"], retry_on_statuses=statuses,
                 start_at=utc_naive(data["campaign_start_date"]), end_at=utc_naive(data["campaign_end_date"]),
                 time_zone=data["time_zone"].key, status="scheduled",
+                dial_mode=data.get("dial_mode"), agent_url=data.get("agent_url"),
+                wrap_up_seconds=data["wrap_up_seconds"], abandon_target=data["abandon_target"],
+                amd=data["amd"], machine_action=data["machine_action"],
+                safe_harbour_text=data.get("safe_harbour_text"), safe_harbour_url=data.get("safe_harbour_url"),
             ))
     except IntegrityError:
         raise ApiError(f"campaign_name {data['campaign_name']!r} already exists", kind="conflict",
@@ -454,6 +458,15 @@ def campaign_json(c: Campaign) -> dict[str, Any]:
         "max_retries": str(c.max_retries),
         "repeat_announcement_count": str(c.repeat),
         "retry_time": str(c.retry_time),
+        # ours: live-agent campaigns (docs/agents.md), strings like the seed's fields
+        "dial_mode": c.dial_mode,
+        "agent_url": c.agent_url,
+        "wrap_up_seconds": str(c.wrap_up_seconds),
+        "abandon_target": f"{c.abandon_target:g}",
+        "amd": "1" if c.amd else "0",
+        "machine_action": c.machine_action,
+        "safe_harbour_text": c.safe_harbour_text,
+        "safe_harbour_url": c.safe_harbour_url,
     }
 
 

@@ -14,6 +14,8 @@ PITCHES = ("x-low", "low", "medium", "high", "x-high")
 TTS_ENGINE_TYPES = ("standard", "neural")
 CAMPAIGN_TYPES = ("0", "1")
 MODIFY_TYPES = ("0", "1", "2", "3")
+DIAL_MODES = ("preview", "progressive", "predictive")
+MACHINE_ACTIONS = ("hangup", "message")
 DIAL_STATUSES = ("NOANSWER", "BUSY", "CANCEL", "CHANUNAVAIL", "CONGESTION", "FAILED")
 
 ID = dict(max_length=64)
@@ -153,6 +155,32 @@ def _campaign_check(v: dict[str, Any]) -> None:
         raise ValidationError("recorded_filename", "must be a plain file name")
 
 
+def _agent_check(v: dict[str, Any]) -> None:
+    target = v.get("abandon_target")
+    if target is not None and target <= 0:
+        raise ValidationError("abandon_target", "must be more than 0 (and at most 0.03)")
+    if v.get("machine_action") == "message" and not (v.get("announcement_text") or v.get("recorded_filename")):
+        raise ValidationError("machine_action", "message needs the campaign's announcement_text or recorded_filename")
+
+
+def _agent_fields() -> tuple[Field, ...]:
+    # Live-agent campaigns (docs/agents.md); without dial_mode a campaign is unattended as before.
+    return (
+        Field("dial_mode", "enum", choices=DIAL_MODES,
+              description="preview, progressive or predictive: calls are connected to live agents"),
+        Field("agent_url", "url", description="screen-pop webhook POSTed the contact when an agent is connected"),
+        Field("wrap_up_seconds", "integer", default=10, minimum=0, maximum=3600,
+              description="after-call work before the agent is offered the next call"),
+        Field("abandon_target", "number", default=0.03, minimum=0, maximum=0.03,
+              description="abandonment rate the predictive controller stays under (0 < x <= 0.03)"),
+        Field("amd", "boolean", default=False, description="answering-machine detection on answer"),
+        Field("machine_action", "enum", default="hangup", choices=MACHINE_ACTIONS,
+              description="on a machine: hang up, or leave the campaign's announcement after the beep"),
+        Field("safe_harbour_text", max_length=1000, description="what an abandoned call hears (TTS)"),
+        Field("safe_harbour_url", "url", description="what an abandoned call hears (an audio URL)"),
+    )
+
+
 def _end_in_future(v: dict[str, Any]) -> None:
     import datetime as dt
 
@@ -184,7 +212,8 @@ CREATE_CAMPAIGN = s(
     Field("time_zone", "timezone", default="UTC"),
     Field("campaign_start_date", "datetime", required=True, fmt="%Y-%m-%d %H:%M:%S", tz_field="time_zone"),
     Field("campaign_end_date", "datetime", required=True, fmt="%Y-%m-%d %H:%M:%S", tz_field="time_zone"),
-    check=all_of(_campaign_check, _end_in_future),
+    *_agent_fields(),
+    check=all_of(_campaign_check, _end_in_future, _agent_check),
     example={"list_id": "LS608c393614", "campaign_name": "test_broadcast", "campaign_type": "0",
              "campaign_caller_id": "15168148111", "dynamic_announcement": "1", "recorded_filename": "",
              "announcement_text": "Dear {field1}, your due balance is {field3} INR",

@@ -38,6 +38,7 @@ class ValidationError(ValueError):
 _OPENAPI_TYPES = {
     "string": {"type": "string"},
     "integer": {"oneOf": [{"type": "integer"}, {"type": "string", "pattern": r"^\s*-?\d+\s*$"}]},
+    "number": {"oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*-?\d+(\.\d+)?\s*$"}]},
     "phone": {"type": "string", "description": "phone number; normalized to E.164"},
     "enum": {"type": "string"},
     "datetime": {"type": "string"},
@@ -54,7 +55,7 @@ _OPENAPI_TYPES = {
 class Field:
     """One request field.
 
-    ``kind``: string, integer, phone, enum, datetime (``fmt``, optional
+    ``kind``: string, integer, number (a float), phone, enum, datetime (``fmt``, optional
     ``future`` and ``tz_field``), isodatetime, date, timezone, url, boolean,
     mapping (string to string), list (of ``items``), object (a nested ``schema``).
     """
@@ -254,6 +255,18 @@ def _clean(f: Field, raw: Any, where: str, ctx: _Ctx) -> Any:
         if text in ("0", "false", "no", "off"):
             return False
         raise ValidationError(where, "must be true or false", f.code)
+    if kind == "number":
+        if isinstance(raw, bool):
+            raise ValidationError(where, "must be a number, not a boolean", f.code)
+        text = repr(raw) if isinstance(raw, (int, float)) else _as_text(f, raw, where)
+        if not re.fullmatch(r"-?\d{1,18}(\.\d{1,18})?(e[+-]?\d{1,3})?", text.lower()):
+            raise ValidationError(where, f"must be a number, got {text[:40]!r}", f.code)
+        number = float(text)
+        if f.minimum is not None and number < f.minimum:
+            raise ValidationError(where, f"must be at least {f.minimum}", f.code)
+        if f.maximum is not None and number > f.maximum:
+            raise ValidationError(where, f"must be at most {f.maximum}", f.code)
+        return number
     if kind == "integer":
         if isinstance(raw, bool) or isinstance(raw, float) and not raw.is_integer():
             raise ValidationError(where, "must be an integer", f.code)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api import cpaas, cpaas_admin, cpaas_records, kairos, konnect  # noqa: F401  (fill the registry)
+from api import agents, cpaas, cpaas_admin, cpaas_records, kairos, konnect  # noqa: F401  (fill the registry)
 from api.endpoints import REGISTRY
 
 JSON = st.recursive(
@@ -66,7 +66,10 @@ def fuzz_ctx(sqlite_stack):
     acct = sqlite_stack.account(ip_allowlist=["127.0.0.0/8"])
     flow_id, security_id = sqlite_stack.flow(acct.account_id)
     doc = sqlite_stack.http.get(sqlite_stack.url("/openapi.json"), timeout=10).json()
-    return sqlite_stack, acct, flow_id, security_id, doc
+    from dialer.agents import create_agent
+
+    agent_id = create_agent(acct.account_id, endpoint="user/1001", cfg=sqlite_stack.cfg).id
+    return sqlite_stack, acct, flow_id, security_id, doc, agent_id
 
 
 def _check(resp, dialect: str) -> None:
@@ -84,13 +87,14 @@ def _check(resp, dialect: str) -> None:
 
 @pytest.mark.parametrize("method,path,dialect", _operations(), ids=lambda x: str(x))
 def test_no_input_makes_a_5xx_or_a_traceback(fuzz_ctx, method, path, dialect):
-    stack, acct, flow_id, security_id, doc = fuzz_ctx
+    stack, acct, flow_id, security_id, doc, agent_id = fuzz_ctx
     op = doc["paths"][path][method.lower()]
     body_schema = (op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema"))
     query_params = [p for p in op.get("parameters", []) if p["in"] == "query"]
     query_schema = {"type": "object", "properties": {p["name"]: p["schema"] for p in query_params},
                     "required": [p["name"] for p in query_params if p.get("required")]}
     url_path = path.replace("{account_id}", acct.account_id).replace("{inbound_phone_number}", "919888300999")
+    url_path = url_path.replace("{agent_id}", agent_id)
     headers = {"account": acct.account_id, "auth": acct.auth, "Authorization": acct.api_token}
 
     @settings(max_examples=6, deadline=None, database=None,
