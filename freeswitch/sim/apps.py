@@ -591,27 +591,8 @@ def app_read(channel: Channel, arg: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Conferences and the socket (bridging and transfers: bridge.py, transfer.py)
+# The socket (bridging and transfers: bridge.py, transfer.py; conference: conference.py)
 # ---------------------------------------------------------------------------
-
-@app("conference")
-def app_conference(channel: Channel, arg: str) -> None:
-    """``conference <name>[@<profile>][+<flags>]``: join until hangup, break or transfer."""
-    room = arg.split("@", 1)[0].split("+", 1)[0].strip() or "default"
-    rooms = channel.switch.__dict__.setdefault("conferences", {})
-    members = rooms.setdefault(room, set())
-    members.add(channel.uuid)
-    if not channel.answered:
-        channel.answer()
-    channel.set_var("conference_name", room)
-    channel.set_var("conference_member_id", str(len(members)))
-    try:
-        media_wait(channel, media.INFINITE, None)
-    finally:
-        members.discard(channel.uuid)
-        if not members:
-            rooms.pop(room, None)
-
 
 @app("socket")
 def app_socket(channel: Channel, arg: str) -> None:
@@ -623,3 +604,9 @@ def app_socket(channel: Channel, arg: str) -> None:
 
 # Their applications register in APPS when they are imported (they import from this module).
 from freeswitch.sim import bridge as _bridge, record as _record, transfer as _transfer  # noqa: E402,F401
+
+# These modules import nothing of this one (no import circle): their applications are registered here.
+from freeswitch.sim import amd as _amd, conference as _conference  # noqa: E402
+
+APPS.update({"conference": _conference.app_conference, "wait_for_silence": _amd.app_wait_for_silence,
+             "avmd_start": _amd.app_avmd_start, "avmd_stop": _amd.app_avmd_stop})

@@ -3,7 +3,7 @@ person's script (digits pressed, hanging up), as a scenario's :class:`~freeswitc
 
 from __future__ import annotations
 
-from freeswitch.sim import sofia
+from freeswitch.sim import agents, sofia
 from freeswitch.sim.channel import Channel
 from freeswitch.sim.scenario import Behaviour
 
@@ -72,8 +72,11 @@ def caller_script(channel: Channel, b: Behaviour) -> None:
     for at, digits in b.dtmf:
         for i, d in enumerate(digits):
             events.append((at + i * b.dtmf_interval, d))
-    if b.hangup_after is not None:
-        events.append((b.hangup_after, ""))
+    hangup_after = agents.effective_hangup_after(b)
+    if hangup_after is not None:
+        events.append((hangup_after, ""))
+    if b.persistent:
+        agents.start(channel, b, press_dtmf)
     events.sort(key=lambda e: (e[0], e[1] == ""))
     for at, digit in events:
         delay = start + at - clock.now()

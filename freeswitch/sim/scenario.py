@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
+from freeswitch.sim import population as pop
+
 # outcome → (hangup cause when it fails, default ring seconds before it happens)
 OUTCOMES = {
     "answer": (None, 1.0),
@@ -47,6 +49,32 @@ class Behaviour:
     talk: float = 3.0                    # seconds the person talks when a recording starts
     hangup_after: float | None = None    # the person hangs up this long after answer (None: never)
     dtmf_interval: float = 0.25          # seconds between the digits of one entry
+    # The far end's speech, for answering-machine detection (amd.py): None takes the outcome's default.
+    greeting: float | None = None        # seconds of speech from the answer ("hello?", a voicemail greeting)
+    beep: float | None = None            # a machine's beep after its greeting (seconds; 0: none)
+    # Agents (agents.py): how long each conversation lasts, and a nailed-up agent that never hangs up.
+    talk_time: float | None = None       # a ringing agent hangs up this long after answering
+    persistent: bool = False             # stays up for ever; ends each conversation with end_dtmf
+    end_dtmf: str = ""                   # digits a persistent agent presses when a conversation is over
+    seed: str = "0"                      # what random draws are seeded with (population.py)
+    population: Any = None               # population.Population: the outcome is drawn per number
+    pop_settings: dict = field(default_factory=dict)   # settings laid over each drawn outcome
+    draws: dict = field(default_factory=dict)          # key → population.Dist, drawn per call
+    draw_key: tuple | None = None        # (seed, number, nth call): what this call's draws came from
+
+    @property
+    def greeting_seconds(self) -> float:
+        """Seconds the far end speaks from the answer: a person's "hello?", a machine's greeting."""
+        if self.greeting is not None:
+            return self.greeting
+        return {"answer": 1.0, "machine": 8.0}.get(self.outcome, 0.0)
+
+    @property
+    def beep_seconds(self) -> float:
+        """A machine's beep after its greeting (0.5 s unless set; a person has none)."""
+        if self.beep is not None:
+            return self.beep
+        return 0.5 if self.outcome == "machine" else 0.0
 
     @property
     def failure_cause(self) -> str | None:
@@ -112,15 +140,60 @@ def _bool(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-_FIELDS = {"outcome", "cause", "ring", "answer_after", "early_media", "dtmf", "talk", "hangup_after", "dtmf_interval"}
+_FIELDS = {"outcome", "cause", "ring", "answer_after", "early_media", "dtmf", "talk", "hangup_after", "dtmf_interval",
+           "greeting", "beep", "talk_time", "persistent", "end_dtmf", "seed", "population"}
+# Keys whose value may be a range or a distribution (population.py), drawn per call.
+_DIST_KEYS = ("ring", "answer_after", "talk", "hangup_after", "greeting", "beep", "talk_time")
 
 
 def apply_settings(base: Behaviour, settings: dict, where: str) -> Behaviour:
     """Lay scenario keys (or sim_* variables without the prefix) over a behaviour."""
-    b = replace(base, dtmf=list(base.dtmf))
     unknown = set(settings) - _FIELDS - {"match"}
     if unknown:
         raise ScenarioError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    if base.draws or base.population is not None or any(
+            k == "population" or (k in _DIST_KEYS and pop.is_dist_spec(v)) for k, v in settings.items()):
+        return _apply_drawn(base, settings, where)
+    b = replace(base, dtmf=list(base.dtmf))
+    _apply_plain(b, settings, where)
+    return b
+
+
+def _apply_drawn(base: Behaviour, settings: dict, where: str) -> Behaviour:
+    # The keys of the random far ends: ranges and distributions go to `draws` (drawn per call, in
+    # Scenario.behaviour), a population is kept with the settings laid over each outcome it draws.
+    b = replace(base, dtmf=list(base.dtmf), draws=dict(base.draws), pop_settings=dict(base.pop_settings))
+    plain = {}
+    for key, value in settings.items():
+        if key in _DIST_KEYS and pop.is_dist_spec(value):
+            name = "ring" if key == "answer_after" else key
+            try:
+                b.draws[name] = pop.parse_dist(value, f"{where}: {key}")
+            except pop.DistError as exc:
+                raise ScenarioError(str(exc)) from None
+        elif key != "population":
+            plain[key] = value
+            if key in _DIST_KEYS:
+                b.draws.pop("ring" if key == "answer_after" else key, None)
+    if "population" in settings:
+        try:
+            b.population = pop.parse_population(settings["population"], tuple(OUTCOMES), where, _check_entry)
+        except pop.DistError as exc:
+            raise ScenarioError(str(exc)) from None
+        b.pop_settings = {k: v for k, v in settings.items() if k not in ("population", "outcome", "match")}
+    elif "outcome" in settings:
+        b.population, b.pop_settings = None, {}  # an outcome said outright replaces the mix
+    elif b.population is not None:
+        b.pop_settings.update((k, v) for k, v in settings.items() if k != "match")
+    _apply_plain(b, plain, where)
+    return b
+
+
+def _check_entry(settings: dict, where: str) -> None:
+    apply_settings(Behaviour(), settings, where)
+
+
+def _apply_plain(b: Behaviour, settings: dict, where: str) -> None:
     if "outcome" in settings:
         outcome = str(settings["outcome"]).strip().lower().replace("-", "_")
         if outcome in ("answering_machine", "voicemail"):
@@ -149,7 +222,41 @@ def apply_settings(base: Behaviour, settings: dict, where: str) -> Behaviour:
         b.hangup_after = _optional_seconds(settings["hangup_after"], f"{where}: hangup_after")
     if "dtmf_interval" in settings:
         b.dtmf_interval = _seconds(settings["dtmf_interval"], f"{where}: dtmf_interval")
-    return b
+    for key in ("greeting", "beep", "talk_time"):
+        if key in settings:
+            setattr(b, key, _optional_seconds(settings[key], f"{where}: {key}"))
+    if "persistent" in settings:
+        b.persistent = _bool(settings["persistent"])
+    if "end_dtmf" in settings:
+        b.end_dtmf = _digits(str(settings["end_dtmf"])) if settings["end_dtmf"] not in (None, "") else ""
+    if "seed" in settings:
+        b.seed = str(settings["seed"])
+
+
+def draw(b: Behaviour, number: str, calls: dict) -> Behaviour:
+    """The behaviour of one call: its outcome drawn from the population, its ranges drawn (population.py).
+
+    ``calls`` counts the calls each number has had (it is what makes one agent's talk times differ).
+    """
+    if b.population is not None:
+        outcome, entry = b.population.pick(pop.outcome_rng(b.seed, number))
+        b = apply_settings(replace(b, population=None, pop_settings={}),
+                           {"outcome": outcome, **b.pop_settings, **entry}, "population")
+        if b.greeting is None and "greeting" not in b.draws:
+            default = pop.default_greeting(outcome)
+            if default is not None:
+                b.draws = {**b.draws, "greeting": default}  # a copy: the scenario's own may be shared
+    if not b.draws:
+        return b
+    nth = calls.get(number, 0)
+    calls[number] = nth + 1
+    rng = pop.call_rng(b.seed, number, nth)
+    drawn = replace(b, draws={}, draw_key=(b.seed, number, nth))
+    for key in sorted(b.draws):
+        setattr(drawn, key, round(b.draws[key].draw(rng), 3))
+    if "talk_time" in b.draws:
+        drawn.draws = {"talk_time": b.draws["talk_time"]}  # a persistent agent draws one per conversation
+    return drawn
 
 
 @dataclass
@@ -174,6 +281,7 @@ class Scenario:
 
     def __init__(self, defaults: dict | None = None, rules: list[dict] | None = None, source: str = "<inline>"):
         self.source = source
+        self.calls: dict[str, int] = {}  # calls per number that had random draws (population.draw)
         self.defaults = apply_settings(Behaviour(), defaults or {}, f"{source}: defaults")
         self.rules: list[Rule] = []
         for i, raw in enumerate(rules or []):
@@ -207,6 +315,8 @@ class Scenario:
                         overrides[key] = v
             if overrides:
                 b = apply_settings(b, overrides, "sim_* variables")
+        if b.population is not None or b.draws:
+            b = draw(b, number, self.calls)
         return b
 
     @classmethod
