@@ -212,6 +212,12 @@ class Call:
     # -- the interpreter ---------------------------------------------------------------------
 
     def _interpret(self) -> None:
+        if self.spec.agent is not None:
+            # An agent campaign's call is not a document: reserve, ring, wait and release (ivr/agent_call.py).
+            from ivr.agent_call import AgentCallApp
+
+            AgentCallApp(self).run()
+            return
         if builtin.has_builtin(self.spec):
             try:
                 doc = builtin.builtin_app(self.spec)
