@@ -33,6 +33,7 @@ e2e: venv
 	else $(PY) -m pytest -m e2e tests/e2e -p no:cacheprovider --timeout 600; fi
 
 ## The benchmarks under bench/; figures are printed and written to var/bench/.
+## One of them: `.venv/bin/python -m bench predictive` (names as in bench/bench_<name>.py).
 bench: venv
 	@$(PY) -m bench
 
