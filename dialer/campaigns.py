@@ -31,7 +31,7 @@ import redis as _redis
 
 from dialer import numbers as _numbers
 from dialer.store.models import Campaign, Contact
-from ivr.call_spec import Announcement, CallSpec
+from ivr.call_spec import AgentCall, Announcement, CallSpec
 
 STATUSES = ("scheduled", "running", "paused", "stopped", "completed")
 DIALABLE = ("running",)
@@ -111,12 +111,30 @@ def call_spec(campaign: Campaign, contact: Contact | None, number: str, attempt_
         spec.fallback_url = campaign.fallback_url
         spec.dialect = campaign.dialect or "kookoo"
     else:
-        dynamic = bool(campaign.dynamic_announcement) or not campaign.recorded_filename
-        spec.announcement = Announcement(
-            media_url=None if dynamic else campaign.recorded_filename,
-            text=(campaign.announcement_text or "") if dynamic else None,
-            repeat=max(1, int(campaign.repeat or 1)), voice=campaign.voice, language=campaign.language_code)
+        spec.announcement = _announcement(campaign)
+    if getattr(campaign, "dial_mode", None):
+        # An agent campaign's call runs the runtime's agent app; its announcement, if any, is the message
+        # left on an answering machine (machine_action "message").
+        message, spec.announcement = spec.announcement, None
+        spec.app_url = spec.fallback_url = None
+        if not (message and (message.media_url or message.text)):
+            message = None
+        spec.agent = AgentCall(
+            campaign_id=campaign.id, mode=campaign.dial_mode, amd=bool(campaign.amd),
+            machine_action=campaign.machine_action or "hangup", message=message,
+            safe_harbour_text=campaign.safe_harbour_text or None, safe_harbour_url=campaign.safe_harbour_url or None,
+            wrap_up_seconds=int(campaign.wrap_up_seconds if campaign.wrap_up_seconds is not None else 10),
+            agent_url=campaign.agent_url or None)
     return spec
+
+
+def _announcement(campaign: Campaign) -> Announcement:
+    """Campaign type 0's announcement: its recorded file, or its (dynamic) text with ``{field}`` placeholders."""
+    dynamic = bool(campaign.dynamic_announcement) or not campaign.recorded_filename
+    return Announcement(
+        media_url=None if dynamic else campaign.recorded_filename,
+        text=(campaign.announcement_text or "") if dynamic else None,
+        repeat=max(1, int(campaign.repeat or 1)), voice=campaign.voice, language=campaign.language_code)
 
 
 def alternates(contact: Contact | None, number: str) -> list[str]:

@@ -38,6 +38,7 @@ import socket
 import time
 import uuid as _uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import gevent
 import redis as _redis
@@ -46,9 +47,12 @@ import sqlalchemy as sa
 from config import Settings, settings
 from freeswitch.inbound import ESLError, InboundClient
 
+from dialer import agent_dialing as _agent_dialing
 from dialer import attempts as _attempts
 from dialer import campaigns as _campaigns
 from dialer import pacing as _pacing
+from dialer import preview as _preview
+from dialer import preview_lane as _preview_lane
 from dialer.listener import EVENTS, Listener
 from dialer.reconcile import Reconciler
 from dialer.nodes import NodePool, parse_nodes
@@ -57,6 +61,10 @@ from dialer.store import db
 from dialer.store.models import Account, Attempt, CallRequest, Campaign, Contact, DndList, DndNumber, utcnow
 
 log = logging.getLogger(__name__)
+
+#: An agent campaign's contact that must go straight to an agent (abandoned within 72 hours) and found none
+#: free is tried again this many seconds later.
+AGENT_RETRY_SECONDS = 15
 
 
 @dataclass
@@ -107,6 +115,9 @@ class Dialer:
         self.pacer = _pacing.Pacer(self.redis, self.key_prefix)
         self.control = _campaigns.Control(self.redis, self.key_prefix)
         self.nodes = NodePool(parse_nodes(self.cfg.freeswitch_nodes), self.pacer)
+        self.agent_dialing = _agent_dialing.AgentDialing(self.redis, self.key_prefix, self.db_url, self.worker_id)
+        self.previewer = _preview.Previewer(self.redis, self.key_prefix, self.agent_dialing.acd)
+        self.reserved_agents: dict[str, str] = {}  # call uuid -> agent reserved for it before dialing
         self.listener = Listener(self, foreign_delay=self.opts.foreign_delay)
         self.reconciler = Reconciler(self, self.listener, grace=self.opts.recovery_grace)
         self.launched: set[str] = set()  # call uuids this process sent (bgapi accepted)
@@ -153,6 +164,15 @@ class Dialer:
         for client in self.nodes.clients.values():
             client.stop()
         self.redis.zrem(self._workers_key, self.worker_id)
+
+    @property
+    def running(self) -> bool:
+        """Whether the engine is started and not stopping."""
+        return self._running
+
+    def campaign(self, campaign_id: str | None) -> Campaign | None:
+        """An active campaign's row as the lanes see it (refreshed four times a second), or None."""
+        return self._campaigns.get(campaign_id) if campaign_id else None
 
     def run_forever(self) -> None:
         """Block until the process is told to stop (SIGTERM/SIGINT handled by the caller)."""
@@ -279,10 +299,16 @@ class Dialer:
         lanes = self._lanes.get(campaign_id)
         if lanes and all(not g.dead for g in lanes):
             return
-        self._lanes[campaign_id] = [gevent.spawn(self._lane, campaign_id)
-                                    for _ in range(max(1, self.opts.lanes_per_campaign))]
+        # An agent campaign has one lane: the controller answers "how many more calls now", and lanes asking
+        # side by side would each launch that many.
+        camp = self._campaigns.get(campaign_id) if campaign_id else None
+        n = 1 if _agent_dialing.is_agent_campaign(camp) else max(1, self.opts.lanes_per_campaign)
+        self._lanes[campaign_id] = [gevent.spawn(self._lane, campaign_id) for _ in range(n)]
 
     def _lane(self, campaign_id: str | None) -> None:
+        camp = self._campaigns.get(campaign_id) if campaign_id else None
+        if camp is not None and camp.dial_mode == "preview":
+            return _preview_lane.run(self, campaign_id)
         buffer: list[Attempt] = []  # claimed, neither launched nor settled yet
         try:
             while self._running and (campaign_id is None or campaign_id in self._campaigns):
@@ -296,14 +322,14 @@ class Dialer:
                         gevent.sleep(0.05)
                 except Exception:
                     log.exception("dialing lane %s failed; continuing", campaign_id)
-                    self._give_back_many(buffer)
+                    self.give_back_many(buffer)
                     buffer.clear()
                     gevent.sleep(0.1)
         finally:
             # Claimed but not launched (paused, stopped, shutting down): back to the queue.
             stopped = campaign_id is not None and self.control.state(campaign_id) == "stopped"
             try:
-                self._give_back_many(buffer, cancel=stopped)
+                self.give_back_many(buffer, cancel=stopped)
             except Exception:
                 log.warning("could not give back attempts %s", [a.id for a in buffer], exc_info=True)
 
@@ -317,6 +343,8 @@ class Dialer:
         """
         if camp is None:
             return 2
+        if _agent_dialing.is_agent_campaign(camp):
+            return 64  # bounded by the controller's quota (see _claim)
         per_lane = float(camp.calls_per_minute or 10) / 60.0 / max(1, self.opts.lanes_per_campaign)
         return max(1, min(128, int(per_lane * 0.5)))
 
@@ -350,10 +378,15 @@ class Dialer:
                 return []
             if camp.max_concurrent and self.pacer.slots_in_use(self._camp_slots(campaign_id)) >= camp.max_concurrent:
                 return []
+        size = self._batch_size(camp)
+        if _agent_dialing.is_agent_campaign(camp):
+            size = min(size, self.agent_dialing.quota(camp))
+            if size <= 0:
+                return []
         node = self.nodes.pick()
         if node is None:
             return []
-        uuids = [str(_uuid.uuid4()) for _ in range(self._batch_size(camp))]
+        uuids = [str(_uuid.uuid4()) for _ in range(size)]
         with db.session_scope(self.db_url) as s:
             return _attempts.claim_batch(s, self.worker_id, uuids, node.name,
                                          campaign_id=campaign_id, requests=campaign_id is None)
@@ -366,21 +399,22 @@ class Dialer:
         holds the slots and reserves the grants of as many calls as the caps allow, one gate per group
         of calls due together. False when a concurrency cap is full (the rest went back to the queue).
         """
-        ready = self._prepare(buffer, camp)
+        ready = self.prepare(buffer, camp)
         for key, group in _groups(ready):
-            if not self._admit_and_send(group, camp, buffer):
-                self._give_back_many(buffer)
+            if not self.admit_and_send(group, camp, buffer):
+                self.give_back_many(buffer)
                 buffer.clear()
                 return False
         return True
 
-    def _prepare(self, buffer: list[Attempt], camp: Campaign | None) -> list["_Call"]:
+    def prepare(self, buffer: list[Attempt], camp: Campaign | None) -> list["_Call"]:
         """Settle what needs no call (DND, outside calling hours, undialable) and build the originates."""
         ready: list[_Call] = []
         dnd: list[tuple[Attempt, object]] = []
         later: list[tuple[Attempt, object]] = []
         reqs: dict = {}
         pre = self._prefetch(buffer, camp) if camp is not None else None
+        blocked = self._abandoned_recently(buffer, camp)
         if camp is None:
             ids = {a.request_id for a in buffer if a.request_id}
             if ids:
@@ -398,9 +432,18 @@ class Dialer:
                 if opening is not None:
                     later.append((a, opening))
                     continue
+            agent_id = self.reserved_agents.pop(a.origination_uuid, None)
+            if agent_id is None and a.number in blocked:
+                # Abandoned within 72 hours: called again only straight to an agent, reserved before dialing.
+                agent = self.agent_dialing.acd.reserve(camp.id, a.origination_uuid)
+                if agent is None:
+                    later.append((a, now + timedelta(seconds=AGENT_RETRY_SECONDS)))
+                    continue
+                agent_id = agent.agent_id
             node = self.nodes.nodes.get(a.fs_node or "")
             try:
-                command = self._originate(a, camp, contact, reqs.get(a.request_id), node).command()
+                command = self._originate(a, camp, contact, reqs.get(a.request_id), node,
+                                          reserved_agent=agent_id).command()
             except (OriginateError, _campaigns.CampaignError, ValueError) as exc:
                 buffer.remove(a)
                 self._fail_before_send(a, "INVALID_NUMBER_FORMAT", str(exc))
@@ -411,12 +454,12 @@ class Dialer:
                 for a, contact in dnd:
                     self._finish_dnd(s, a, camp, contact)
         for a, opening in later:
-            self._give_back(a, next_try_at=opening)
+            self.give_back(a, next_try_at=opening)
         settled = {id(a) for a, _ in dnd} | {id(a) for a, _ in later}
         buffer[:] = [a for a in buffer if id(a) not in settled]
         return ready
 
-    def _admit_and_send(self, calls: list["_Call"], camp: Campaign | None, buffer: list[Attempt]) -> bool:
+    def admit_and_send(self, calls: list["_Call"], camp: Campaign | None, buffer: list[Attempt]) -> bool:
         """Calls of one account on one node: hold their slots, reserve their instants, send them on time."""
         first = calls[0]
         node = first.node
@@ -433,7 +476,7 @@ class Dialer:
         pending = list(calls)
         while pending:
             if not self._still_dialable(camp):
-                self._give_back_many([c.attempt for c in pending], cancel=self._stopped(camp))
+                self.give_back_many([c.attempt for c in pending], cancel=self._stopped(camp))
                 _drop(buffer, pending)
                 return True
             adm = self.pacer.admit([c.uuid for c in pending], slots, rates, ttl=slot_ttl, horizon=self.opts.horizon)
@@ -465,11 +508,13 @@ class Dialer:
             if not self.control.gate_many(campaign_id, [c.uuid for c in group]):
                 rest = calls[i:]
                 self._release_slots(slots, [c.uuid for c in rest])
-                self._give_back_many([c.attempt for c in rest], cancel=self._stopped(camp))
+                self.give_back_many([c.attempt for c in rest], cancel=self._stopped(camp))
                 _drop(buffer, rest)
                 return
             i = j
             _drop(buffer, group)
+            if _agent_dialing.is_agent_campaign(camp):
+                self.agent_dialing.launched(camp.id, [c.uuid for c in group])
             try:
                 self._send(group)
             finally:
@@ -493,7 +538,7 @@ class Dialer:
             elif "not connected" in str(exc):
                 # Nothing was written: the call was not placed.
                 self.launched.discard(c.uuid)
-                self._give_back(c.attempt)
+                self.give_back(c.attempt)
                 self.release_call(c.attempt)
             else:
                 # Written but unanswered: the node may have it; the reconciler decides after reconnecting.
@@ -537,9 +582,18 @@ class Dialer:
                                                  account.max_calls_per_minute))
         return rates
 
-    def _originate(self, a: Attempt, camp: Campaign | None, contact, req, node) -> Originate:
+    def _abandoned_recently(self, buffer: list[Attempt], camp: Campaign | None) -> set[str]:
+        """Numbers of an agent campaign's batch abandoned within 72 hours (the redial rule; empty otherwise)."""
+        if not _agent_dialing.is_agent_campaign(camp) or not buffer:
+            return set()
+        return self.agent_dialing.recently_abandoned(camp, {a.number for a in buffer})
+
+    def _originate(self, a: Attempt, camp: Campaign | None, contact, req, node,
+                   reserved_agent: str | None = None) -> Originate:
         if camp is not None:
             spec = _campaigns.call_spec(camp, contact, a.number, a.id)
+            if reserved_agent and spec.agent is not None:
+                spec.agent.reserved_agent_id = reserved_agent
             caller_id = camp.caller_id
             timeout = self.opts.originate_timeout
         else:
@@ -556,16 +610,24 @@ class Dialer:
                          number_format=self.cfg.dialer_number_format, region=self.cfg.default_region)
 
     # ------------------------------------------------------------------ outcomes without a call
-    def _give_back(self, a: Attempt, *, next_try_at=None, cancel: bool = False) -> None:
+    def give_back(self, a: Attempt, *, next_try_at=None, cancel: bool = False) -> None:
         with db.session_scope(self.db_url) as s:
             _attempts.release(s, a.id, self.worker_id, cancel=cancel, next_try_at=next_try_at)
+        self.unreserve_agents([a])
 
-    def _give_back_many(self, attempts: list[Attempt], *, cancel: bool = False) -> None:
+    def give_back_many(self, attempts: list[Attempt], *, cancel: bool = False) -> None:
         if not attempts:
             return
         with db.session_scope(self.db_url) as s:
             for a in attempts:
                 _attempts.release(s, a.id, self.worker_id, cancel=cancel)
+        self.unreserve_agents(attempts)
+
+    def unreserve_agents(self, attempts: list[Attempt]) -> None:
+        """An agent reserved for a call that is not placed after all (72-hour rule, preview) is free again."""
+        for a in attempts:
+            if a.origination_uuid and _agent_dialing.is_agent_campaign(self.campaign(a.campaign_id)):
+                self.agent_dialing.release_agent(a.origination_uuid, 0)
 
     def _finish_dnd(self, s, a: Attempt, camp: Campaign, contact) -> None:
         done = _attempts.finish_without_channel(s, a.id, "cancelled", dial_status="DND", origination_uuid=None,
@@ -637,6 +699,14 @@ class Dialer:
         if own:
             pipe.execute()
         self.launched.discard(u)
+
+    def agent_call_answered(self, a: Attempt, pipe) -> None:
+        """An agent campaign's call was answered (queued on the listener's pipeline)."""
+        self.agent_dialing.call_answered(self.campaign(a.campaign_id), a, pipe)
+
+    def agent_call_ended(self, a: Attempt, answered: bool, pipe) -> None:
+        """An agent campaign's call ended (see :meth:`dialer.agent_dialing.AgentDialing.call_ended`)."""
+        self.agent_dialing.call_ended(self.campaign(a.campaign_id), a, answered, pipe)
 
     def live_change(self, a: Attempt, delta: int, pipe=None) -> None:
         """Live-call counters per call type (seed 002's live statistics); idempotent per channel uuid.

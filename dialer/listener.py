@@ -75,6 +75,9 @@ class Host(Protocol):
     def enqueue_callbacks(self, deliveries: list[int]) -> None: ...
     def release_call(self, a: Any, pipe=None) -> None: ...
     def live_change(self, a: Any, delta: int, pipe=None) -> None: ...
+    def agent_call_answered(self, a: Any, pipe) -> None: ...
+    def agent_call_ended(self, a: Any, answered: bool, pipe) -> None: ...
+    def unreserve_agents(self, attempts: list) -> None: ...
 
 
 #: ``-ERR`` causes of an originate the switch could not place at all, before it made a channel (only then
@@ -494,6 +497,7 @@ class Listener:
             try:
                 if effect[0] == "answered":
                     self.d.live_change(effect[1], +1, pipe)
+                    self.d.agent_call_answered(effect[1], pipe)
                 elif effect[0] == "refused":
                     self.d.release_call(effect[1], pipe)  # its slots; it was never live, nor counted
                 else:
@@ -509,6 +513,7 @@ class Listener:
         """A call's end: free its slots, uncount it, and (campaign calls) learn its ring/talk times."""
         self.d.release_call(a, pipe)
         self.d.live_change(a, -1, pipe)  # harmless for a call never counted
+        self.d.agent_call_ended(a, answered, pipe)
         if a.campaign_id:
             ring = talk = 0.0
             if a.claimed_at and a.ended_at:

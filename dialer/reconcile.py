@@ -66,6 +66,7 @@ class Reconciler:
                 ok = _attempts.requeue_unlaunched(s, a.id, a.claimed_by)
             if ok:
                 self.d.release_call(a)
+                self.d.unreserve_agents([a])  # an agent reserved for it (preview, 72-hour rule) is free
             return int(ok)
         headers = self.synthetic_hangup(a)
         return int(self.listener.finish(a.origination_uuid, headers, reconciled=True))

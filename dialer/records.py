@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from dialer import callbacks
 from dialer.store import db
-from dialer.store.models import Attempt, Campaign, Cdr, InboundNumber, utcnow
+from dialer.store.models import AgentEvent, Attempt, Campaign, Cdr, InboundNumber, utcnow
 from ivr.call_spec import CallFacts, CallSpec, CallSpecError
 from dialer.dial_status import (CALL_STATUS_BY_DIAL_STATUS, CONTEXT_BY_CALL_TYPE,  # noqa: F401 (re-read by callers)
                                  DEFAULT_UNANSWERED_STATUS, DIAL_STATUS_BY_CAUSE, DIAL_STATUSES, dial_status_for)
@@ -406,6 +406,7 @@ def record_ivr_facts(session: Session, facts: CallFacts) -> Recorded:
     row.dial_results = list(facts.dial_results)
     row.app_errors = list(facts.app_errors)
     row.final_status = facts.final_status
+    _agent_fields(session, row, facts)
     if not row.hangup_recorded:
         # Provisional until the hangup event (the authority on times) arrives.
         _fill(row, answer=_epoch(facts.answered_at), end=_epoch(facts.ended_at), hangup_cause=facts.hangup_cause)
@@ -417,10 +418,83 @@ def record_ivr_facts(session: Session, facts: CallFacts) -> Recorded:
     return result
 
 
+def _agent_fields(session: Session, row: Cdr, facts: CallFacts) -> None:
+    """An agent campaign's call: who took it, how long it waited and talked, abandoned, the AMD verdict.
+
+    The agent's on-call and wrap-up spells are also written to ``agent_events`` (at the times the runtime
+    saw), once per call: the facts may come twice, the CDR row says whether they were already merged.
+    """
+    if not (facts.agent_id or facts.abandoned or facts.amd_result):
+        return
+    first = not row.ivr_recorded
+    row.amd_result = facts.amd_result or row.amd_result or ""
+    row.abandoned = bool(facts.abandoned)
+    if facts.queue_wait_ms is not None:
+        row.queue_wait_ms = int(facts.queue_wait_ms)
+    if not facts.agent_id:
+        return
+    row.agent_id = facts.agent_id
+    connected, ended = facts.agent_connected_at, facts.agent_ended_at or facts.ended_at
+    if connected and ended:
+        row.talk_seconds = round(max(0.0, ended - connected), 3)
+    row.wrap_up_seconds = float(facts.wrap_up_seconds or 0)
+    if first and connected:
+        account = row.account_id
+        campaigns = [facts.campaign_id] if facts.campaign_id else []
+        session.add(AgentEvent(agent_id=facts.agent_id, account_id=account, at=_epoch(connected), state="on_call",
+                               campaign_ids=campaigns, call_uuid=facts.uuid))
+        if ended:
+            session.add(AgentEvent(agent_id=facts.agent_id, account_id=account, at=_epoch(ended), state="wrap_up",
+                                   reason=f"{row.wrap_up_seconds:g} s", campaign_ids=campaigns, call_uuid=facts.uuid))
+
+
+def _learn(facts: CallFacts, cfg) -> None:
+    """An answered call of an agent campaign teaches its controller (live or machine, talk and wrap-up times)."""
+    if not facts.campaign_id or facts.direction == "inbound":
+        return
+    try:
+        from dialer.agent_dialing import AgentDialing
+
+        with db.session_scope(cfg.sqlalchemy_url) as session:
+            camp = session.get(Campaign, facts.campaign_id)
+            if camp is None or not camp.dial_mode:
+                return
+            attempt = session.get(Attempt, facts.attempt_id) if facts.attempt_id else None
+            launched = attempt.claimed_at.replace(tzinfo=timezone.utc).timestamp() \
+                if attempt is not None and attempt.claimed_at else None
+        learner = AgentDialing(_redis_for(cfg), cfg.key_prefix, cfg.sqlalchemy_url, "records")
+        ring = max(0.0, facts.answered_at - launched) if facts.answered_at and launched else 0.0
+        learner.observe_attempt(facts.campaign_id, facts.amd_result != "machine", ring)
+        if facts.agent_id and facts.agent_connected_at:
+            ended = facts.agent_ended_at or facts.ended_at or facts.agent_connected_at
+            learner.observe_handle(facts.campaign_id, ended - facts.agent_connected_at,
+                                   float(facts.wrap_up_seconds or 0))
+    except Exception:  # noqa: BLE001 - learning is best effort; the CDR is written
+        log.warning("could not learn from call %s", facts.uuid, exc_info=True)
+
+
+_REDIS: dict[str, Any] = {}
+
+
+def _redis_for(cfg):
+    import redis
+
+    client = _REDIS.get(cfg.redis_url)
+    if client is None:
+        client = _REDIS[cfg.redis_url] = redis.Redis.from_url(cfg.redis_url)
+    return client
+
+
 def _enqueue(result: Recorded, cfg) -> Recorded:
     if result.deliveries:
         callbacks.enqueue(result.deliveries, cfg=cfg)
     return result
+
+
+def _first_facts(session: Session, facts: CallFacts) -> bool:
+    """Whether these facts are the first of their call to arrive (a duplicate must not be learned twice)."""
+    row = session.scalars(select(Cdr.ivr_recorded).where(Cdr.uniqueid == facts.uuid)).first()
+    return not row
 
 
 def ivr_call_finished(facts: dict, cfg=None) -> dict:
@@ -431,8 +505,11 @@ def ivr_call_finished(facts: dict, cfg=None) -> dict:
     cfg = cfg or _settings()
     parsed = CallFacts.from_dict(facts or {})
     with db.session_scope(cfg.sqlalchemy_url, immediate=True) as session:
+        first = _first_facts(session, parsed)
         result = record_ivr_facts(session, parsed)
     _enqueue(result, cfg)
+    if first:
+        _learn(parsed, cfg)
     return {"cdr_id": result.cdr_id, "completed": result.completed}
 
 
