@@ -4,7 +4,10 @@
   tried in order, legs of a group rung at once, retries), waits for an answer
   or a failure, then starts the application or dialplan extension on the
   answered leg and replies ``+OK <uuid>`` or ``-ERR <CAUSE>``.
-* :func:`dial` is the part ``bridge`` shares: legs up to the answer.
+* :func:`dial` is the part ``bridge`` shares: legs up to the answer (dialled for a caller, they start
+  from its caller profile and the two get each other's as their originator/originatee: profile.py).
+* :func:`run_session` runs a channel's applications; what a state handler does instead of an
+  application (:func:`state_handler`: a bridge's B leg, a uuid_bridge) fires no application events.
 * The far end of each leg follows its :class:`~freeswitch.sim.scenario.Behaviour`.
 * :func:`freeswitch.sim.inbound.inbound_call` makes a call arrive from outside (``sim_inbound``).
 """
@@ -13,10 +16,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import gevent
 
+from freeswitch.sim import profile as profiles
 from freeswitch.sim import sofia
 from freeswitch.sim.channel import Channel, Profile
 from freeswitch.sim.dialstring import (DialString, DialStringError, parse_dialstring, parse_endpoint,
@@ -75,27 +79,41 @@ def set_codec_vars(ch: Channel, original: bool = True) -> None:
 
 
 def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]], cid_name: str | None,
-                     cid_num: str | None, use_uuid: str | None) -> Channel:
-    """Create an outbound leg (its session already reserved) and fire its creation events."""
+                     cid_num: str | None, use_uuid: str | None, caller: Channel | None = None) -> Channel:
+    """Create an outbound leg (its session already reserved) and fire its creation events.
+
+    ``caller``: the channel it is dialled for (``bridge``, ``att_xfer``), whose profile it starts from.
+    """
     vmap = dict(variables)
     name = vmap.get("origination_caller_id_name", cid_name) or ""
     number = vmap.get("origination_caller_id_number", cid_num) or DEFAULT_CID_NUMBER
-    profile = Profile(
-        direction="outbound",
-        destination_number=endpoint.number,
-        caller_id_name=name,
-        caller_id_number=number,
-        orig_caller_id_name=name,
-        orig_caller_id_number=number,
-        callee_id_name="Outbound Call",
-        callee_id_number=endpoint.number,
-        network_addr="",  # sofia learns it from the far end's first response
-        ani=number,
-        dialplan="" if endpoint.kind != "loopback" else "XML",
-        context=endpoint.context,
-        source="src/switch_ivr_originate.c" if endpoint.kind != "loopback" else "mod_loopback",
-    )
+    if caller is not None:
+        # switch_ivr_originate with a session: a copy of the caller's profile, whose caller id the
+        # origination_*/effective_* variables override (the original caller id stays the caller's).
+        profile = profiles.dialled_from(caller, endpoint.number)
+        profile.caller_id_name, profile.caller_id_number = name, number
+        profile.ani = vmap.get("origination_ani") or caller.get_var("effective_ani") or profile.ani
+    else:
+        profile = Profile(
+            direction="outbound",
+            destination_number=endpoint.number,
+            caller_id_name=name,
+            caller_id_number=number,
+            orig_caller_id_name=name,
+            orig_caller_id_number=number,
+            callee_id_name="Outbound Call",
+            callee_id_number=endpoint.number,
+            network_addr="",  # sofia learns it from the far end's first response
+            ani=number,
+            dialplan="",
+            context=endpoint.context,
+        )
+    if endpoint.kind == "loopback":
+        profile.dialplan, profile.context, profile.source = "XML", endpoint.context, "mod_loopback"
     ch = Channel(switch, use_uuid or switch.new_uuid(), endpoint.channel_name, profile, switch.next_session_id())
+    if caller is not None:
+        # switch_core_session_outgoing_channel: the caller's profile as it is now is the leg's originator.
+        profiles.set_originator(ch, profiles.clone(caller, keep_times=False))
     if endpoint.kind == "loopback":
         ch.codec = ("L16", "8000", "128000")
     ch.set_var("direction", "outbound")
@@ -146,11 +164,13 @@ def new_outbound_leg(switch: "Switch", endpoint, variables: list[tuple[str, str]
 
 def dial(switch: "Switch", ds: DialString, timeout: int = 60, cid_name: str | None = None,
          cid_num: str | None = None, extra_vars: list[tuple[str, str]] | None = None,
-         cancel=None) -> tuple[Channel | None, str]:
+         cancel=None, caller: Channel | None = None) -> tuple[Channel | None, str]:
     """Ring the dial string's groups in order (with retries) until one leg answers.
 
     Returns (the answered leg, '') or (None, the cause FreeSWITCH would give).
     ``cancel`` is an optional gevent Event that abandons the attempt (ORIGINATOR_CANCEL).
+    ``caller``: the channel the legs are dialled for; it gets the answered leg's profile as its
+    originatee (profile.py).
     """
     gvars = list(extra_vars or []) + list(ds.variables)
     gmap = dict(gvars)
@@ -172,15 +192,18 @@ def dial(switch: "Switch", ds: DialString, timeout: int = 60, cid_name: str | No
             if cancel is None:
                 switch.clock.sleep(sleep_ms / 1000)
         for group in ds.groups:
-            channel, cause = _ring_group(switch, group, gvars, timeout, cid_name, cid_num, uuid_left, cancel)
+            channel, cause = _ring_group(switch, group, gvars, timeout, cid_name, cid_num, uuid_left, cancel, caller)
             if channel is not None:
+                if caller is not None:
+                    profiles.set_originatee(caller, profiles.clone(channel, keep_times=True))
                 return channel, ""
             if cause == "ORIGINATOR_CANCEL":
                 return None, cause
     return None, cause
 
 
-def _ring_group(switch, group, gvars, timeout, cid_name, cid_num, uuid_left, cancel) -> tuple[Channel | None, str]:
+def _ring_group(switch, group, gvars, timeout, cid_name, cid_num, uuid_left, cancel,
+                caller) -> tuple[Channel | None, str]:
     legs: list[Channel] = []
     first_cause = None
     for leg in group:
@@ -210,7 +233,7 @@ def _ring_group(switch, group, gvars, timeout, cid_name, cid_num, uuid_left, can
         except ScenarioError as exc:
             log.warning("bad sim_* variables on a call to %s: %s", endpoint.number, exc)
             behaviour = switch.scenario.behaviour(endpoint.number)
-        ch = new_outbound_leg(switch, endpoint, variables, cid_name, cid_num, use_uuid)
+        ch = new_outbound_leg(switch, endpoint, variables, cid_name, cid_num, use_uuid, caller)
         ch.behaviour = behaviour
         leg_timeout = _int(vmap.get("leg_timeout"), 0) or None
         ch.greenlets.append(gevent.spawn(far_end, ch, behaviour, leg_timeout))
@@ -256,8 +279,22 @@ def _ring_group(switch, group, gvars, timeout, cid_name, cid_num, uuid_left, can
 # Sessions: what an answered channel runs
 # ---------------------------------------------------------------------------
 
-def run_session(channel: Channel, apps: list[tuple[str, str | None]]) -> None:
-    """The channel's own greenlet: run its applications, hang up when they run out, tear down."""
+#: What a session runs that is no application but a state's handler (a bridge's B leg in CS_EXCHANGE_MEDIA,
+#: a leg uuid_bridge took): no CHANNEL_EXECUTE, no current_application, nothing in the application log.
+STATE_HANDLERS: dict[str, Callable[[Channel, str], None]] = {}
+
+
+def state_handler(name: str):
+    """Register what a session's step ``name`` runs without it being an application (STATE_HANDLERS)."""
+    def deco(fn):
+        STATE_HANDLERS[name] = fn
+        return fn
+    return deco
+
+
+def run_session(channel: Channel, apps: list[tuple[str, str | None]], state: str = "CS_EXECUTE") -> None:
+    """The channel's own greenlet: enter ``state``, run its steps (applications, or state handlers), hang
+    up when they run out, tear down."""
     from freeswitch.sim.apps import execute
 
     channel.session_greenlet = gevent.getcurrent()
@@ -265,11 +302,15 @@ def run_session(channel: Channel, apps: list[tuple[str, str | None]]) -> None:
         if channel.get_var("call_uuid") is None:
             channel.set_var("call_uuid", channel.uuid)
         if channel.is_up:
-            channel.set_state("CS_EXECUTE")
+            channel.set_state(state)
         queue = list(apps)
         while queue and channel.is_up:
             name, arg = queue.pop(0)
-            execute(channel, name, arg)
+            handler = STATE_HANDLERS.get(name)
+            if handler is not None:
+                handler(channel, arg or "")
+            else:
+                execute(channel, name, arg)
             pending = channel.transfer_to
             if pending is not None:
                 # A transfer: the state machine routes the new extension (CS_ROUTING, CS_EXECUTE)

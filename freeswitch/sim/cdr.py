@@ -16,10 +16,12 @@ def set_timestamps(channel: "Channel") -> None:
     created, answered = channel.created_us, channel.answered_us
     end = channel.hangup_us or channel.switch.clock.now_us()
     progress, pmedia = channel.progress_us, channel.progress_media_us
+    # profile_start_*: when the current caller profile was made (a transfer or a uuid_bridge makes one).
+    profile_created = created if channel.profile.created_us is None else channel.profile.created_us
     created_stamp = _stamp(created)
     # The digits received come first (the DTMF log), then the stamps, epochs and the last application.
     pairs = [("digits_dialed", "".join(channel.dtmf_log) or "none"),
-             ("start_stamp", created_stamp), ("profile_start_stamp", created_stamp)]
+             ("start_stamp", created_stamp), ("profile_start_stamp", _stamp(profile_created))]
     if answered:
         pairs.append(("answer_stamp", _stamp(answered)))
     if progress:
@@ -27,7 +29,7 @@ def set_timestamps(channel: "Channel") -> None:
     if pmedia:
         pairs.append(("progress_media_stamp", _stamp(pmedia)))
     pairs.append(("end_stamp", _stamp(end)))
-    for name, us in (("start", created), ("profile_start", created), ("answer", answered),
+    for name, us in (("start", created), ("profile_start", profile_created), ("answer", answered),
                      ("bridge", channel.bridged_us), ("last_hold", 0)):
         pairs.append((f"{name}_epoch", str(us // 1_000_000)))
         pairs.append((f"{name}_uepoch", str(us)))

@@ -1,4 +1,4 @@
-"""A simulated channel: its caller profile, variables, states and the events it fires.
+"""A simulated channel: its caller profile (profile.py), variables, states and the events it fires.
 
 The state machine follows FreeSWITCH's (switch_channel.c, switch_core_state_machine.c):
 running states CS_INIT → CS_ROUTING → CS_CONSUME_MEDIA/CS_EXECUTE → CS_HANGUP →
@@ -9,15 +9,16 @@ and the event sequence a real 1.10 fires for each step.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 import gevent
 import gevent.event
 import gevent.queue
 
+from freeswitch.sim import profile as profiles
 from freeswitch.sim import sofia
 from freeswitch.sim.events import SimEvent
+from freeswitch.sim.profile import Profile  # noqa: F401 - the caller profile; importers find it here
 
 if TYPE_CHECKING:  # pragma: no cover
     from freeswitch.sim.core import Switch
@@ -77,27 +78,6 @@ def normalize_cause(value: str | None, default: str = "NORMAL_CLEARING") -> str:
     return v if v in Q850 else default
 
 
-@dataclass
-class Profile:
-    """The caller profile (switch_caller_profile_t) fields that events carry."""
-
-    direction: str
-    destination_number: str
-    caller_id_name: str = ""
-    caller_id_number: str = "0000000000"
-    orig_caller_id_name: str = ""
-    orig_caller_id_number: str = "0000000000"
-    callee_id_name: str = ""
-    callee_id_number: str = ""
-    network_addr: str = ""
-    ani: str = "0000000000"
-    dialplan: str = "XML"
-    context: str = "default"
-    source: str = "src/switch_ivr_originate.c"
-    rdnis: str = ""
-    username: str = ""
-
-
 class Channel:
     """One leg. Fires its events through the switch; apps and callers act on it from greenlets."""
 
@@ -116,6 +96,8 @@ class Channel:
         self.hangup_cause: str | None = None
         self.variables: dict[str, str] = {}
         now = switch.clock.now_us()
+        # The current caller profile's timetable (profile.timetable): a new profile (a transfer, a
+        # uuid_bridge) starts its transfer and bridge times again at 0.
         self.created_us = now
         self.answered_us = 0
         self.progress_us = 0
@@ -127,7 +109,7 @@ class Channel:
         self.hung_up = gevent.event.Event()        # set once CHANNEL_HANGUP has fired
         self.reported = gevent.event.Event()       # set once CHANNEL_HANGUP_COMPLETE has fired
         self.destroyed = gevent.event.Event()      # set once CHANNEL_DESTROY has fired
-        self._holders: set = set()                 # outbound socket listeners holding the session
+        self._holders: set = set()                 # read locks: outbound sockets, a bridge's A leg on its B leg
         self._released = gevent.event.Event()
         self.answered_evt = gevent.event.Event()
         self.dtmf_queue: gevent.queue.Queue = gevent.queue.Queue()  # digits the far end sent, for apps to read
@@ -136,7 +118,7 @@ class Channel:
         self.messages: gevent.queue.Queue = gevent.queue.Queue()   # sendmsg events queued for the channel
         self.current_app: str | None = None
         self.bridged_to: "Channel | None" = None
-        self.other_type: str | None = None         # originator / originatee while bridged
+        self.other_type: str | None = None         # the profile clone events show (last_profile_type)
         self.behaviour = None                      # the far end's script (scenario.Behaviour)
         self.caller_speaking_until = 0.0           # simulated time the far end stops talking (for record)
         self.controlled = False                    # an outbound socket holds the channel
@@ -154,18 +136,21 @@ class Channel:
         self.moved = gevent.event.Event()          # set by the next transfer (which puts a fresh one here)
         self.hangup_hooks: list = []               # called with the channel right after CHANNEL_HANGUP
 
-    # -- outbound listeners hold the session (its DESTROY waits for them) ----
+    # -- read locks on the session (its DESTROY waits for them) ------------
 
-    def hold_listener(self, conn) -> None:
-        """An outbound socket holds a read lock on the session."""
-        self._holders.add(conn)
+    def read_lock(self, holder) -> None:
+        """``holder`` (an outbound socket, a bridge's A leg) holds a read lock on the session."""
+        self._holders.add(holder)
         self._released.clear()
 
-    def release_listener(self, conn) -> None:
-        """The outbound socket is gone."""
-        self._holders.discard(conn)
+    def read_unlock(self, holder) -> None:
+        """``holder`` lets the session go."""
+        self._holders.discard(holder)
         if not self._holders:
             self._released.set()
+
+    hold_listener = read_lock        # the names the socket code uses
+    release_listener = read_unlock
 
     # -- variables --------------------------------------------------------
 
@@ -208,44 +193,9 @@ class Channel:
         return self.hangup_cause is None
 
     def profile_headers(self, prefix: str) -> list[tuple[str, str]]:
-        """switch_caller_profile_event_set_data: empty fields are left out."""
-        n = _profile_names(prefix)
+        """switch_caller_profile_event_set_data on the channel's own (current) caller profile."""
         p = self.profile
-        h = [(n.direction, p.direction), (n.logical_direction, p.direction)]
-        if p.username:
-            h.append((n.username, p.username))
-        if p.dialplan:
-            h.append((n.dialplan, p.dialplan))
-        if p.caller_id_name:
-            h.append((n.caller_id_name, p.caller_id_name))
-        if p.caller_id_number:
-            h.append((n.caller_id_number, p.caller_id_number))
-        if p.orig_caller_id_name and p.caller_id_name:
-            h.append((n.orig_caller_id_name, p.orig_caller_id_name))
-        if p.orig_caller_id_number and p.caller_id_number:
-            h.append((n.orig_caller_id_number, p.orig_caller_id_number))
-        if p.callee_id_name:
-            h.append((n.callee_id_name, p.callee_id_name))
-        if p.callee_id_number:
-            h.append((n.callee_id_number, p.callee_id_number))
-        if p.network_addr:
-            h.append((n.network_addr, p.network_addr))
-        if p.ani:
-            h.append((n.ani, p.ani))
-        if p.destination_number:
-            h.append((n.destination_number, p.destination_number))
-        h.append((n.unique_id, self.uuid))
-        if p.source:
-            h.append((n.source, p.source))
-        if p.context:
-            h.append((n.context, p.context))
-        if p.rdnis:
-            h.append((n.rdnis, p.rdnis))
-        created = str(self.created_us)
-        h += zip(n.times, (self.name, "1", created, created, str(self.answered_us), str(self.progress_us),
-                           str(self.progress_media_us), str(self.hangup_us), str(self.transfer_us), "0",
-                           str(self.bridged_us), "0", "0", "true", "false", "false"))
-        return h
+        return profiles.headers(p, prefix, self.uuid, self.name, profiles.timetable(self), str(p.index), p.direction)
 
     def basic_headers(self) -> list[tuple[str, str]]:
         """switch_channel_event_set_basic_data."""
@@ -278,10 +228,11 @@ class Channel:
         h = self.basic_headers()
         if self.has_profile:
             h += self.profile_headers("Caller")
-        other = self.bridged_to
-        if other is not None and self.other_type:
-            h.append(("Other-Type", self.other_type))
-            h += other.profile_headers("Other-Leg")
+        # The originator/originatee clone set last, for as long as the profile keeps it (profile.py).
+        other = profiles.other_leg(self)
+        if other is not None:
+            h.append(("Other-Type", other[0]))
+            h += other[1].headers("Other-Leg")
         if with_vars:
             variables = self.variables
             h += zip(map("variable_".__add__, variables), variables.values())
@@ -324,6 +275,7 @@ class Channel:
         if self.progress_us or not self.is_up:
             return
         self.progress_us = self.switch.clock.now_us()
+        profiles.ringing(self)
         self.set_var("progress_stamp", _stamp(self.progress_us))
         self.fire("CHANNEL_PROGRESS")
         self.set_callstate("RINGING")
@@ -335,6 +287,7 @@ class Channel:
         self.early = True
         self._media_up()
         self.progress_media_us = self.switch.clock.now_us()
+        profiles.early_media(self)
         self.set_var("progress_media_stamp", _stamp(self.progress_media_us))
         self.fire("CHANNEL_PROGRESS_MEDIA")
         self.set_callstate("EARLY")
@@ -435,31 +388,6 @@ class Channel:
 
 
 _last_stamp: tuple[int, str] = (-1, "")
-
-
-class _ProfileNames:
-    """The caller-profile header names under one prefix (``Caller``, ``Other-Leg``, ``Channel``), made once."""
-
-    def __init__(self, prefix: str):
-        for field in ("Direction", "Logical-Direction", "Username", "Dialplan", "Caller-ID-Name", "Caller-ID-Number",
-                      "Orig-Caller-ID-Name", "Orig-Caller-ID-Number", "Callee-ID-Name", "Callee-ID-Number",
-                      "Network-Addr", "ANI", "Destination-Number", "Unique-ID", "Source", "Context", "RDNIS"):
-            setattr(self, field.lower().replace("-", "_"), f"{prefix}-{field}")
-        self.times = tuple(f"{prefix}-{field}" for field in (
-            "Channel-Name", "Profile-Index", "Profile-Created-Time", "Channel-Created-Time",
-            "Channel-Answered-Time", "Channel-Progress-Time", "Channel-Progress-Media-Time",
-            "Channel-Hangup-Time", "Channel-Transfer-Time", "Channel-Resurrect-Time", "Channel-Bridged-Time",
-            "Channel-Last-Hold", "Channel-Hold-Accum", "Screen-Bit", "Privacy-Hide-Name", "Privacy-Hide-Number"))
-
-
-_PROFILE_NAMES: dict[str, _ProfileNames] = {}
-
-
-def _profile_names(prefix: str) -> _ProfileNames:
-    names = _PROFILE_NAMES.get(prefix)
-    if names is None:
-        names = _PROFILE_NAMES[prefix] = _ProfileNames(prefix)
-    return names
 
 
 def _stamp(us: int) -> str:

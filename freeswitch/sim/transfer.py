@@ -45,6 +45,7 @@ import gevent.queue
 
 from freeswitch import wire
 from freeswitch.sim import bridge
+from freeswitch.sim import profile as profiles
 from freeswitch.sim.api import command
 from freeswitch.sim.apps import app
 from freeswitch.sim.channel import Channel
@@ -98,11 +99,13 @@ def session_transfer(channel: Channel, extension: str | None, dialplan: str | No
     channel.set_var("signal_bond", None)
     if partner is not None:
         partner.set_var("signal_bond", None)
+    # The new extension runs on a new caller profile (Profile-Index up, no Other-Leg clone: profile.py).
+    profiles.step(channel)
+    p = channel.profile
     old_destination = p.destination_number
     p.dialplan, p.context = dialplan, context
-    channel.transfer_us = channel.switch.clock.now_us()
-    bridge.push_transfer_history(
-        channel, f"{channel.transfer_us // 1_000_000}:{channel.uuid}:bl_xfer:{extension}/{context}/{dialplan}")
+    epoch = channel.switch.clock.now_us() // 1_000_000
+    bridge.push_transfer_history(channel, f"{epoch}:{channel.uuid}:bl_xfer:{extension}/{context}/{dialplan}")
     if dialplan.lower() == "inline":
         apps = inline_apps(extension)
         p.rdnis = ""  # inline_dialplan_hunt: the destination stays what it was
@@ -285,7 +288,7 @@ def app_att_xfer(x: Channel, arg: str) -> None:
         cid_name = x.get_var("effective_caller_id_name") or x.profile.caller_id_name
         cid_num = x.get_var("effective_caller_id_number") or x.profile.caller_id_number
         t, _ = dial(x.switch, ds, 60, cid_name, cid_num, extra_vars=list(getattr(x, "exported", {}).items()),
-                    cancel=x.hung_up)
+                    cancel=x.hung_up, caller=x)
     if t is None or not x.is_up:
         if t is not None:
             t.hangup("ORIGINATOR_CANCEL")
@@ -293,12 +296,10 @@ def app_att_xfer(x: Channel, arg: str) -> None:
         x.set_var("soft_holding_uuid", None)
         return
     start_caller(t)
-    t.state, t.state_num = "CS_EXCHANGE_MEDIA", 5
-    t.session_greenlet = gevent.spawn(bridge.b_leg_session, t)
     hangup_key = _key(x, t, "attxfer_hangup_key", "*")
     cancel_key = _key(x, t, "attxfer_cancel_key", "#")
     conf_key = _key(x, t, "attxfer_conf_key", "0")
-    held = x.bridged_to, x.other_type
+    held = x.bridged_to
     x_mark, t_mark = x.transfers, t.transfers
     bond = x.switch.channels.get(bond_uuid or "")
     handed_over: list[bool] = []
@@ -312,6 +313,7 @@ def app_att_xfer(x: Channel, arg: str) -> None:
             handed_over.append(ok)
 
     bridge.link(x, t)
+    t.session_greenlet = gevent.spawn(bridge.b_leg_session, t)
     x.hangup_hooks.append(transferer_gone)
     try:
         while x.is_up and t.is_up and x.transfers == x_mark and t.transfers == t_mark:
@@ -331,11 +333,15 @@ def app_att_xfer(x: Channel, arg: str) -> None:
             if x.dtmf_queue.qsize():
                 continue
             gevent.wait([x.hung_up, t.hung_up, x.dtmf_evt], count=1)
+        if not t.is_up and t.transfers == t_mark:
+            bridge.reported(t)  # the target hung up: reported before the inner bridge ends
     finally:
         x.hangup_hooks.remove(transferer_gone)
+        t.read_unlock(x)  # a killed session must not keep the target from its CHANNEL_DESTROY
     bridge.unlink(x, t)
-    if x.is_up and held[0] is not None and x.bridged_to is None:
-        x.bridged_to, x.other_type = held  # back in the bridge att_xfer ran from
+    if x.is_up and held is not None and x.bridged_to is None:
+        # Back in the bridge att_xfer ran from; its events keep the target's clone (the originate set it last).
+        x.bridged_to = held
     x.set_var("signal_bond", bond_uuid)
     if bond_uuid and not handed_over:
         if not x.is_up and t.is_up and t.transfers == t_mark:

@@ -104,12 +104,7 @@ def event_shapes(entries: list[tuple]) -> list[tuple]:
 
 
 #: Differences found and not fixed yet, by interaction (see docs/simulator.md): the test is expected to fail.
-KNOWN = {
-    "socket_bridge": "bridge.py (the transfer work): after a bridge FreeSWITCH keeps the Other-Leg-* headers (the "
-                     "originatee/originator profile clone), the clone has no Profile-Index, the A leg gets "
-                     "Caller-Callee-ID-Name, the B leg runs no application (no current_application/last_app), and the "
-                     "B leg's CHANNEL_HANGUP_COMPLETE comes before the A leg's CHANNEL_UNBRIDGE",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _cases(names):
