@@ -1,0 +1,111 @@
+"""A small predictive campaign with live agents on the real switch: sipp customers, sipp agents, CDRs, abandonment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import redis
+import sqlalchemy as sa
+
+from tests.e2e.harness import wait_for
+
+CUSTOMERS = [f"9199200000{n:02d}" for n in range(1, 9)]  # answer and talk until the platform hangs up
+BUSY = ["919920001486", "919920002486"]
+UNALLOCATED = ["919920001404"]
+NO_ANSWER = ["919920001480"]
+# The carrier answers numbers ending 312 and hangs up about 14 s later: an agent ending each conversation.
+AGENTS = ["917000001312", "917000002312", "917000003312"]
+
+
+def _overlap(spans: list[tuple[float, float]]) -> int:
+    points = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda p: (p[0], p[1]))
+    best = cur = 0
+    for _, d in points:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def test_predictive_campaign_with_agents(platform):
+    p = platform
+    acct = p.account()
+    numbers = CUSTOMERS + BUSY + UNALLOCATED + NO_ANSWER
+    r = p.cpaas("POST", "/api/create_campaign_list", acct, json={"list_name": "agents-e2e"})
+    list_id = r.json()["response"]["list_id"]
+    r = p.cpaas("POST", "/api/add_contact_to_list", acct, json={"list_id": list_id, "contacts": [
+        {"contact_name": f"c{i}", "contact_number": n, "contact_fields": {"field1": f"Name{i}"}}
+        for i, n in enumerate(numbers)]})
+    assert r.status_code == 200, r.text
+    now = dt.datetime.now(dt.timezone.utc)
+    r = p.cpaas("POST", "/api/create_campaign", acct, json={
+        "list_id": list_id, "campaign_name": "predictive-e2e", "campaign_type": "0",
+        "campaign_caller_id": "15168148111", "dynamic_announcement": "1", "recorded_filename": "",
+        "announcement_text": "Dear {field1}, please call us back",
+        "campaign_start_date": (now - dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "campaign_end_date": (now + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "time_zone": "UTC", "repeat": "1", "max_retries": "0", "retry_time": "60", "calls_per_minute": "600",
+        "dial_mode": "predictive", "wrap_up_seconds": "2"})
+    assert r.status_code == 200, r.text
+    campaign_id = r.json()["response"]["campaign_id"]
+    agent_ids = []
+    for n in AGENTS:
+        r = p.cpaas("POST", "/api/agents", acct, json={"name": f"agent {n}", "endpoint": n})
+        assert r.status_code == 200, r.text
+        agent_ids.append(r.json()["response"]["agent_id"])
+    for a in agent_ids:
+        r = p.cpaas("POST", f"/api/agents/{a}/login", acct, json={"campaign_ids": [campaign_id]})
+        assert r.status_code == 200, r.text
+
+    def final_rows():
+        from dialer.store import db
+        from dialer.store.models import Cdr
+
+        with db.session_scope(p.db_url) as s:
+            rows = list(s.scalars(sa.select(Cdr).where(Cdr.campaign_id == campaign_id)))
+            for row in rows:
+                s.expunge(row)
+        done = len(rows) == len(numbers) and all(r.call_status for r in rows) and \
+            all(r.ivr_recorded for r in rows if r.dial_status == "ANSWER")
+        return rows if done else None
+
+    rows = wait_for(final_rows, 300, every=2, what="every contact's final CDR, with the IVR runtime's facts")
+    by_number = {r.customer_number.lstrip("+"): r for r in rows}
+    assert sorted(by_number) == sorted(numbers)
+    for n in BUSY:
+        assert by_number[n].dial_status == "BUSY"
+    for n in NO_ANSWER:
+        assert by_number[n].dial_status == "NOANSWER"
+    answered = [by_number[n] for n in CUSTOMERS]
+    assert all(r.dial_status == "ANSWER" for r in answered), [(r.customer_number, r.dial_status) for r in answered]
+    # Each person reached an agent (or, had none been free within 2 s, was abandoned with the message).
+    abandoned = [r for r in answered if r.abandoned]
+    connected = [r for r in answered if r.agent_id]
+    assert len(abandoned) + len(connected) == len(answered)
+    assert {r.agent_id for r in connected} <= set(agent_ids)
+    for r in connected:
+        assert r.talk_seconds and r.talk_seconds > 5, (r.customer_number, r.talk_seconds)
+        assert r.queue_wait_ms is not None and r.queue_wait_ms < 2000
+    # The agent legs the switch made: one per connected call, to the agents' numbers.
+    agent_legs = [e for e in p.events.of("CHANNEL_CREATE") if e.get("Caller-Destination-Number") in AGENTS]
+    assert len(agent_legs) == len(connected)
+    # The controller is still learning on 12 contacts (it needs 100 finished attempts): one call per ready
+    # agent, so never more customer legs at once than agents — as FreeSWITCH's own event times show.
+    created = {e["Unique-ID"]: int(e["Event-Date-Timestamp"]) / 1e6 for e in p.events.of("CHANNEL_CREATE")
+               if e.get("Caller-Destination-Number") in numbers}
+    ended = {e["Unique-ID"]: int(e["Event-Date-Timestamp"]) / 1e6 for e in p.events.of("CHANNEL_HANGUP_COMPLETE")
+             if e.get("Unique-ID") in created}
+    spans = [(created[u], ended[u]) for u in created if u in ended]
+    assert len(spans) == len(numbers)
+    assert _overlap(spans) <= len(AGENTS)
+    # No agent is left on a call.
+    for a in agent_ids:
+        state = p.cpaas("GET", f"/api/agents/{a}", acct).json()["response"]["agent"]["state"]
+        assert state in ("ready", "wrap_up"), (a, state)
+    last = redis.Redis.from_url(p.env["REDIS_URL"]).get(f"{p.prefix}:agentlane:last:{campaign_id}")
+    print(f"\n{len(connected)} connected, {len(abandoned)} abandoned of {len(answered)} live answers "
+          f"(abandonment {len(abandoned) / len(answered):.1%}); most customer legs at once: {_overlap(spans)}; "
+          f"last decision: {json.loads(last) if last else None}")
+    for r in connected[:3]:
+        print({"customer": r.customer_number, "agent": r.agent_id, "queue_wait_ms": r.queue_wait_ms,
+               "talk_seconds": r.talk_seconds, "billsec": r.billsec, "wrap_up_seconds": r.wrap_up_seconds})
