@@ -202,3 +202,46 @@ def disposition(data: dict[str, Any], agent_id: str):
     # call_uuid here is the call the disposition is for (the agent may be on its next one already)
     return ok(message="disposition recorded", agent_id=agent_id,
               **{**state_json(state), "call_uuid": data["call_uuid"], "disposition": data["disposition"]})
+
+
+PREVIEW_ANSWER = s(
+    "agent_preview_answer",
+    Field("action", required=True, choices=("accept", "skip"),
+          description="accept: the contact is dialed and connected to this agent; skip: it is called later"),
+    Field("call_uuid", max_length=64, allow_empty=True, description="the offer's call_uuid, to answer only that one"),
+    example={"action": "accept"},
+)
+
+
+def _offer_json(offer) -> dict[str, Any]:
+    return {"call_uuid": offer.call_uuid, "campaign_id": offer.campaign_id, "attempt_id": offer.attempt_id,
+            "contact_number": offer.number.lstrip("+"), "fields": offer.fields,
+            "offered_at": _time(offer.offered_at), "expires_at": _time(offer.expires_at)}
+
+
+@endpoint(bp, "GET", "/agents/{agent_id}/preview", dialect="cpaas", auth=_auth, blueprint_prefix=PREFIX,
+          tag="agents", summary="Preview mode: the contact offered to the agent now (offer null when none)")
+def get_preview(data: dict[str, Any], agent_id: str):
+    """The open offer, for the agent's screen."""
+    account = cpaas_account()
+    offer = _call(_agents.preview_offer, account.id, agent_id)
+    return ok(agent_id=agent_id, offer=_offer_json(offer) if offer is not None else None)
+
+
+@endpoint(bp, "POST", "/agents/{agent_id}/preview", dialect="cpaas", auth=_auth, schema=PREVIEW_ANSWER,
+          blueprint_prefix=PREFIX, tag="agents", summary="Preview mode: accept or skip the offered contact")
+def answer_preview(data: dict[str, Any], agent_id: str):
+    """The agent's answer to its offer (409 when it has none open)."""
+    account = cpaas_account()
+    offer = _call(_agents.answer_preview, account.id, agent_id, data["action"], data.get("call_uuid") or None)
+    return ok(message={"accept": "contact accepted", "skip": "contact skipped"}[data["action"]], agent_id=agent_id,
+              offer=_offer_json(offer))
+
+
+@endpoint(bp, "GET", "/campaigns/{campaign_id}/agent_statistics", dialect="cpaas", auth=_auth,
+          blueprint_prefix=PREFIX, tag="agents",
+          summary="An agent campaign's live statistics: agents per state, dial level, answer rate, abandonment")
+def agent_statistics(data: dict[str, Any], campaign_id: str):
+    """Live view of an agent campaign."""
+    account = cpaas_account()
+    return ok(**_call(_agents.campaign_statistics, account.id, campaign_id))

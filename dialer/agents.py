@@ -256,7 +256,7 @@ def disposition(account_id: str, agent_id: str, call_uuid: str, value: str, *, c
         if not known:
             raise AgentError(f"call_uuid: agent {agent_id} had no call {call_uuid!r}", "call_uuid")
         if cdr is None:
-            cdr = records._locked_row(session, uniqueid=call_uuid, attempt_id=None, record_key=None,
+            cdr = records.locked_row(session, uniqueid=call_uuid, attempt_id=None, record_key=None,
                                       account_id=account_id)
         cdr.disposition = value
         if not cdr.agent_id:
@@ -275,3 +275,73 @@ def events(account_id: str, agent_id: str, *, limit: int = 100, cfg=None) -> lis
                                     .order_by(AgentEvent.id.desc()).limit(limit)))
         session.expunge_all()
     return rows
+
+
+# -- preview mode ----------------------------------------------------------------------------------------------
+
+
+def preview_offer(account_id: str, agent_id: str, *, cfg=None):
+    """The contact offered to the agent now (a :class:`dialer.preview.Offer`), or None."""
+    from dialer import preview
+
+    cfg = _settings(cfg)
+    with db.session_scope(cfg.sqlalchemy_url) as session:
+        get(session, account_id, agent_id)
+    return preview.current_offer(acd_for(cfg).client, cfg.key_prefix, agent_id)
+
+
+def answer_preview(account_id: str, agent_id: str, action: str, call_uuid: str | None = None, *, cfg=None):
+    """The agent accepts (the contact is dialed, straight to it) or skips its offered contact; the offer."""
+    from dialer import preview
+
+    cfg = _settings(cfg)
+    with db.session_scope(cfg.sqlalchemy_url) as session:
+        agent = get(session, account_id, agent_id)
+        try:
+            offer = preview.answer_offer(acd_for(cfg).client, cfg.key_prefix, agent_id, action, call_uuid)
+        except preview.PreviewError as exc:
+            field = "action" if action not in preview.ACTIONS else "call_uuid"
+            raise (AgentError(str(exc), field) if field == "action" else AgentConflict(str(exc), field)) from None
+        _event(session, agent, acd_for(cfg).state(agent_id), f"preview_{action}", call_uuid=offer.call_uuid)
+    return offer
+
+
+# -- live statistics -------------------------------------------------------------------------------------------
+
+
+def campaign_statistics(account_id: str, campaign_id: str, *, cfg=None) -> dict:
+    """An agent campaign's live view: agents per state, the controller's latest decision, abandonment so far."""
+    import json
+
+    from dialer import agent_dialing, predictive
+
+    cfg = _settings(cfg)
+    with db.session_scope(cfg.sqlalchemy_url) as session:
+        camp = session.get(Campaign, campaign_id)
+        if camp is None or camp.account_id != account_id:
+            raise UnknownAgent(f"campaign_id: no campaign {campaign_id!r} in this account", "campaign_id")
+        if not camp.dial_mode:
+            raise AgentError(f"campaign_id: {campaign_id} is not an agent campaign (it has no dial_mode)",
+                             "campaign_id")
+        mode, target = camp.dial_mode, camp.abandon_target
+    acd = acd_for(cfg)
+    counts = acd.counts(campaign_id)
+    raw = acd.client.get(f"{cfg.key_prefix}:agentlane:last:{campaign_id}")
+    last = json.loads(raw) if raw else {}
+    aband = agent_dialing.read_abandonment(cfg.sqlalchemy_url, campaign_id)
+    stats = agent_dialing.AgentDialing(acd.client, cfg.key_prefix, cfg.sqlalchemy_url, "api").stats(campaign_id)
+    return {
+        "campaign_id": campaign_id, "dial_mode": mode,
+        "agents": {"logged_in": counts.logged_in, "ready": counts.ready, "reserved": counts.reserved,
+                   "on_call": counts.on_call, "wrap_up": counts.wrap_up, "paused": counts.paused},
+        "dial_level": last.get("dial_level"), "controller": last.get("reason"),
+        "calls_dialing": last.get("dialing"), "calls_waiting": last.get("waiting"),
+        "answer_rate": round(stats.answer_rate, 4), "attempts_learned": stats.attempts,
+        "mean_talk_seconds": round(stats.talk_seconds, 1), "mean_ring_seconds": round(stats.ring_seconds, 1),
+        "abandonment": {
+            "target": target,
+            "last_24h": round(predictive.abandonment_rate(aband.abandoned_24h, aband.live_24h), 4),
+            "abandoned_24h": aband.abandoned_24h, "live_answered_24h": aband.live_24h,
+            "last_30d": round(predictive.abandonment_rate(aband.abandoned_30d, aband.live_30d), 4),
+            "abandoned_30d": aband.abandoned_30d, "live_answered_30d": aband.live_30d},
+    }

@@ -54,6 +54,13 @@ def to_seed(row: Cdr) -> dict[str, Any]:
     if row.campaign_id:
         out["is_dnd"] = "1" if row.is_dnd else "0"
         out["list_id"] = row.list_id or ""
+    if row.agent_id or row.abandoned or row.amd_result or row.disposition:
+        # An agent campaign's call (ours, docs/agents.md): who took it, how long, abandoned, the AMD verdict.
+        out.update({
+            "agent_id": row.agent_id or "", "queue_wait_ms": row.queue_wait_ms,
+            "talk_seconds": _round(row.talk_seconds), "wrap_up_seconds": _round(row.wrap_up_seconds),
+            "abandoned": "1" if row.abandoned else "0", "amd_result": row.amd_result or "",
+            "disposition": row.disposition or ""})
     return out
 
 

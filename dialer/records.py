@@ -70,7 +70,7 @@ def _dialect_insert(session: Session):
     return dialect_insert
 
 
-def _locked_row(
+def locked_row(
     session: Session, *, uniqueid: str | None, attempt_id: str | None, record_key: str | None, account_id: str
 ) -> Cdr:
     """The CDR for these keys, created empty if absent, locked for this transaction."""
@@ -231,7 +231,7 @@ def record_channel_hangup(session: Session, headers: Mapping[str, str], *, node:
     if spec is None and attempt is None and (headers.get("Call-Direction") or "").lower() == "inbound":
         inbound = session.get(InboundNumber, _plus(headers.get("Caller-Destination-Number")))
     account_id = (spec and spec.account_id) or (attempt and attempt.account_id) or (inbound and inbound.account_id)
-    row = _locked_row(session, uniqueid=uniqueid, attempt_id=attempt_id, record_key=None, account_id=account_id or "")
+    row = locked_row(session, uniqueid=uniqueid, attempt_id=attempt_id, record_key=None, account_id=account_id or "")
     if inbound is not None:
         _fill(
             row,
@@ -304,7 +304,7 @@ def record_originate_failure(
     if attempt is None:
         raise ValueError(f"unknown attempt {attempt_id!r}")
     uniqueid = origination_uuid or attempt.origination_uuid
-    row = _locked_row(session, uniqueid=uniqueid, attempt_id=attempt_id, record_key=None, account_id=attempt.account_id)
+    row = locked_row(session, uniqueid=uniqueid, attempt_id=attempt_id, record_key=None, account_id=attempt.account_id)
     _identity(session, row, None, attempt)
     cause = (cause or "").strip()
     if cause.upper().startswith("-ERR"):
@@ -341,7 +341,7 @@ def record_dnd(
     Idempotent per campaign (or request) and number: loading a campaign twice records it once.
     """
     scope = campaign_id or request_id or "account"
-    row = _locked_row(
+    row = locked_row(
         session, uniqueid=None, attempt_id=None, record_key=f"dnd:{scope}:{number}", account_id=account_id
     )
     campaign = session.get(Campaign, campaign_id) if campaign_id else None
@@ -377,7 +377,7 @@ def record_ivr_facts(session: Session, facts: CallFacts) -> Recorded:
     if not facts.uuid:
         raise ValueError("call facts without a channel uuid")
     attempt = session.get(Attempt, facts.attempt_id) if facts.attempt_id else None
-    row = _locked_row(
+    row = locked_row(
         session,
         uniqueid=facts.uuid,
         attempt_id=facts.attempt_id or None,

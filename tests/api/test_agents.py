@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from dialer.store.models import Campaign, Cdr
+from dialer.store.models import Campaign, Cdr, utcnow
 from ivr.acd import Acd
 from tests.api.test_cpaas_campaigns import CONTACTS, _campaign_body
 
@@ -183,3 +183,61 @@ def test_agent_endpoints_are_documented(api_stack):
     props = doc["paths"]["/api/create_campaign"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert {"dial_mode", "agent_url", "wrap_up_seconds", "abandon_target", "amd", "machine_action",
             "safe_harbour_text", "safe_harbour_url"} <= set(props["properties"])
+
+
+def test_preview_offer_seen_and_answered_over_http(api_stack):
+    from dialer.preview import Previewer, _answer_key
+
+    acct = api_stack.account()
+    cid = _campaign(api_stack, acct, dial_mode="preview")
+    a = _agent(api_stack, acct)
+    api_stack.cpaas("POST", f"/api/agents/{a}/login", acct, json={"campaign_ids": [cid]})
+    r = api_stack.cpaas("GET", f"/api/agents/{a}/preview", acct)
+    assert r.status_code == 200 and r.json()["response"]["offer"] is None
+    r = api_stack.cpaas("POST", f"/api/agents/{a}/preview", acct, json={"action": "accept"})
+    assert r.status_code == 409 and r.json()["response"]["field"] == "call_uuid"
+    # What the dialer's preview lane does: reserve the agent for the call's uuid and offer the contact.
+    acd = _acd(api_stack)
+    call = str(uuid.uuid4())
+    assert acd.reserve_agent(a, call)
+    Previewer(acd.client, api_stack.cfg.key_prefix, acd).offer(a, cid, call, "att-1", "+919979271234",
+                                                              {"name": "ankit"}, None)
+    offer = api_stack.cpaas("GET", f"/api/agents/{a}/preview", acct).json()["response"]["offer"]
+    assert (offer["call_uuid"], offer["contact_number"], offer["fields"]) == (call, "919979271234", {"name": "ankit"})
+    r = api_stack.cpaas("POST", f"/api/agents/{a}/preview", acct, json={"action": "maybe"})
+    assert r.status_code == 400 and r.json()["response"]["field"] == "action"
+    r = api_stack.cpaas("POST", f"/api/agents/{a}/preview", acct, json={"action": "skip", "call_uuid": "other"})
+    assert r.status_code == 409
+    r = api_stack.cpaas("POST", f"/api/agents/{a}/preview", acct, json={"action": "accept", "call_uuid": call})
+    assert r.status_code == 200 and r.json()["response"]["message"] == "contact accepted", r.text
+    # The first answer counts (a double click does not accept and then skip).
+    api_stack.cpaas("POST", f"/api/agents/{a}/preview", acct, json={"action": "skip"})
+    assert acd.client.get(_answer_key(api_stack.cfg.key_prefix, a, call)) == b"accept"
+    other = api_stack.account()
+    assert api_stack.cpaas("GET", f"/api/agents/{a}/preview", other).status_code == 404
+    acd.client.close()
+
+
+def test_agent_campaign_live_statistics(api_stack):
+    acct = api_stack.account()
+    cid = _campaign(api_stack, acct, dial_mode="predictive", abandon_target=0.02)
+    a, b = _agent(api_stack, acct), _agent(api_stack, acct, endpoint="user/1002")
+    for agent in (a, b):
+        api_stack.cpaas("POST", f"/api/agents/{agent}/login", acct, json={"campaign_ids": [cid]})
+    api_stack.cpaas("POST", f"/api/agents/{b}/pause", acct, json={"reason": "coffee"})
+    with api_stack.session() as s:
+        for i in range(50):
+            s.add(Cdr(uniqueid=str(uuid.uuid4()), account_id=acct.account_id, campaign_id=cid, call_type="campaign",
+                      dial_status="ANSWER", customer_number=f"+91999{i:07d}", answer=utcnow(), call_date=utcnow(),
+                      abandoned=i == 0))
+    r = api_stack.cpaas("GET", f"/api/campaigns/{cid}/agent_statistics", acct)
+    assert r.status_code == 200, r.text
+    body = r.json()["response"]
+    assert body["agents"] == {"logged_in": 2, "ready": 1, "reserved": 0, "on_call": 0, "wrap_up": 0, "paused": 1}
+    assert body["abandonment"]["target"] == 0.02
+    assert (body["abandonment"]["abandoned_24h"], body["abandonment"]["live_answered_24h"]) == (1, 50)
+    assert body["abandonment"]["last_30d"] == 0.02
+    plain = _campaign(api_stack, acct)
+    r = api_stack.cpaas("GET", f"/api/campaigns/{plain}/agent_statistics", acct)
+    assert r.status_code == 400 and r.json()["response"]["field"] == "campaign_id"
+    assert api_stack.cpaas("GET", f"/api/campaigns/{cid}/agent_statistics", api_stack.account()).status_code == 404
