@@ -23,6 +23,7 @@ import requests
 
 from freeswitch import wire
 from freeswitch.realfs.process import RealFreeSwitch
+from tests.e2e import pcap_audio
 
 SIPP_DIR = Path(__file__).resolve().parent / "sipp"
 ESL_PASSWORD = "ClueCon"
@@ -75,12 +76,13 @@ class Esl:
 
 
 class EventLog:
-    """Every CHANNEL_CREATE / ANSWER / EXECUTE / HANGUP_COMPLETE, DTMF and RECORD_STOP the switch fires (a thread)."""
+    """Every CHANNEL_CREATE / ANSWER / EXECUTE / HANGUP_COMPLETE, DTMF, RECORD_STOP and avmd::beep the switch fires."""
 
     def __init__(self, port: int):
         import threading
 
-        self.esl = Esl(port, "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_EXECUTE CHANNEL_HANGUP_COMPLETE DTMF RECORD_STOP")
+        self.esl = Esl(port, "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_EXECUTE CHANNEL_HANGUP_COMPLETE DTMF "
+                                 "RECORD_STOP CUSTOM avmd::beep")
         self.events: list[dict] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -117,11 +119,12 @@ class Sipp:
     args: list[str]
     log: Path
     proc: subprocess.Popen | None = None
+    cwd: Path | None = None  # where relative pcap paths of the scenario are found
 
     def start(self) -> "Sipp":
         out = open(self.log, "ab")
         self.proc = subprocess.Popen(["sipp", *self.args], stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, cwd=str(self.cwd) if self.cwd else None)
         return self
 
     def wait(self, timeout: float = 60.0) -> int:
@@ -252,9 +255,11 @@ def start_platform(workdir: Path, prefix: str, *, key_prefix: str, redis_url: st
         "external_rtp_ip": "127.0.0.1", "external_sip_ip": "127.0.0.1",
     })
     p.fs.start()
+    pcap_audio.person(workdir / "person.pcap")
+    pcap_audio.machine(workdir / "machine.pcap")
     p.carrier = Sipp(["-sf", str(SIPP_DIR / "carrier_uas.xml"), "-i", "127.0.0.1", "-p", str(p.carrier_port),
                       "-mp", str(free_port()), "-trace_err", "-error_file", str(workdir / "carrier.err")],
-                     workdir / "carrier.log").start()
+                     workdir / "carrier.log", cwd=workdir).start()
     p.events = EventLog(p.esl_port)
     p.env = {
         **os.environ, "DATA_DIR": str(workdir), "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix,

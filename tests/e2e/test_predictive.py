@@ -10,12 +10,13 @@ import sqlalchemy as sa
 
 from tests.e2e.harness import wait_for
 
-CUSTOMERS = [f"9199200000{n:02d}" for n in range(1, 9)]  # answer and talk until the platform hangs up
-BUSY = ["919920001486", "919920002486"]
-UNALLOCATED = ["919920001404"]
-NO_ANSWER = ["919920001480"]
+# Numbers of this file only: the suite's event log is shared by every test of the session.
+CUSTOMERS = [f"9181000000{n:02d}" for n in range(1, 9)]  # answer and talk until the platform hangs up
+BUSY = ["918100001486", "918100002486"]
+UNALLOCATED = ["918100001404"]
+NO_ANSWER = ["918100001480"]
 # The carrier answers numbers ending 312 and hangs up about 14 s later: an agent ending each conversation.
-AGENTS = ["917000001312", "917000002312", "917000003312"]
+AGENTS = ["918170001312", "918170002312", "918170003312"]
 
 
 def _overlap(spans: list[tuple[float, float]]) -> int:
@@ -109,3 +110,69 @@ def test_predictive_campaign_with_agents(platform):
     for r in connected[:3]:
         print({"customer": r.customer_number, "agent": r.agent_id, "queue_wait_ms": r.queue_wait_ms,
                "talk_seconds": r.talk_seconds, "billsec": r.billsec, "wrap_up_seconds": r.wrap_up_seconds})
+
+
+PERSONS = ["918200000701", "918200001701"]  # "hello?", then silence
+MACHINES = ["918200000702", "918200001702"]  # a 7 s greeting, a beep, then recording
+
+
+def test_answering_machine_detection_on_the_real_switch(platform):
+    """AMD with FreeSWITCH's own wait_for_silence and mod_avmd: people reach the agent, machines get the message
+    after their beep and take no agent."""
+    p = platform
+    acct = p.account()
+    numbers = PERSONS + MACHINES
+    r = p.cpaas("POST", "/api/create_campaign_list", acct, json={"list_name": "amd-e2e"})
+    list_id = r.json()["response"]["list_id"]
+    p.cpaas("POST", "/api/add_contact_to_list", acct, json={"list_id": list_id, "contacts": [
+        {"contact_name": f"c{i}", "contact_number": n, "contact_fields": {"field1": f"Name{i}"}}
+        for i, n in enumerate(numbers)]})
+    now = dt.datetime.now(dt.timezone.utc)
+    r = p.cpaas("POST", "/api/create_campaign", acct, json={
+        "list_id": list_id, "campaign_name": "amd-e2e", "campaign_type": "0", "campaign_caller_id": "15168148111",
+        "dynamic_announcement": "1", "recorded_filename": "", "announcement_text": "Dear {field1}, please call us",
+        "campaign_start_date": (now - dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "campaign_end_date": (now + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "time_zone": "UTC", "repeat": "1", "max_retries": "0", "retry_time": "60", "calls_per_minute": "600",
+        "dial_mode": "progressive", "wrap_up_seconds": "1", "amd": True, "machine_action": "message"})
+    assert r.status_code == 200, r.text
+    campaign_id = r.json()["response"]["campaign_id"]
+    r = p.cpaas("POST", "/api/agents", acct, json={"name": "amd agent", "endpoint": "918270009312"})
+    agent = r.json()["response"]["agent_id"]
+    assert p.cpaas("POST", f"/api/agents/{agent}/login", acct, json={"campaign_ids": [campaign_id]}).status_code == 200
+
+    def final_rows():
+        from dialer.store import db
+        from dialer.store.models import Cdr
+
+        with db.session_scope(p.db_url) as s:
+            rows = list(s.scalars(sa.select(Cdr).where(Cdr.campaign_id == campaign_id)))
+            for row in rows:
+                s.expunge(row)
+        return rows if len(rows) == len(numbers) and all(r.call_status and r.ivr_recorded for r in rows) else None
+
+    rows = wait_for(final_rows, 300, every=2, what="the AMD campaign's CDRs")
+    by_number = {r.customer_number.lstrip("+"): r for r in rows}
+    for n in PERSONS:
+        r = by_number[n]
+        assert (r.amd_result, r.agent_id) == ("human", agent), (n, r.amd_result, r.agent_id, r.app_errors)
+    uuids = {}
+    for n in MACHINES:
+        r = by_number[n]
+        assert r.amd_result == "machine" and not r.agent_id and not r.abandoned, (n, r.amd_result, r.agent_id)
+        uuids[r.uniqueid] = n
+    # mod_avmd heard each machine's beep, and the message was spoken after it.
+    beeps = {e["Unique-ID"]: int(e["Event-Date-Timestamp"]) for e in p.events.of("CUSTOM")
+             if e.get("Event-Subclass") == "avmd::beep" and e.get("Unique-ID") in uuids}
+    assert set(beeps) == set(uuids), p.events.of("CUSTOM")
+    for u, beep_at in beeps.items():
+        spoken = [int(e["Event-Date-Timestamp"]) for e in p.events.of("CHANNEL_EXECUTE", **{"Unique-ID": u})
+                  if e.get("Application") in ("speak", "playback")]
+        assert spoken and min(spoken) > beep_at, (uuids[u], spoken, beep_at)
+    # Machines cost the agent nothing: its leg was made only for the people.
+    legs = [e for e in p.events.of("CHANNEL_CREATE") if e.get("Caller-Destination-Number") == "918270009312"]
+    assert len(legs) == len(PERSONS)
+    print("\nAMD verdicts:", {n: by_number[n].amd_result for n in numbers},
+          "beep → message:", {uuids[u]: round((min(int(e["Event-Date-Timestamp"]) for e in p.events.of(
+              "CHANNEL_EXECUTE", **{"Unique-ID": u}) if e.get("Application") in ("speak", "playback")) - b) / 1e6, 2)
+              for u, b in beeps.items()})
