@@ -8,6 +8,7 @@ import json
 import redis
 import sqlalchemy as sa
 
+from tests.dialer.agent_helpers import max_overlap
 from tests.e2e.harness import wait_for
 
 # Numbers of this file only: the suite's event log is shared by every test of the session.
@@ -17,15 +18,6 @@ UNALLOCATED = ["918100001404"]
 NO_ANSWER = ["918100001480"]
 # The carrier answers numbers ending 312 and hangs up about 14 s later: an agent ending each conversation.
 AGENTS = ["918170001312", "918170002312", "918170003312"]
-
-
-def _overlap(spans: list[tuple[float, float]]) -> int:
-    points = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda p: (p[0], p[1]))
-    best = cur = 0
-    for _, d in points:
-        cur += d
-        best = max(best, cur)
-    return best
 
 
 def test_predictive_campaign_with_agents(platform):
@@ -98,14 +90,14 @@ def test_predictive_campaign_with_agents(platform):
              if e.get("Unique-ID") in created}
     spans = [(created[u], ended[u]) for u in created if u in ended]
     assert len(spans) == len(numbers)
-    assert _overlap(spans) <= len(AGENTS)
+    assert max_overlap(spans) <= len(AGENTS)
     # No agent is left on a call.
     for a in agent_ids:
         state = p.cpaas("GET", f"/api/agents/{a}", acct).json()["response"]["agent"]["state"]
         assert state in ("ready", "wrap_up"), (a, state)
     last = redis.Redis.from_url(p.env["REDIS_URL"]).get(f"{p.prefix}:agentlane:last:{campaign_id}")
     print(f"\n{len(connected)} connected, {len(abandoned)} abandoned of {len(answered)} live answers "
-          f"(abandonment {len(abandoned) / len(answered):.1%}); most customer legs at once: {_overlap(spans)}; "
+          f"(abandonment {len(abandoned) / len(answered):.1%}); most customer legs at once: {max_overlap(spans)}; "
           f"last decision: {json.loads(last) if last else None}")
     for r in connected[:3]:
         print({"customer": r.customer_number, "agent": r.agent_id, "queue_wait_ms": r.queue_wait_ms,
