@@ -79,9 +79,10 @@ class Simulation:
     """One campaign in one mode on one population."""
 
     def __init__(self, pop: Population, mode: str, tick: float = 0.2, target: float = pc.DEFAULT_TARGET,
-                 sample_every: float = 10.0, use_ages: bool = True):
+                 sample_every: float = 10.0, use_ages: bool = True, use_elapsed: bool = True):
         self.pop, self.mode, self.tick, self.target, self.sample_every = pop, mode, tick, target, sample_every
         self.use_ages = use_ages  # pass the calls' ages to the controller (the dialer knows when it dialed)
+        self.use_elapsed = use_elapsed  # pass the talkers' elapsed times (the ACD knows since when they talk)
         self.end = pop.hours * 3600.0
         self.now = 0.0
         self.agents = [_Agent() for _ in range(pop.agents)]
@@ -210,9 +211,11 @@ class Simulation:
     def _on_tick(self) -> None:
         wrapping = [ag.until - self.now for ag in self.agents
                     if ag.state == "wrap" and ag.until - self.now <= pc.LOOKAHEAD_SECONDS]
-        talking = sum(1 for ag in self.agents if ag.state == "talk")
+        # The ACD knows since when each agent is on its call (AgentState.since of on_call).
+        talking_for = [self.now - ag.since for ag in self.agents if ag.state == "talk"]
         ab = pc.Abandonment(self.abandoned, self.live, self.abandoned, self.live)
-        d = pc.decide(self.mode, pc.Agents(len(self.ready), wrapping, talking),
+        agents = pc.Agents(len(self.ready), wrapping, len(talking_for), talking_for if self.use_elapsed else None)
+        d = pc.decide(self.mode, agents,
                       pc.Calls(len(self.flight), len(self.waiting), self._ages()), self.stats, ab, self.target,
                       accepted=len(self.accepted))
         self.reasons[d.reason] = self.reasons.get(d.reason, 0) + 1

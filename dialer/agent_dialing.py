@@ -114,8 +114,10 @@ class AgentDialing:
             return 0
         now = self._now()
         counts = self.acd.counts(camp.id)
+        # Reserved agents are being connected: their talk is about to start (elapsed 0).
         agents = predictive.Agents(ready=counts.ready, wrapping=counts.wrap_up_remaining,
-                                   talking=counts.on_call + counts.reserved)
+                                   talking=counts.on_call + counts.reserved,
+                                   talking_for=tuple(counts.on_call_elapsed) + (0.0,) * counts.reserved)
         pipe = self.redis.pipeline(transaction=False)
         pipe.zremrangebyscore(self._dialing(camp.id), "-inf", now - MAX_RING_SECONDS)
         pipe.zrangebyscore(self._dialing(camp.id), "-inf", "+inf", withscores=True)

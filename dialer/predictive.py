@@ -15,17 +15,47 @@ Modes (see docs/agents.md, "The controller"):
   stays under a risk budget. Live answers among the calls in flight and the
   new ones are binomial; the agents free by the time they answer are the
   ready ones, the wrap-ups ending within the ring time and the talkers
-  expected to finish by then. The budget follows the measured abandonment
-  (feedback towards a set point below the target). It falls back to
-  progressive while statistics are too few or once the measured abandonment
-  reaches the target.
+  expected to finish by then (from their elapsed talk time when the ACD
+  passes it; probability helpers in :mod:`dialer.predictive_model`). The
+  budget is calibrated (the model underestimates) and follows the measured
+  abandonment through a smooth gain with a prior for new campaigns. It falls
+  back to progressive while statistics are too few or once the measured
+  abandonment reaches the target.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
+
+from dialer.predictive_model import (
+    DEFAULT_TALK_LOG_VAR,
+    RING_SHAPE,
+    expected_free_talkers,
+    free_talkers,
+    live_chance,
+    shortfall,
+    survival_live,
+    talker_bins,
+)
+
+__all__ = [
+    "RING_SHAPE",
+    "Abandonment",
+    "Agents",
+    "Calls",
+    "Decision",
+    "DialStats",
+    "abandonment_rate",
+    "agents_available",
+    "decide",
+    "live_chance",
+    "observe_attempt",
+    "observe_handle",
+    "predictive_launch",
+    "risk_budget",
+]
 
 # --- The rules, in one place -------------------------------------------------------------------
 FTC_WINDOW_SECONDS = 30 * 86400  # US FTC TSR 310.4(b)(4)(i): abandonment measured per campaign over 30 days
@@ -41,13 +71,19 @@ MODES = ("preview", "progressive", "predictive")
 MIN_ATTEMPTS = 100  # finished attempts before the answer rate is trusted (±0.046 on 0.3 at 100)
 CENSORING_RATIO = 3  # and finished attempts at least 3 × those in flight (see decide)
 MIN_LIVE = 20  # live answers before ring and handle times are trusted
-SETPOINT = 0.8  # the measured abandonment the feedback steers to, as a fraction of the target
-RATIO = 1.5  # the expected abandoned share of the pipeline's live answers, as a fraction of the target
+SETPOINT = 0.75  # the measured abandonment the feedback steers to, as a fraction of the target
+# The model's expected shortfall underestimates realised abandonment several-fold (the worst checkpoint's
+# E[(A − F)⁺] is below E[sup (A − F)⁺]; answers and talk ends are not independent across checkpoints).
+# Measured on the simulation with the feedback off (docs/agents.md): a budget of 0.2 × target gave 2.3 %
+# at 20 agents, 0.4 % at 5 and 3.4 % at 100; so the model's budget starts at RATIO × target and the
+# feedback gain (risk_budget) finds the rest for each campaign.
+RATIO = 0.25  # the expected abandoned share of the pipeline's live answers, as a fraction of the target, at gain 1
+PRIOR_LIVE = 200  # pseudo-live answers at the set point in each window's rate (a new campaign's prior)
+GAIN_K = 3.0  # the feedback gain's steepness: exp(GAIN_K × relative error of the rate)
+GAIN_MIN, GAIN_MAX = 0.05, 8.0  # the gain's bounds
 HEADROOM_SHARE = 0.5  # the share of the remaining headroom (in abandoned calls) the pipeline may risk
 MAX_DIAL_LEVEL = 12.0  # never more calls in flight per agent counted available (a bad estimate's ceiling)
 LOOKAHEAD_SECONDS = 60.0  # the wrap-ups worth passing in: those ending within this many seconds
-RING_SHAPE = 4  # the gamma shape of ring times to a live answer (coefficient of variation 0.5)
-_TAIL = 1e-12  # binomial probabilities below this are dropped
 
 
 @dataclass(frozen=True)
@@ -58,7 +94,8 @@ class DialStats:
     answers count against it); ``ring_seconds`` the mean time from dial to a
     live answer; ``attempt_seconds`` the mean time any attempt stays in
     flight (until it is live-answered or ends); ``talk_seconds`` and
-    ``wrap_seconds`` make the handle time.
+    ``wrap_seconds`` make the handle time; ``talk_log_var`` is the variance of the
+    talks' logarithm (a lognormal's σ², with the mean, its whole shape).
     """
 
     answer_rate: float = 0.0
@@ -66,6 +103,8 @@ class DialStats:
     attempt_seconds: float = 20.0
     talk_seconds: float = 120.0
     wrap_seconds: float = 10.0
+    talk_log_var: float = DEFAULT_TALK_LOG_VAR  # the variance of log talk time (its shape; see observe_handle)
+    talk_log_mean: float | None = None  # the running mean of log talk time (for talk_log_var's update)
     attempts: int = 0
     live: int = 0
 
@@ -103,8 +142,18 @@ def observe_attempt(stats: DialStats, live: bool, in_flight_seconds: float) -> D
 def observe_handle(stats: DialStats, talk_seconds: float, wrap_seconds: float, handled: int) -> DialStats:
     """Fold one connected call's talk and wrap-up in; ``handled`` counts the calls folded so far, this one included."""
     n = max(1, handled)
+    # The log-variance around the learned mean's log-median: σ² = E[(ln x − ln mean)²] − σ⁴/4 would need a
+    # second moment; instead the running variance of ln x (Welford's update, then the same EWMA weight),
+    # which is σ² for a lognormal whatever its mean. It starts from the default, so a few samples move it
+    # only as far as they weigh.
+    x = math.log(max(1.0, talk_seconds))
+    w = 1.0 / min(n + 1, TIME_WINDOW)  # +1: the default counts as one sample
+    mean_log = stats.talk_log_mean if stats.talk_log_mean is not None else x
+    new_mean = mean_log + w * (x - mean_log)
+    var = stats.talk_log_var + w * ((x - mean_log) * (x - new_mean) - stats.talk_log_var)
     return replace(stats, talk_seconds=_ewma(stats.talk_seconds, max(0.0, talk_seconds), n, TIME_WINDOW),
-                   wrap_seconds=_ewma(stats.wrap_seconds, max(0.0, wrap_seconds), n, TIME_WINDOW))
+                   wrap_seconds=_ewma(stats.wrap_seconds, max(0.0, wrap_seconds), n, TIME_WINDOW),
+                   talk_log_mean=new_mean, talk_log_var=max(0.01, var))
 
 
 def abandonment_rate(abandoned: int, live_answered: int) -> float:
@@ -130,11 +179,19 @@ class Abandonment:
 @dataclass(frozen=True)
 class Agents:
     """The campaign's agents at the decision: ``ready`` now; ``wrapping`` seconds until each agent in wrap-up
-    is available (those within :data:`LOOKAHEAD_SECONDS` suffice); ``talking`` agents on a call."""
+    is available (those within :data:`LOOKAHEAD_SECONDS` suffice); ``talking`` agents on a call;
+    ``talking_for``, when known, the seconds each of them has talked (the ACD's ``since`` of ``on_call``;
+    talkers beyond its length count as of unknown elapsed time)."""
 
     ready: int = 0
     wrapping: Sequence[float] = ()
     talking: int = 0
+    talking_for: Sequence[float] | None = None
+
+    def talkers(self) -> list[float | None]:
+        """Each talker's elapsed talk time, None where unknown."""
+        known = list(self.talking_for or ())
+        return known + [None] * max(0, self.talking - len(known))
 
 
 @dataclass(frozen=True)
@@ -204,64 +261,36 @@ def _level(in_flight: int, available: float) -> float:
 def risk_budget(abandonment: Abandonment, target: float) -> tuple[float, float]:
     """The risk the calls in flight may carry: (share of their live answers, absolute headroom).
 
-    The share is ``RATIO`` × target. The headroom is the feedback: the abandonments the worst window can
-    still take before its rate passes the set point (``SETPOINT`` × target), of which the pipeline may
-    risk ``HEADROOM_SHARE``. It is integral control on the very counts the rule measures: a run of
-    abandonments (the model errs: answers and agents are not really simultaneous) closes it, live answers
-    without abandonment reopen it, so the measured rate settles under the set point instead of riding the
-    guard.
+    The share is ``RATIO`` × target × a feedback gain. The measured rate of each window is taken with a
+    prior of :data:`PRIOR_LIVE` pseudo-live answers at the set point (``SETPOINT`` × target), so that a
+    new campaign starts at gain 1 instead of no headroom at all, and a handful of early abandonments
+    moves it only as much as they weigh. The gain is exp(GAIN_K × (set point − worst rate) / set point),
+    bounded to [GAIN_MIN, GAIN_MAX]: the rates are cumulative counts, so this is integral control of the
+    abandonment rate, and smooth — below the set point the model may risk more, above it less, and the
+    rate settles near the set point instead of riding the guard. The headroom caps the pipeline: at most
+    ``HEADROOM_SHARE`` of the abandonments the worst window (with its prior) can still take before it
+    reaches the target itself.
     """
-    headroom = min(SETPOINT * target * live - abandoned
-                   for abandoned, live in ((abandonment.abandoned_24h, abandonment.live_24h),
-                                           (abandonment.abandoned_30d, abandonment.live_30d)))
-    return RATIO * target, HEADROOM_SHARE * headroom
+    point = SETPOINT * target
+    worst, headroom = 0.0, math.inf
+    for abandoned, live in ((abandonment.abandoned_24h, abandonment.live_24h),
+                            (abandonment.abandoned_30d, abandonment.live_30d)):
+        a, n = abandoned + PRIOR_LIVE * point, live + PRIOR_LIVE
+        worst = max(worst, a / n)
+        headroom = min(headroom, target * n - a)
+    gain = min(GAIN_MAX, max(GAIN_MIN, math.exp(GAIN_K * (point - worst) / point))) if point > 0 else 0.0
+    return RATIO * target * gain, HEADROOM_SHARE * headroom
 
 
 def agents_available(agents: Agents, stats: DialStats, horizon: float) -> float:
     """Agents expected free within ``horizon`` seconds: ready, wrap-ups ending by then, and talkers whose
-    remaining talk plus wrap-up fits (see :func:`_finishing`)."""
-    return _free_by(agents, stats, horizon)[0] + agents.talking * _finishing(agents, stats, horizon)
+    remaining talk plus wrap-up fits (:func:`dialer.predictive_model.talk_free_chance`)."""
+    return _sure(agents, horizon) + expected_free_talkers(talker_bins(agents.talkers()), horizon, stats)
 
 
-def _free_by(agents: Agents, stats: DialStats, horizon: float) -> tuple[int, int]:
-    # the agents certainly free by the horizon (ready, or wrap-up ending by then), and the talkers
-    return agents.ready + sum(1 for s in agents.wrapping if s <= horizon), agents.talking
-
-
-def _finishing(agents: Agents, stats: DialStats, horizon: float) -> float:
-    """The chance a talker is free within ``horizon``: renewal theory, a talk in progress at a random
-    instant ends within t with probability ≈ t / mean talk; then its wrap-up follows."""
-    spare = horizon - stats.wrap_seconds
-    return min(1.0, spare / max(1.0, stats.talk_seconds)) if spare > 0 else 0.0
-
-
-def _survival_live(age: float, stats: DialStats) -> float:
-    """P(a live-bound call has not answered ``age`` s after launch): gamma of shape RING_SHAPE, learned mean."""
-    x = max(0.0, age) * RING_SHAPE / max(0.1, stats.ring_seconds)
-    term, total = 1.0, 1.0
-    for j in range(1, RING_SHAPE):
-        term *= x / j
-        total += term
-    return total * math.exp(-x)
-
-
-def live_chance(age: float, stats: DialStats, within: float = math.inf) -> float:
-    """The probability that a call still in flight ``age`` seconds after its launch becomes a live answer
-    (within the next ``within`` seconds).
-
-    Bayes on survival: p·(S_live(age) − S_live(age + within)) / (p·S_live(age) + (1−p)·S_other(age)).
-    Ring times to a live answer are peaked (people pick up after two to four rings): a gamma of shape
-    :data:`RING_SHAPE` with the learned mean; the other attempts (busy, machines, no answer until the
-    timeout) are taken as exponential with their learned mean. Both need only the means the dialer learns.
-    """
-    p = min(1.0, max(0.0, stats.answer_rate))
-    if p <= 0.0:
-        return 0.0
-    s_now = _survival_live(age, stats)
-    later = 0.0 if within == math.inf else _survival_live(age + within, stats)
-    other = max(1.0, (stats.attempt_seconds - p * stats.ring_seconds) / (1.0 - p)) if p < 1.0 else 1.0
-    den = p * s_now + (1.0 - p) * math.exp(-max(0.0, age) / other)
-    return p * (s_now - later) / den if den > 0.0 else 0.0
+def _sure(agents: Agents, horizon: float) -> int:
+    # the agents certainly free by the horizon: ready, or their wrap-up (whose end is known) ending by then
+    return agents.ready + sum(1 for s in agents.wrapping if s <= horizon)
 
 
 _CHECKPOINTS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0)  # × the mean ring time: when answers and agents are compared
@@ -287,31 +316,31 @@ def predictive_launch(calls: Calls, agents: Agents, stats: DialStats, budget: fl
         b = round(a / _AGE_BIN) * _AGE_BIN
         bins[b] = bins.get(b, 0) + 1
     eventual = sum(k * live_chance(a, stats) for a, k in bins.items())
+    talkers = talker_bins(agents.talkers())
     points = []  # (old mean, old variance, new call's chance, agents free) per checkpoint
     for f in _CHECKPOINTS:
         t = f * stats.ring_seconds
         chances = [(live_chance(a, stats, t), k) for a, k in bins.items()]
         mean = sum(c * k for c, k in chances)
         var = sum(c * (1.0 - c) * k for c, k in chances)
-        # Talkers finishing are random too: Bin(talking, q) more agents, kept apart from the answers (whose
-        # right tail is what abandons) and summed over in _shortfall.
-        sure, talking = _free_by(agents, stats, t + CONNECT_SECONDS)
-        q = _finishing(agents, stats, t + CONNECT_SECONDS)
-        points.append((mean, var, p_new * (1.0 - _survival_live(t, stats)), sure - calls.waiting,
-                       _binomial(talking, q)))
-    horizon_free = agents_available(agents, stats, _CHECKPOINTS[-1] * stats.ring_seconds + CONNECT_SECONDS) \
-        - calls.waiting
+        # Talkers finishing are random too: a Poisson-binomial of more agents, kept apart from the answers
+        # (whose right tail is what abandons) and summed over in shortfall().
+        h = t + CONNECT_SECONDS
+        points.append((mean, var, p_new * (1.0 - survival_live(t, stats)), _sure(agents, h) - calls.waiting,
+                       free_talkers(talkers, h, stats)))
+    last = _CHECKPOINTS[-1] * stats.ring_seconds + CONNECT_SECONDS
+    horizon_free = _sure(agents, last) + expected_free_talkers(talkers, last, stats) - calls.waiting
     if horizon_free <= 0:
         return 0
     most = max(0, int(MAX_DIAL_LEVEL * horizon_free) - len(ages))
 
-    base = [_shortfall(m, v, free, extra) for m, v, c, free, extra in points]
+    base = [shortfall(m, v, free, extra) for m, v, c, free, extra in points]
 
     def ok(n: int) -> bool:
         # A checkpoint already short from the calls in flight (new calls cannot answer that soon) does not
         # stop dialing; new calls may just not add to it.
         allowed = min(budget * (eventual + n * p_new), headroom)
-        return all(_shortfall(m + n * c, v + n * c * (1.0 - c), free, extra) <= max(allowed, b0 + 1e-9)
+        return all(shortfall(m + n * c, v + n * c * (1.0 - c), free, extra) <= max(allowed, b0 + 1e-9)
                    for (m, v, c, free, extra), b0 in zip(points, base))
 
     if most == 0 or headroom <= 0:
@@ -324,54 +353,3 @@ def predictive_launch(calls: Calls, agents: Agents, stats: DialStats, budget: fl
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
     return lo
-
-
-def _shortfall(mean: float, var: float, free: float, extra: tuple[int, list[float]] = (0, [1.0])) -> float:
-    """E[(X − free − Y)⁺]: X the binomial with this mean and variance (a Poisson-binomial's approximation),
-    Y the agents freed by talks ending (``extra``: first value and pmf)."""
-    if mean <= 0.0:
-        return 0.0
-    if mean - var > 1e-9:
-        trials = max(1, round(mean * mean / (mean - var)))
-    else:  # variance ≥ mean: Poisson-like
-        trials = max(1, math.ceil(mean * 1e4))
-    lo, pmf = _binomial(trials, min(1.0, mean / trials))
-    y0, ypmf = extra
-    return sum(w * _overflow(lo, pmf, free + y0 + j) for j, w in enumerate(ypmf))
-
-
-def _binomial(n: int, p: float) -> tuple[int, list[float]]:
-    """Bin(n, p) as (first k, pmf from it), tails below _TAIL dropped; computed outwards from the mode."""
-    if n <= 0 or p <= 0.0:
-        return 0, [1.0]
-    if p >= 1.0:
-        return n, [1.0]
-    mode = min(n, int((n + 1) * p))
-    log_mode = (math.lgamma(n + 1) - math.lgamma(mode + 1) - math.lgamma(n - mode + 1)
-                + mode * math.log(p) + (n - mode) * math.log1p(-p))
-    odds = p / (1.0 - p)
-    up, x, k = [], math.exp(log_mode), mode
-    while k < n and x > _TAIL:  # P(k+1) = P(k) (n-k)/(k+1) p/(1-p)
-        x *= (n - k) / (k + 1) * odds
-        k += 1
-        up.append(x)
-    down, x, k = [], math.exp(log_mode), mode
-    while k > 0 and x > _TAIL:
-        x *= k / (n - k + 1) / odds
-        k -= 1
-        down.append(x)
-    return mode - len(down), down[::-1] + [math.exp(log_mode)] + up
-
-
-def _overflow(lo: int, pmf: list[float], available: float) -> float:
-    """E[(X − available)⁺], linear between the integers around a fractional ``available``."""
-    if available < lo:  # all of X is above: E[X] − available
-        return sum((lo + i) * x for i, x in enumerate(pmf)) - available
-    a = math.floor(available)
-    frac = available - a
-
-    def excess(c: int) -> float:
-        return sum((lo + i - c) * x for i, x in enumerate(pmf) if lo + i > c)
-
-    low = excess(a)
-    return low if frac == 0 else low + frac * (excess(a + 1) - low)

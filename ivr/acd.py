@@ -76,6 +76,9 @@ class AgentCounts:
     logged_in: int = 0
     #: Seconds until each wrapping-up agent is available again (sorted).
     wrap_up_remaining: tuple[float, ...] = ()
+    #: Seconds each agent on a call has been connected (its ``since``; sorted): the predictive controller's
+    #: chance that the talk ends soon depends on it.
+    on_call_elapsed: tuple[float, ...] = ()
 
     def available_within(self, seconds: float) -> int:
         """Agents available now or within ``seconds`` (ready ones plus wrap-ups ending by then)."""
@@ -269,10 +272,12 @@ class Acd:
     def counts(self, campaign_id: str) -> AgentCounts:
         """The campaign's agents per state, in one script call (the predictive controller asks every tick)."""
         result = self._run("counts", _check_id("campaign_id", campaign_id))
-        ready, reserved, on_call, paused, logged_in = (int(x) for x in result[1:6])
-        remaining = tuple(sorted(float(_s(x)) for x in result[6:]))
+        ready, reserved, on_call, paused, logged_in, wrapping = (int(x) for x in result[1:7])
+        remaining = tuple(sorted(float(_s(x)) for x in result[7:7 + wrapping]))
+        elapsed = tuple(sorted(float(_s(x)) for x in result[7 + wrapping:]))
         return AgentCounts(campaign_id, ready=ready, wrap_up=len(remaining), reserved=reserved, on_call=on_call,
-                           paused=paused, logged_in=logged_in, wrap_up_remaining=remaining)
+                           paused=paused, logged_in=logged_in, wrap_up_remaining=remaining,
+                           on_call_elapsed=elapsed)
 
 
 def _wrap(seconds: float) -> str:

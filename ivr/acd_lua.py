@@ -255,9 +255,9 @@ return {'none'}
 _COUNTS = r"""
 local members = redis.call('SMEMBERS', P .. ':acd:agents:' .. ARGV[2])
 local ready, reserved, on_call, paused_n, logged_in = 0, 0, 0, 0, 0
-local remaining = {}
+local remaining, talking = {}, {}
 for _, a in ipairs(members) do
-  local v = redis.call('HMGET', akey(a), 'state', 'available_at')
+  local v = redis.call('HMGET', akey(a), 'state', 'available_at', 'since')
   local state = v[1]
   if state and state ~= 'logged_out' then logged_in = logged_in + 1 end
   if state == 'ready' then ready = ready + 1
@@ -265,11 +265,14 @@ for _, a in ipairs(members) do
     local at = tonumber(v[2] or '0')
     if at <= NOW then ready = ready + 1 else remaining[#remaining + 1] = fmt(at - NOW) end
   elseif state == 'reserved' then reserved = reserved + 1
-  elseif state == 'on_call' then on_call = on_call + 1
+  elseif state == 'on_call' then
+    on_call = on_call + 1
+    talking[#talking + 1] = fmt(math.max(0, NOW - tonumber(v[3] or tostring(NOW))))
   elseif state == 'paused' then paused_n = paused_n + 1 end
 end
-local out = {'ok', ready, reserved, on_call, paused_n, logged_in}
+local out = {'ok', ready, reserved, on_call, paused_n, logged_in, #remaining}
 for _, r in ipairs(remaining) do out[#out + 1] = r end
+for _, e in ipairs(talking) do out[#out + 1] = e end
 return out
 """
 

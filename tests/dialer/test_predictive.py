@@ -88,3 +88,40 @@ def test_statistics_learn_a_running_mean_then_an_ewma():
     assert s.attempt_seconds == pytest.approx(16.5)
     s = pc.observe_handle(s, 100.0, 10.0, 1)
     assert s.handle_seconds == pytest.approx(110.0)
+
+
+def test_elapsed_talk_time_conditions_when_a_talker_is_free():
+    from dialer import predictive_model as pm
+    fresh, long = pm.talk_free_chance(1.0, 25.0, LEARNED), pm.talk_free_chance(200.0, 25.0, LEARNED)
+    assert 0.0 <= fresh < long <= 1.0
+    assert pm.talk_free_chance(None, 25.0, LEARNED) == pytest.approx(15.0 / 120.0)  # renewal without it
+    assert pm.talk_free_chance(50.0, 9.0, LEARNED) == 0.0  # the wrap-up alone takes 10 s
+
+
+def test_agents_without_elapsed_times_stay_as_before():
+    assert pc.Agents(3, (), 2).talkers() == [None, None]
+    assert pc.Agents(3, (), 3, talking_for=[5.0]).talkers() == [5.0, None, None]
+    near_end = pc.decide("predictive", pc.Agents(2, (), 10, [400.0] * 10), pc.Calls(ages=[]), LEARNED, CLEAN)
+    fresh = pc.decide("predictive", pc.Agents(2, (), 10, [1.0] * 10), pc.Calls(ages=[]), LEARNED, CLEAN)
+    assert near_end.launch > fresh.launch >= 2
+
+
+def test_talk_log_variance_is_learned():
+    import random
+    rng = random.Random(5)
+    s = pc.DialStats()
+    for i in range(1, 2001):
+        s = pc.observe_handle(s, rng.lognormvariate(4.5, 0.4), 10.0, i)
+    assert s.talk_log_var == pytest.approx(0.16, rel=0.35)
+    s = pc.observe_handle(pc.DialStats(), 100.0, 10.0, 1)  # one sample moves the default only so far
+    assert 0.2 < s.talk_log_var < pc.DialStats().talk_log_var
+
+
+def test_feedback_starts_at_its_prior_and_lowers_the_budget_above_the_set_point():
+    new, _ = pc.risk_budget(pc.Abandonment(), 0.03)
+    assert new == pytest.approx(pc.RATIO * 0.03)
+    clean, room = pc.risk_budget(pc.Abandonment(0, 2000, 0, 2000), 0.03)
+    high, _ = pc.risk_budget(pc.Abandonment(55, 2000, 55, 2000), 0.03)  # 2.75 %: above the set point
+    assert high < new < clean and room > 0
+    d = pc.decide("predictive", pc.Agents(10, (), 10), pc.Calls(ages=[]), LEARNED, pc.Abandonment())
+    assert d.reason == "predictive" and d.launch >= 10  # a new campaign is not starved by zero headroom

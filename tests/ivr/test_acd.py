@@ -207,6 +207,8 @@ def test_counts_and_agents(acd):
     acd.connected("a2", "call-2")
     c = acd.counts("c1")
     assert (c.ready, c.wrap_up, c.reserved, c.on_call, c.paused, c.logged_in) == (1, 0, 1, 1, 1, 4)
+    # the one agent on a call, with how long it has been connected (a2, just now)
+    assert len(c.on_call_elapsed) == 1 and 0.0 <= c.on_call_elapsed[0] < 3600.0
     assert [s.agent_id for s in acd.agents("c1")] == ["a1", "a2", "a3", "a4"]
     assert acd.agents("c1")[2].reason == "login"
     assert acd.counts("c2").logged_in == 1
