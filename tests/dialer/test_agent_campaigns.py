@@ -192,3 +192,29 @@ def test_no_agents_logged_in_dials_nothing(tmp_path, sqlite_url, key_prefix, mon
         assert predictive.CONNECT_SECONDS == 2.0
     finally:
         stack.stop()
+
+
+def test_dnd_and_calling_hours_still_hold_for_agent_campaigns(tmp_path, sqlite_url, key_prefix, monkeypatch):
+    dnd, ok = numbers(2, start=500)
+    account, camp = make_campaign(sqlite_url, [dnd, ok], dnd=[dnd], dial_mode="progressive", wrap_up_seconds=0)
+    later = utcnow() + timedelta(hours=2)  # calling hours that open two hours from now (UTC)
+    _, closed = make_campaign(sqlite_url, numbers(1, start=600), account_id=account, dial_mode="progressive",
+                              calling_hours_start=later.strftime("%H:%M"),
+                              calling_hours_end=(later + timedelta(hours=1)).strftime("%H:%M"), time_zone="UTC")
+    stack = AgentStack(tmp_path, sqlite_url, key_prefix, scenario(answer=1.0, busy=0.0, talk=20), monkeypatch)
+    try:
+        stack.login(camp, ["1001"], account)
+        stack.acd.login("1002", account, [closed], "user/1002")
+        submit.start_campaign(camp, cfg=stack.cfg)
+        submit.start_campaign(closed, cfg=stack.cfg)
+        wait_for(lambda: _finished(stack.cfg, camp), timeout=60, every=0.2)
+        rows = {r.customer_number: r for r in stack.cdrs(camp)}
+        assert rows[dnd].dial_status == "DND" and rows[ok].agent_id == "1001"
+        assert [s.called_number for s in stack.specs()] == [ok]  # the DND number was never dialed
+        # Outside its calling hours nothing is dialed, though its agent is idle.
+        with db.session_scope(sqlite_url) as s:
+            state, next_try = s.execute(sa.select(Attempt.state, Attempt.next_try_at)
+                                        .where(Attempt.campaign_id == closed)).one()
+        assert state == "queued" and next_try > utcnow()
+    finally:
+        stack.stop()
