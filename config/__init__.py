@@ -56,6 +56,13 @@ def _number_format(value: str) -> str:
     return v
 
 
+def _dtmf(value: str) -> str:
+    v = value.strip().upper()
+    if not v or any(c not in "0123456789*#ABCD" for c in v):
+        raise ValueError(f"expected DTMF digits (0-9, *, #, A-D), got {value!r}")
+    return v
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration entry: the attribute, its environment variable, default and meaning."""
@@ -144,6 +151,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Calls per second the gateway (carrier) accepts; a cap shared by every dialer worker (0: none)."),
     Setting("originate_timeout", "ORIGINATE_TIMEOUT", "45", _int,
             "Seconds an outbound call may ring before it counts as NOANSWER."),
+    Setting("agent_end_dtmf", "AGENT_END_DTMF", "#", _dtmf,
+            "The digit a nailed-up agent presses on its phone to end the conversation it is on (any of them, "
+            "if several). See docs/agents.md."),
     # Status callbacks
     Setting("callback_connect_timeout", "CALLBACK_CONNECT_TIMEOUT", "3", _float,
             "Seconds to connect to a customer's callback_url."),
@@ -198,6 +208,7 @@ class Settings:
     dialer_number_format: str
     dialer_gateway_cps: float
     originate_timeout: int
+    agent_end_dtmf: str
     callback_connect_timeout: float
     callback_read_timeout: float
     callback_max_tries: int
