@@ -342,6 +342,11 @@ def api_fsctl(switch, arg, conn) -> str:
         for ch in list(switch.channels.values()):
             ch.hangup("MANAGER_REQUEST")
         return "+OK\n"
+    if what == "verbose_events":
+        # switch_core_session_ctl(SCSC_VERBOSE_EVENTS): no argument reads the flag, an argument sets it.
+        if len(argv) > 1:
+            switch.verbose_events = _true(argv[1])
+        return f"+OK verbose_events is {'on' if switch.verbose_events else 'off'} \n"
     if what in ("pause", "resume"):
         which = argv[1].lower() if len(argv) > 1 else "both"
         if which not in ("inbound", "outbound", "both"):
@@ -352,6 +357,12 @@ def api_fsctl(switch, arg, conn) -> str:
             switch.paused_outbound = what == "pause"
         return "+OK\n"
     return "+OK\n"
+
+
+def _true(text: str) -> bool:
+    """switch_true: yes/on/true/t/enabled/active/allow, or a non-zero number."""
+    v = (text or "").strip().lower()
+    return v in ("yes", "on", "true", "t", "enabled", "active", "allow") or (v.lstrip("-").isdigit() and int(v) != 0)
 
 
 def _atoi(text: str) -> int:

@@ -606,7 +606,8 @@ def app_socket(channel: Channel, arg: str) -> None:
 from freeswitch.sim import bridge as _bridge, record as _record, transfer as _transfer  # noqa: E402,F401
 
 # These modules import nothing of this one (no import circle): their applications are registered here.
-from freeswitch.sim import amd as _amd, conference as _conference  # noqa: E402
+from freeswitch.sim import amd as _amd, conference as _conference, hooks as _hooks  # noqa: E402
 
 APPS.update({"conference": _conference.app_conference, "wait_for_silence": _amd.app_wait_for_silence,
-             "avmd_start": _amd.app_avmd_start, "avmd_stop": _amd.app_avmd_stop})
+             "avmd_start": _amd.app_avmd_start, "avmd_stop": _amd.app_avmd_stop,
+             "verbose_events": _hooks.app_verbose_events})

@@ -58,13 +58,14 @@ Q850 = {
 }
 _CODE_TO_CAUSE = {v: k for k, v in Q850.items()}
 
-# switch_channel_event_set_data adds the variable_* headers only to these events
-# (CHANNEL_STATE, CHANNEL_CALLSTATE, CHANNEL_OUTGOING and DTMF carry none).
+# switch_channel_event_set_extended_data adds the variable_* headers only to these events (CHANNEL_STATE,
+# CHANNEL_CALLSTATE, CHANNEL_OUTGOING and DTMF carry none) — unless the channel has CF_VERBOSE_EVENTS (the
+# ``verbose_events`` application: Channel.verbose_events) or the switch runs ``fsctl verbose_events on``.
 VERBOSE_EVENTS = frozenset("""
 CHANNEL_CREATE CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_PARK CHANNEL_UNPARK CHANNEL_BRIDGE
 CHANNEL_UNBRIDGE CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE REQUEST_PARAMS
 CHANNEL_DATA CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_DESTROY SESSION_HEARTBEAT API RECORD_START RECORD_STOP
-PLAYBACK_START PLAYBACK_STOP CALL_UPDATE MEDIA_BUG_START MEDIA_BUG_STOP CHANNEL_HOLD CHANNEL_UNHOLD CUSTOM
+PLAYBACK_START PLAYBACK_STOP CALL_UPDATE MEDIA_BUG_START MEDIA_BUG_STOP CHANNEL_HOLD CHANNEL_UNHOLD TEXT CUSTOM
 """.split())
 
 
@@ -135,6 +136,7 @@ class Channel:
         self.transfers = 0
         self.moved = gevent.event.Event()          # set by the next transfer (which puts a fresh one here)
         self.hangup_hooks: list = []               # called with the channel right after CHANNEL_HANGUP
+        self.verbose_events = False                # CF_VERBOSE_EVENTS: every event carries the variables
 
     # -- read locks on the session (its DESTROY waits for them) ------------
 
@@ -247,7 +249,7 @@ class Channel:
             return
         headers = sw.common(name)
         headers += pre
-        headers += self.event_headers(name in VERBOSE_EVENTS)
+        headers += self.event_headers(name in VERBOSE_EVENTS or self.verbose_events or sw.verbose_events)
         headers += extra
         sw.deliver(SimEvent(name, headers, body, self.uuid))
 
@@ -308,6 +310,7 @@ class Channel:
         self.answered_evt.set()
         from freeswitch.sim import hooks
 
+        hooks.execute_on(self, "execute_on_answer")
         hooks.api_on(self, "api_on_answer")
         return True
 

@@ -13,7 +13,12 @@
   — unless its ``hangup_after_conference`` is false: its ``conference`` application returns and its
   dialplan (or socket) goes on.
 * A member leaves when it hangs up, is transferred, or on ``uuid_break`` (the simulator's; mod_conference
-  keeps the member).
+  keeps the member) — or presses ``#``: the member's digits are read by the conference (conference_loop_input
+  dequeues them, which is when the DTMF event fires) and fed to its caller controls, the stock
+  conference.conf.xml's ``default`` group, whose ``#`` is ``hangup`` (conference_loop_hangup: the member
+  leaves, the channel goes on with what follows ``conference``). ``conference_controls=none`` on the channel
+  (conference_member.c) or the ``dist-dtmf`` member flag turns the controls off; the group's other digits
+  (mute, volume, energy) change nothing the simulator shows.
 
 Far ends that react to company (a nailed-up agent, agents.py) put a callable in the channel's
 ``conference_join_hooks``: it is called with (that channel, the other member) whenever the two meet in a room.
@@ -89,9 +94,13 @@ def app_conference(channel: Channel, arg: str) -> None:
         for hook in channel.__dict__.get("conference_join_hooks", ()):
             hook(channel, other)
     mark = channel.transfers
+    controls = _controls_on(channel, flags)
     try:
         while channel.is_up and channel.transfers == mark and not room.over.is_set():
-            gevent.wait([channel.hung_up, channel.break_evt, channel.moved, room.over], count=1)
+            if controls and _hangup_digit(channel):
+                break
+            wait = [channel.hung_up, channel.break_evt, channel.moved, room.over]
+            gevent.wait(wait + [channel.dtmf_evt] if controls else wait, count=1)
             if channel.break_evt.is_set():
                 channel.break_evt.clear()
                 break
@@ -113,6 +122,21 @@ def _leave(channel: Channel, room: Room, flags: set[str], rooms: dict) -> None:
         for member in list(room.members):
             if (member.get_var("hangup_after_conference") or "").strip().lower() not in _FALSE:
                 member.hangup("NORMAL_CLEARING")
+
+
+def _controls_on(channel: Channel, flags: set[str]) -> bool:
+    """Whether the member's digits drive caller controls (not ``conference_controls=none``, not dist-dtmf)."""
+    controls = (channel.get_var("conference_controls") or "default").strip().lower()
+    return controls != "none" and "dist-dtmf" not in flags
+
+
+def _hangup_digit(channel: Channel) -> bool:
+    """Read the member's queued digits as the conference does; True when one was the ``hangup`` control."""
+    channel.dtmf_evt.clear()
+    hangup = False
+    while not channel.dtmf_queue.empty():
+        hangup = channel.dtmf_queue.get_nowait() == "#" or hangup
+    return hangup
 
 
 def room_of(channel: Channel) -> Room | None:

@@ -82,6 +82,7 @@ class Switch:
         }
         self.paused_inbound = False
         self.paused_outbound = False
+        self.verbose_events = False  # fsctl verbose_events (SCF_VERBOSE_EVENTS): every channel event verbose
 
     # -- events -----------------------------------------------------------
 

@@ -242,6 +242,7 @@ def test_persistent_agent_stays_in_its_conference_and_ends_each_conversation(api
     agent = call("1002")
     agent.conn.command("event plain DTMF")
     room = f"agent-{uuidlib.uuid4().hex[:6]}"
+    agent.run("set", "conference_controls=none")  # its '#' is ours to read, not the room's "hangup" control
     agent.send("conference", room)
     agent.conn.events(lambda e: e.name == "CHANNEL_EXECUTE" and e.headers.get("Application") == "conference")
     customer = call("4100")
@@ -262,3 +263,32 @@ def test_persistent_agent_stays_in_its_conference_and_ends_each_conversation(api
     assert api.command(f"api uuid_getvar {agent.uuid} conference_name").text().strip() == room
     member = api.command(f"api uuid_getvar {agent.uuid} conference_member_id").text().strip()
     assert int(member) < int(done.headers["variable_conference_member_id"])
+
+
+def test_dtmf_events_carry_channel_variables_only_with_verbose_events(api, call):
+    # switch_channel_event_set_extended_data: DTMF is not among the events that always carry the variables.
+    c = call("4100")
+    c.run("set", "vaani_mark=1")
+    c.conn.command("event plain DTMF")
+    api.command(f"api uuid_recv_dtmf {c.uuid} 5")
+    [(_, plain)] = c.conn.events(lambda e: e.name == "DTMF", timeout=5)[-1:]
+    assert plain.headers["DTMF-Digit"] == "5" and "variable_vaani_mark" not in plain.headers
+    c.run("verbose_events")
+    api.command(f"api uuid_recv_dtmf {c.uuid} 6")
+    [(_, verbose)] = c.conn.events(lambda e: e.name == "DTMF", timeout=5)[-1:]
+    assert verbose.headers["DTMF-Digit"] == "6" and verbose.headers["variable_vaani_mark"] == "1"
+
+
+def test_hash_leaves_a_room_with_the_default_caller_controls(api, call):
+    room = f"room-{uuidlib.uuid4().hex[:6]}"
+    uuid = str(uuidlib.uuid4())
+    reply = api.command(f"api originate {{origination_uuid={uuid},execute_on_answer=verbose_events}}"
+                        f"sofia/gateway/gw/4100 &conference({room})").text()
+    assert reply.startswith("+OK"), reply
+    time.sleep(0.2)
+    # The stock caller controls: '#' is "hangup", the member leaves and its channel, with nothing more to run, ends.
+    api.command(f"api uuid_recv_dtmf {uuid} #")
+    deadline = time.monotonic() + 5
+    while api.command(f"api uuid_exists {uuid}").text().strip() == "true" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.command(f"api uuid_exists {uuid}").text().strip() == "false"
