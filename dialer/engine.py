@@ -50,6 +50,7 @@ from freeswitch.inbound import ESLError, InboundClient
 from dialer import agent_dialing as _agent_dialing
 from dialer import attempts as _attempts
 from dialer import campaigns as _campaigns
+from dialer import nailed as _nailed
 from dialer import pacing as _pacing
 from dialer import preview as _preview
 from dialer import preview_lane as _preview_lane
@@ -118,6 +119,7 @@ class Dialer:
         self.agent_dialing = _agent_dialing.AgentDialing(self.redis, self.key_prefix, self.db_url, self.worker_id)
         self.previewer = _preview.Previewer(self.redis, self.key_prefix, self.agent_dialing.acd)
         self.reserved_agents: dict[str, str] = {}  # call uuid -> agent reserved for it before dialing
+        self.nailed = _nailed.Nailed(self)  # persistent agents' channels
         self.listener = Listener(self, foreign_delay=self.opts.foreign_delay)
         self.reconciler = Reconciler(self, self.listener, grace=self.opts.recovery_grace)
         self.launched: set[str] = set()  # call uuids this process sent (bgapi accepted)
@@ -149,7 +151,7 @@ class Dialer:
             client.wait_connected(wait_connected)
         self._beat()
         self._greenlets = [gevent.spawn(self._heartbeat_loop), gevent.spawn(self._refresh_loop),
-                           gevent.spawn(self._recovery_loop)]
+                           gevent.spawn(self._recovery_loop), gevent.spawn(self.nailed.run)]
         self._ensure_lane(None)
         return self
 
@@ -703,6 +705,10 @@ class Dialer:
     def agent_call_answered(self, a: Attempt, pipe) -> None:
         """An agent campaign's call was answered (queued on the listener's pipeline)."""
         self.agent_dialing.call_answered(self.campaign(a.campaign_id), a, pipe)
+
+    def agent_channel_event(self, name: str, headers: dict, body: str) -> bool:
+        """A nailed-up agent's channel event (see :mod:`dialer.nailed`); True when it was one (not a call's)."""
+        return self.nailed.on_event(name, headers, body)
 
     def agent_call_ended(self, a: Attempt, answered: bool, pipe) -> None:
         """An agent campaign's call ended (see :meth:`dialer.agent_dialing.AgentDialing.call_ended`)."""

@@ -2,8 +2,8 @@
 
 Every dialer process subscribes (on each node's inbound connection, as JSON
 events: no URL decoding to pay for) to
-BACKGROUND_JOB, CHANNEL_PROGRESS, CHANNEL_PROGRESS_MEDIA, CHANNEL_ANSWER and
-CHANNEL_HANGUP_COMPLETE, filtered to this installation's calls
+BACKGROUND_JOB, CHANNEL_PROGRESS, CHANNEL_PROGRESS_MEDIA, CHANNEL_ANSWER,
+CHANNEL_HANGUP_COMPLETE and DTMF (nailed-up agents' digits, :mod:`dialer.nailed`), filtered to this installation's calls
 (``variable_vaani_prefix``; BACKGROUND_JOB carries no channel variables, so it
 passes a filter on its name and is matched by its Job-UUID, which the dialer
 sets to the call's uuid).
@@ -77,6 +77,7 @@ class Host(Protocol):
     def live_change(self, a: Any, delta: int, pipe=None) -> None: ...
     def agent_call_answered(self, a: Any, pipe) -> None: ...
     def agent_call_ended(self, a: Any, answered: bool, pipe) -> None: ...
+    def agent_channel_event(self, name: str, headers: dict, body: str) -> bool: ...
     def unreserve_agents(self, attempts: list) -> None: ...
 
 
@@ -107,8 +108,10 @@ log = logging.getLogger(__name__)
 
 _WORKER_RE = __import__("re").compile(r"vaani_worker=([^,}]+)")
 
+#: DTMF for nailed-up agents' channels (dialer.nailed): only those carry channel variables on DTMF events
+#: (verbose_events), so only theirs pass the filter on ``variable_vaani_prefix``.
 EVENTS = ("BACKGROUND_JOB", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
-          "CHANNEL_HANGUP_COMPLETE")
+          "CHANNEL_HANGUP_COMPLETE", "DTMF")
 
 def _event_time(headers: dict, name: str) -> datetime | None:
     raw = headers.get(name)
@@ -215,6 +218,8 @@ class Listener:
             call_uuid = h.get("Unique-ID", "")
         if not call_uuid:
             return
+        if self.d.agent_channel_event(name, h, event.body):
+            return  # a nailed-up agent's own channel, not a call attempt
         mine = call_uuid in self.d.launched
         if not mine:
             # Another worker launched it: while that worker is alive it applies its own events (a worker whose

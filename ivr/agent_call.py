@@ -28,7 +28,7 @@ import kml
 from freeswitch.outbound import CallGone, CommandError
 from ivr import amd, builtin, screen_pop
 from ivr.acd import Acd, AcdError, AgentState
-from ivr.agent_legs import agent_dial_string, room_name, spoken_number
+from ivr.agent_legs import CONNECTING, agent_dial_string, room_name, spoken_number
 from ivr.call_spec import MACHINE_ACTIONS
 from ivr.execute import InstructionError, event_time
 
@@ -204,20 +204,27 @@ class AgentCallApp:
         return False
 
     def _join(self, agent: AgentState, verdict_at: float) -> bool:
-        if agent.channel:
-            try:
-                alive = self.session.api(f"uuid_exists {agent.channel}").strip() == "true"
-            except CommandError:
-                alive = False
-            if not alive:
-                # Its nailed-up channel is gone: the room would be empty and the customer would hear nothing.
-                self.call.notify("agent", f"agent {agent.agent_id}'s channel {agent.channel} is gone")
-                self._drop(agent, "no_channel")
-                return False
+        if not agent.channel:
+            # Ready before the dialer had its channel up (it pauses such an agent, but a call may come first):
+            # the room is empty. Paused as waiting for its channel, which the dialer then brings up.
+            self.call.notify("agent", f"agent {agent.agent_id} has no channel yet")
+            self._drop(agent, CONNECTING)
+            return False
+        try:
+            alive = self.session.api(f"uuid_exists {agent.channel}").strip() == "true"
+        except CommandError:
+            alive = False
+        if not alive:
+            # Its nailed-up channel is gone: the room would be empty and the customer would hear nothing.
+            self.call.notify("agent", f"agent {agent.agent_id}'s channel {agent.channel} is gone")
+            self._drop(agent, "no_channel")
+            return False
         self._start_recording()
         self._on_connected(agent, verdict_at)
         room = room_name(agent.agent_id)
         self.call.notify("heard", f"conference room {room} (agent {agent.agent_id})")
+        # The stock profile's caller controls would have a customer's '#' leave the room (and '0' mute them).
+        self.session.execute("set", "conference_controls=none")
         self.session.execute("conference", f"{room}@default")
         # The conference app returned with the customer still here: the agent's side ended the room or
         # kicked the customer; the call is over.

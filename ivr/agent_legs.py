@@ -19,6 +19,10 @@ AGENT_RING_SECONDS = 5
 #: ... and an agent reached on a phone number through the carrier, which a person picks up by hand.
 AGENT_PHONE_RING_SECONDS = 15
 
+#: The pause reason of a nailed-up agent waiting for its channel (dialer/nailed.py originates it and makes the
+#: agent ready once it is answered): no customer may be put in its room before.
+CONNECTING = "connecting"
+
 _USER = re.compile(r"^user/[A-Za-z0-9_.+-]{1,64}(@[A-Za-z0-9_.-]{1,128})?$")
 _NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 _VAR_SAFE = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
