@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 import redis as _redis
 import sqlalchemy as sa
@@ -122,11 +122,16 @@ class AgentDialing:
         pipe.zremrangebyscore(self._dialing(camp.id), "-inf", now - MAX_RING_SECONDS)
         pipe.zrangebyscore(self._dialing(camp.id), "-inf", "+inf", withscores=True)
         pipe.zremrangebyscore(self._answered(camp.id), "-inf", now - WAITING_SECONDS)
-        pipe.zcard(self._answered(camp.id))
+        pipe.zrange(self._answered(camp.id), 0, -1)
         _, dialing, _, answered = pipe.execute()
         ages = [max(0.0, now - score) for _, score in dialing]
-        # Answered calls that already hold an agent are not waiting for one.
-        waiting = max(0, int(answered) - counts.reserved)
+        # An answered call is waiting for an agent until the runtime has one for it (reserved, then on the call).
+        waiting = 0
+        if answered:
+            pipe = self.redis.pipeline(transaction=False)
+            for u in answered:
+                pipe.exists(f"{self.prefix}:acd:call:{u.decode() if isinstance(u, bytes) else u}")
+            waiting = sum(1 for held in pipe.execute() if not held)
         calls = predictive.Calls(dialing=len(ages), waiting=waiting, ages=ages)
         stats = self.stats(camp.id)
         aband = self.abandonment(camp)
@@ -170,10 +175,13 @@ class AgentDialing:
         pipe.zrem(self._answered(campaign_id), call_uuid)
 
     def call_answered(self, camp: Campaign | None, a, pipe) -> None:
-        """The listener saw an agent campaign's call answered (queued on its pipeline); other calls: nothing."""
+        """The listener saw an agent campaign's call answered (queued on its pipeline); other calls: nothing.
+
+        Scored by Redis's clock now, not by the answer time in the event: that is the switch's clock (the
+        simulator's runs ahead at its speed factor), and the waiting window is measured on Redis's.
+        """
         if is_agent_campaign(camp) and a.origination_uuid:
-            at = (a.answered_at or utcnow()).replace(tzinfo=timezone.utc).timestamp()
-            self.queue_answered(pipe, camp.id, a.origination_uuid, at)
+            self.queue_answered(pipe, camp.id, a.origination_uuid, self._now())
 
     def call_ended(self, camp: Campaign | None, a, answered: bool, pipe) -> None:
         """An agent campaign's call ended: out of flight, its agent (if any) to wrap-up, an unanswered try learned.
