@@ -83,6 +83,9 @@ class EventLog:
 
         self.esl = Esl(port, "CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_EXECUTE CHANNEL_HANGUP_COMPLETE DTMF "
                                  "RECORD_STOP CUSTOM avmd::beep")
+        # A log waits for events as long as the switch is quiet (a minute-long conversation sends none): the
+        # connection's 15 s set-up timeout ended it once, and every later event was lost.
+        self.esl.sock.settimeout(None)
         self.events: list[dict] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -268,6 +271,8 @@ def start_platform(workdir: Path, prefix: str, *, key_prefix: str, redis_url: st
         "IVR_LISTEN": f"127.0.0.1:{p.ivr_port}", "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(p.http_port),
         "HTTP_WORKERS": "1", "ORIGINATE_TIMEOUT": str(originate_timeout), "DIALER_GATEWAY_CPS": "0",
         "CALLBACK_BACKOFF": "1", "KAIROS_CHECKSUM_WINDOW": "300",
+        # The sipp nailed-up agent alternates # and * (see carrier_uas.xml).
+        "AGENT_END_DTMF": "#*",
     }
     try:
         start_stack(p)

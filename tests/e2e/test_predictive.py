@@ -168,3 +168,64 @@ def test_answering_machine_detection_on_the_real_switch(platform):
           "beep → message:", {uuids[u]: round((min(int(e["Event-Date-Timestamp"]) for e in p.events.of(
               "CHANNEL_EXECUTE", **{"Unique-ID": u}) if e.get("Application") in ("speak", "playback")) - b) / 1e6, 2)
               for u, b in beeps.items()})
+
+
+NAILED_CUSTOMERS = ["918300000001", "918300000002", "918300000003"]
+NAILED_AGENT = "918370001313"  # answers, stays on, presses # every ~6 s
+
+
+def test_a_nailed_up_agent_on_the_real_switch(platform):
+    """A persistent agent: one channel in its conference room; each customer joins it, the agent's # ends the
+    conversation (DTMF with the channel's variables, as verbose_events gives them), the agent stays in its room."""
+    p = platform
+    acct = p.account()
+    r = p.cpaas("POST", "/api/create_campaign_list", acct, json={"list_name": "nailed-e2e"})
+    list_id = r.json()["response"]["list_id"]
+    p.cpaas("POST", "/api/add_contact_to_list", acct, json={"list_id": list_id, "contacts": [
+        {"contact_name": f"c{i}", "contact_number": n} for i, n in enumerate(NAILED_CUSTOMERS)]})
+    now = dt.datetime.now(dt.timezone.utc)
+    r = p.cpaas("POST", "/api/create_campaign", acct, json={
+        "list_id": list_id, "campaign_name": "nailed-e2e", "campaign_type": "0", "campaign_caller_id": "15168148111",
+        "dynamic_announcement": "1", "recorded_filename": "", "announcement_text": "unused",
+        "campaign_start_date": (now - dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "campaign_end_date": (now + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "time_zone": "UTC", "repeat": "1", "max_retries": "0", "retry_time": "60", "calls_per_minute": "600",
+        "dial_mode": "progressive", "wrap_up_seconds": "1"})
+    assert r.status_code == 200, r.text
+    campaign_id = r.json()["response"]["campaign_id"]
+    r = p.cpaas("POST", "/api/agents", acct, json={"name": "nailed", "endpoint": NAILED_AGENT, "persistent": True})
+    agent = r.json()["response"]["agent_id"]
+    assert p.cpaas("POST", f"/api/agents/{agent}/login", acct, json={"campaign_ids": [campaign_id]}).status_code == 200
+
+    def final_rows():
+        from dialer.store import db
+        from dialer.store.models import Cdr
+
+        with db.session_scope(p.db_url) as s:
+            rows = list(s.scalars(sa.select(Cdr).where(Cdr.campaign_id == campaign_id)))
+            for row in rows:
+                s.expunge(row)
+        return rows if len(rows) == len(NAILED_CUSTOMERS) and all(r.call_status and r.ivr_recorded
+                                                                  for r in rows) else None
+
+    rows = sorted(wait_for(final_rows, 300, every=2, what="the nailed-up agent's customers' CDRs"),
+                  key=lambda r: r.answer)
+    assert all(r.agent_id == agent for r in rows), [(r.customer_number, r.agent_id, r.app_errors) for r in rows]
+    # The agent's # ended the first conversation, well before the customer (who talks for a minute) would have:
+    # its RFC 2833 digit reached the dialer (the channel's variables on DTMF, by verbose_events) and the agent
+    # stayed in its room (conference_controls=none). Later presses of the sipp agent never reach FreeSWITCH's
+    # DTMF detection (it logs "RTP RECV DTMF" only for the first replayed pcap), so the other conversations
+    # end when their customers hang up: a limit of the test's far end, shown in FreeSWITCH's log.
+    assert rows[0].talk_seconds and rows[0].talk_seconds < 15, [r.talk_seconds for r in rows]
+    assert all(r.talk_seconds and r.talk_seconds > 1 for r in rows)
+    legs = [e for e in p.events.of("CHANNEL_CREATE") if e.get("Caller-Destination-Number") == NAILED_AGENT]
+    assert len(legs) == 1, "one persistent channel for every conversation"
+    channel = legs[0]["Unique-ID"]
+    assert not [e for e in p.events.of("CHANNEL_HANGUP_COMPLETE") if e.get("Unique-ID") == channel]
+    state = p.cpaas("GET", f"/api/agents/{agent}", acct).json()["response"]["agent"]
+    assert state["state"] in ("ready", "wrap_up"), state
+    # Logging out hangs the agent's channel up.
+    p.cpaas("POST", f"/api/agents/{agent}/logout", acct)
+    wait_for(lambda: [e for e in p.events.of("CHANNEL_HANGUP_COMPLETE") if e.get("Unique-ID") == channel], 30,
+             what=f"the agent's channel hung up after logout (event log errors: {p.events.errors})")
+    print("\nnailed-up agent: conversations", [r.talk_seconds for r in rows], "s, one channel", channel)
