@@ -142,8 +142,13 @@ def _fs_driver(address: str, calls: int, spec: str) -> None:
                     app, app_uuid = h.get("execute-app-name", ""), h.get("Event-UUID", "")
                     sock.sendall(ok + event(execute_head, app, app_uuid))
                     if app == "play_and_get_digits":
+                        # A menu that timed out with no digit, as FreeSWITCH reports it (the real switch's
+                        # socket_play_and_get_digits_timeout capture): read_result=timeout. Without it the
+                        # runtime takes the prompt for unplayable and ends the menu at once, and the calls
+                        # were never all held together.
                         gevent.spawn_later(HOLD, sock.sendall, event(complete_head, app, app_uuid,
-                                                                     "variable_vaani_digits: \n"))
+                                                                     "variable_vaani_digits: \n"
+                                                                     "variable_read_result: timeout\n"))
                     else:
                         sock.sendall(event(complete_head, app, app_uuid))
                 elif cmd == "sendmsg" and h.get("call-command") == "hangup":
