@@ -58,7 +58,7 @@ def _settings(cfg):
 
 def acd_for(cfg=None) -> Acd:
     """The ACD on the configured Redis and key prefix."""
-    from dialer.callbacks import _redis as shared  # the process's one client per Redis URL
+    from dialer.callbacks import shared_redis as shared  # the process's one client per Redis URL
 
     cfg = _settings(cfg)
     return Acd(shared(cfg.redis_url), cfg.key_prefix)

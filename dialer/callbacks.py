@@ -234,7 +234,8 @@ def queue_accepted(
 # ---------------------------------------------------------------- RQ
 
 
-def _redis(url: str):
+def shared_redis(url: str):
+    """The process's one Redis client for ``url`` (created on first use; safe to share between greenlets)."""
     import redis
 
     with _redis_lock:
@@ -248,7 +249,7 @@ def queue_for(cfg):
     """The RQ queue status callbacks go to: ``<prefix>-callbacks``."""
     from rq import Queue
 
-    return Queue(f"{cfg.key_prefix}-{QUEUE_SUFFIX}", connection=_redis(cfg.redis_url))
+    return Queue(f"{cfg.key_prefix}-{QUEUE_SUFFIX}", connection=shared_redis(cfg.redis_url))
 
 
 def _job_kwargs(cfg) -> dict:
@@ -320,7 +321,7 @@ def deliver(delivery_id: int, cfg=None, *, wait: bool = False) -> dict:
 def _others_waiting(cfg) -> bool:
     """Whether jobs are queued behind this one on the queues a dialer worker serves."""
     try:
-        client = _redis(cfg.redis_url)
+        client = shared_redis(cfg.redis_url)
         pipe = client.pipeline(transaction=False)
         from rq import Queue
 

@@ -94,16 +94,21 @@ def next_opening(campaign: Campaign, number: str, now: datetime, contact: Contac
     return opening.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
+def contact_fields(contact: Contact | None) -> dict[str, str]:
+    """A contact's fields as its calls see them (templates, screen pops): strings, with ``name`` from the contact."""
+    if contact is None:
+        return {}
+    fields = {str(k): "" if v is None else str(v) for k, v in (contact.fields or {}).items()}
+    if contact.name:
+        fields.setdefault("name", contact.name)
+    return fields
+
+
 def call_spec(campaign: Campaign, contact: Contact | None, number: str, attempt_id: str) -> CallSpec:
     """The CallSpec of one campaign call: an announcement (type 0) or the campaign's IVR app (type 1)."""
-    fields: dict[str, str] = {}
-    if contact is not None:
-        fields = {str(k): "" if v is None else str(v) for k, v in (contact.fields or {}).items()}
-        if contact.name:
-            fields.setdefault("name", contact.name)
     spec = CallSpec(call_type="campaign", request_id=None, attempt_id=attempt_id, account_id=campaign.account_id,
                     campaign_id=campaign.id, contact_id=str(contact.id) if contact is not None else None,
-                    caller_id=campaign.caller_id, called_number=number, fields=fields)
+                    caller_id=campaign.caller_id, called_number=number, fields=contact_fields(contact))
     if int(campaign.campaign_type or 0) == 1:
         if not campaign.doc_url:
             raise CampaignError(f"campaign {campaign.id} is type 1 (IVR) but has no doc_url")

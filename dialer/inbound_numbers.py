@@ -154,6 +154,6 @@ def _settings():
 
 
 def _redis(cfg):
-    from dialer.callbacks import _redis as shared
+    from dialer.callbacks import shared_redis as shared
 
     return shared(cfg.redis_url)

@@ -137,9 +137,9 @@ def reconcile(client, prefix: str, alive_uuids: Iterable[str]) -> int:
 
 
 def _client(cfg):
-    from dialer.callbacks import _redis
+    from dialer.callbacks import shared_redis
 
-    return _redis(cfg.redis_url)
+    return shared_redis(cfg.redis_url)
 
 
 def _cfg(cfg):

@@ -61,11 +61,9 @@ def offer_next(d, camp: Campaign) -> bool:
         acd.release_call(token, 0)  # settled without a call (DND, closed hours): the agent is free
         return True
     a = ready[0].attempt
-    contact_fields = _campaigns.call_spec(camp, None, a.number, a.id).fields
     with db.session_scope(d.db_url) as s:
         contact = s.get(Contact, a.contact_id) if a.contact_id is not None else None
-        if contact is not None:
-            contact_fields = _campaigns.call_spec(camp, contact, a.number, a.id).fields
+        contact_fields = _campaigns.contact_fields(contact)
     offer = d.previewer.offer(agent.agent_id, camp.id, token, a.id, a.number, contact_fields, camp.agent_url)
     gevent.spawn(await_offer, d, camp, offer, ready, buffer)
     return True

@@ -54,6 +54,8 @@ class Recorded:
     uniqueid: str | None
     completed: bool = False
     deliveries: list[int] = field(default_factory=list)
+    #: IVR facts only: these were the first facts of their call (a duplicate job must not be learned twice).
+    first_facts: bool = False
 
 
 # ---------------------------------------------------------------- the upsert
@@ -406,19 +408,20 @@ def record_ivr_facts(session: Session, facts: CallFacts) -> Recorded:
     row.dial_results = list(facts.dial_results)
     row.app_errors = list(facts.app_errors)
     row.final_status = facts.final_status
-    _agent_fields(session, row, facts)
+    first = not row.ivr_recorded
+    _agent_fields(session, row, facts, first)
     if not row.hangup_recorded:
         # Provisional until the hangup event (the authority on times) arrives.
         _fill(row, answer=_epoch(facts.answered_at), end=_epoch(facts.ended_at), hangup_cause=facts.hangup_cause)
         if facts.ended_at:
             row.call_date = _epoch(facts.ended_at) or row.call_date
     row.ivr_recorded = True
-    result = Recorded(cdr_id=row.id, uniqueid=row.uniqueid)
+    result = Recorded(cdr_id=row.id, uniqueid=row.uniqueid, first_facts=first)
     _complete_if_ready(session, row, result)
     return result
 
 
-def _agent_fields(session: Session, row: Cdr, facts: CallFacts) -> None:
+def _agent_fields(session: Session, row: Cdr, facts: CallFacts, first: bool) -> None:
     """An agent campaign's call: who took it, how long it waited and talked, abandoned, the AMD verdict.
 
     The agent's on-call and wrap-up spells are also written to ``agent_events`` (at the times the runtime
@@ -426,7 +429,6 @@ def _agent_fields(session: Session, row: Cdr, facts: CallFacts) -> None:
     """
     if not (facts.agent_id or facts.abandoned or facts.amd_result):
         return
-    first = not row.ivr_recorded
     row.amd_result = facts.amd_result or row.amd_result or ""
     row.abandoned = bool(facts.abandoned)
     if facts.queue_wait_ms is not None:
@@ -448,21 +450,28 @@ def _agent_fields(session: Session, row: Cdr, facts: CallFacts) -> None:
                                    reason=f"{row.wrap_up_seconds:g} s", campaign_ids=campaigns, call_uuid=facts.uuid))
 
 
-def _learn(facts: CallFacts, cfg) -> None:
-    """An answered call of an agent campaign teaches its controller (live or machine, talk and wrap-up times)."""
+def _launch_time(session: Session, facts: CallFacts) -> float | None:
+    """When an agent campaign's answered call was launched (its attempt's claim), for learning; None otherwise.
+
+    Read in the facts' own transaction (the attempt is already loaded there), so learning needs no second one.
+    """
     if not facts.campaign_id or facts.direction == "inbound":
-        return
+        return None
+    camp = session.get(Campaign, facts.campaign_id)
+    if camp is None or not camp.dial_mode:
+        return None
+    attempt = session.get(Attempt, facts.attempt_id) if facts.attempt_id else None
+    if attempt is None or not attempt.claimed_at:
+        return 0.0
+    return attempt.claimed_at.replace(tzinfo=timezone.utc).timestamp()
+
+
+def _learn(facts: CallFacts, launched: float, cfg) -> None:
+    """An answered call of an agent campaign teaches its controller (live or machine, talk and wrap-up times)."""
     try:
         from dialer.agent_dialing import AgentDialing
 
-        with db.session_scope(cfg.sqlalchemy_url) as session:
-            camp = session.get(Campaign, facts.campaign_id)
-            if camp is None or not camp.dial_mode:
-                return
-            attempt = session.get(Attempt, facts.attempt_id) if facts.attempt_id else None
-            launched = attempt.claimed_at.replace(tzinfo=timezone.utc).timestamp() \
-                if attempt is not None and attempt.claimed_at else None
-        learner = AgentDialing(_redis_for(cfg), cfg.key_prefix, cfg.sqlalchemy_url, "records")
+        learner = AgentDialing(callbacks.shared_redis(cfg.redis_url), cfg.key_prefix, cfg.sqlalchemy_url, "records")
         ring = max(0.0, facts.answered_at - launched) if facts.answered_at and launched else 0.0
         learner.observe_attempt(facts.campaign_id, facts.amd_result != "machine", ring)
         if facts.agent_id and facts.agent_connected_at:
@@ -473,28 +482,10 @@ def _learn(facts: CallFacts, cfg) -> None:
         log.warning("could not learn from call %s", facts.uuid, exc_info=True)
 
 
-_REDIS: dict[str, Any] = {}
-
-
-def _redis_for(cfg):
-    import redis
-
-    client = _REDIS.get(cfg.redis_url)
-    if client is None:
-        client = _REDIS[cfg.redis_url] = redis.Redis.from_url(cfg.redis_url)
-    return client
-
-
 def _enqueue(result: Recorded, cfg) -> Recorded:
     if result.deliveries:
         callbacks.enqueue(result.deliveries, cfg=cfg)
     return result
-
-
-def _first_facts(session: Session, facts: CallFacts) -> bool:
-    """Whether these facts are the first of their call to arrive (a duplicate must not be learned twice)."""
-    row = session.scalars(select(Cdr.ivr_recorded).where(Cdr.uniqueid == facts.uuid)).first()
-    return not row
 
 
 def ivr_call_finished(facts: dict, cfg=None) -> dict:
@@ -505,11 +496,11 @@ def ivr_call_finished(facts: dict, cfg=None) -> dict:
     cfg = cfg or _settings()
     parsed = CallFacts.from_dict(facts or {})
     with db.session_scope(cfg.sqlalchemy_url, immediate=True) as session:
-        first = _first_facts(session, parsed)
         result = record_ivr_facts(session, parsed)
+        launched = _launch_time(session, parsed) if result.first_facts else None
     _enqueue(result, cfg)
-    if first:
-        _learn(parsed, cfg)
+    if launched is not None:
+        _learn(parsed, launched, cfg)
     return {"cdr_id": result.cdr_id, "completed": result.completed}
 
 
