@@ -20,49 +20,64 @@ NO_ANSWER = ["918100001480"]
 AGENTS = ["918170001312", "918170002312", "918170003312"]
 
 
-def test_predictive_campaign_with_agents(platform):
-    p = platform
-    acct = p.account()
-    numbers = CUSTOMERS + BUSY + UNALLOCATED + NO_ANSWER
-    r = p.cpaas("POST", "/api/create_campaign_list", acct, json={"list_name": "agents-e2e"})
+def _agent_campaign(p, acct, name: str, numbers: list[str], **fields) -> str:
+    """A contact list of ``numbers`` and an agent campaign dialling it (type 0; its text is the machine message)."""
+    r = p.cpaas("POST", "/api/create_campaign_list", acct, json={"list_name": name})
     list_id = r.json()["response"]["list_id"]
     r = p.cpaas("POST", "/api/add_contact_to_list", acct, json={"list_id": list_id, "contacts": [
         {"contact_name": f"c{i}", "contact_number": n, "contact_fields": {"field1": f"Name{i}"}}
         for i, n in enumerate(numbers)]})
     assert r.status_code == 200, r.text
     now = dt.datetime.now(dt.timezone.utc)
-    r = p.cpaas("POST", "/api/create_campaign", acct, json={
-        "list_id": list_id, "campaign_name": "predictive-e2e", "campaign_type": "0",
-        "campaign_caller_id": "15168148111", "dynamic_announcement": "1", "recorded_filename": "",
-        "announcement_text": "Dear {field1}, please call us back",
-        "campaign_start_date": (now - dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"),
-        "campaign_end_date": (now + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
-        "time_zone": "UTC", "repeat": "1", "max_retries": "0", "retry_time": "60", "calls_per_minute": "600",
-        "dial_mode": "predictive", "wrap_up_seconds": "2"})
+    body = {"list_id": list_id, "campaign_name": name, "campaign_type": "0", "campaign_caller_id": "15168148111",
+            "dynamic_announcement": "1", "recorded_filename": "", "announcement_text": "Dear {field1}, please call us",
+            "campaign_start_date": (now - dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"),
+            "campaign_end_date": (now + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+            "time_zone": "UTC", "repeat": "1", "max_retries": "0", "retry_time": "60", "calls_per_minute": "600",
+            **fields}
+    r = p.cpaas("POST", "/api/create_campaign", acct, json=body)
     assert r.status_code == 200, r.text
-    campaign_id = r.json()["response"]["campaign_id"]
-    agent_ids = []
-    for n in AGENTS:
-        r = p.cpaas("POST", "/api/agents", acct, json={"name": f"agent {n}", "endpoint": n})
-        assert r.status_code == 200, r.text
-        agent_ids.append(r.json()["response"]["agent_id"])
-    for a in agent_ids:
-        r = p.cpaas("POST", f"/api/agents/{a}/login", acct, json={"campaign_ids": [campaign_id]})
-        assert r.status_code == 200, r.text
+    return r.json()["response"]["campaign_id"]
 
-    def final_rows():
-        from dialer.store import db
-        from dialer.store.models import Cdr
 
+def _logged_in_agents(p, acct, campaign_id: str, endpoints: list[str], **fields) -> list[str]:
+    """Agents on ``endpoints``, created and logged into the campaign over HTTP; their ids."""
+    ids = []
+    for n in endpoints:
+        r = p.cpaas("POST", "/api/agents", acct, json={"name": f"agent {n}", "endpoint": n, **fields})
+        assert r.status_code == 200, r.text
+        ids.append(r.json()["response"]["agent_id"])
+        r = p.cpaas("POST", f"/api/agents/{ids[-1]}/login", acct, json={"campaign_ids": [campaign_id]})
+        assert r.status_code == 200, r.text
+    return ids
+
+
+def _final_cdrs(p, campaign_id: str, count: int, what: str, *, facts_of_all: bool = True) -> list:
+    """The campaign's ``count`` CDRs once each is final and has the IVR runtime's facts (of every call, or of the
+    answered ones only)."""
+    from dialer.store import db
+    from dialer.store.models import Cdr
+
+    def rows():
         with db.session_scope(p.db_url) as s:
-            rows = list(s.scalars(sa.select(Cdr).where(Cdr.campaign_id == campaign_id)))
-            for row in rows:
+            found = list(s.scalars(sa.select(Cdr).where(Cdr.campaign_id == campaign_id)))
+            for row in found:
                 s.expunge(row)
-        done = len(rows) == len(numbers) and all(r.call_status for r in rows) and \
-            all(r.ivr_recorded for r in rows if r.dial_status == "ANSWER")
-        return rows if done else None
+        done = len(found) == count and all(r.call_status for r in found) and \
+            all(r.ivr_recorded for r in found if facts_of_all or r.dial_status == "ANSWER")
+        return found if done else None
 
-    rows = wait_for(final_rows, 300, every=2, what="every contact's final CDR, with the IVR runtime's facts")
+    return wait_for(rows, 300, every=2, what=what)
+
+
+def test_predictive_campaign_with_agents(platform):
+    p = platform
+    acct = p.account()
+    numbers = CUSTOMERS + BUSY + UNALLOCATED + NO_ANSWER
+    campaign_id = _agent_campaign(p, acct, "predictive-e2e", numbers, dial_mode="predictive", wrap_up_seconds="2")
+    agent_ids = _logged_in_agents(p, acct, campaign_id, AGENTS)
+    rows = _final_cdrs(p, campaign_id, len(numbers), "every contact's final CDR, with the IVR runtime's facts",
+                       facts_of_all=False)
     by_number = {r.customer_number.lstrip("+"): r for r in rows}
     assert sorted(by_number) == sorted(numbers)
     for n in BUSY:
@@ -114,36 +129,10 @@ def test_answering_machine_detection_on_the_real_switch(platform):
     p = platform
     acct = p.account()
     numbers = PERSONS + MACHINES
-    r = p.cpaas("POST", "/api/create_campaign_list", acct, json={"list_name": "amd-e2e"})
-    list_id = r.json()["response"]["list_id"]
-    p.cpaas("POST", "/api/add_contact_to_list", acct, json={"list_id": list_id, "contacts": [
-        {"contact_name": f"c{i}", "contact_number": n, "contact_fields": {"field1": f"Name{i}"}}
-        for i, n in enumerate(numbers)]})
-    now = dt.datetime.now(dt.timezone.utc)
-    r = p.cpaas("POST", "/api/create_campaign", acct, json={
-        "list_id": list_id, "campaign_name": "amd-e2e", "campaign_type": "0", "campaign_caller_id": "15168148111",
-        "dynamic_announcement": "1", "recorded_filename": "", "announcement_text": "Dear {field1}, please call us",
-        "campaign_start_date": (now - dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"),
-        "campaign_end_date": (now + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
-        "time_zone": "UTC", "repeat": "1", "max_retries": "0", "retry_time": "60", "calls_per_minute": "600",
-        "dial_mode": "progressive", "wrap_up_seconds": "1", "amd": True, "machine_action": "message"})
-    assert r.status_code == 200, r.text
-    campaign_id = r.json()["response"]["campaign_id"]
-    r = p.cpaas("POST", "/api/agents", acct, json={"name": "amd agent", "endpoint": "918270009312"})
-    agent = r.json()["response"]["agent_id"]
-    assert p.cpaas("POST", f"/api/agents/{agent}/login", acct, json={"campaign_ids": [campaign_id]}).status_code == 200
-
-    def final_rows():
-        from dialer.store import db
-        from dialer.store.models import Cdr
-
-        with db.session_scope(p.db_url) as s:
-            rows = list(s.scalars(sa.select(Cdr).where(Cdr.campaign_id == campaign_id)))
-            for row in rows:
-                s.expunge(row)
-        return rows if len(rows) == len(numbers) and all(r.call_status and r.ivr_recorded for r in rows) else None
-
-    rows = wait_for(final_rows, 300, every=2, what="the AMD campaign's CDRs")
+    campaign_id = _agent_campaign(p, acct, "amd-e2e", numbers, dial_mode="progressive", wrap_up_seconds="1",
+                                  amd=True, machine_action="message")
+    [agent] = _logged_in_agents(p, acct, campaign_id, ["918270009312"])
+    rows = _final_cdrs(p, campaign_id, len(numbers), "the AMD campaign's CDRs")
     by_number = {r.customer_number.lstrip("+"): r for r in rows}
     for n in PERSONS:
         r = by_number[n]
@@ -179,36 +168,10 @@ def test_a_nailed_up_agent_on_the_real_switch(platform):
     conversation (DTMF with the channel's variables, as verbose_events gives them), the agent stays in its room."""
     p = platform
     acct = p.account()
-    r = p.cpaas("POST", "/api/create_campaign_list", acct, json={"list_name": "nailed-e2e"})
-    list_id = r.json()["response"]["list_id"]
-    p.cpaas("POST", "/api/add_contact_to_list", acct, json={"list_id": list_id, "contacts": [
-        {"contact_name": f"c{i}", "contact_number": n} for i, n in enumerate(NAILED_CUSTOMERS)]})
-    now = dt.datetime.now(dt.timezone.utc)
-    r = p.cpaas("POST", "/api/create_campaign", acct, json={
-        "list_id": list_id, "campaign_name": "nailed-e2e", "campaign_type": "0", "campaign_caller_id": "15168148111",
-        "dynamic_announcement": "1", "recorded_filename": "", "announcement_text": "unused",
-        "campaign_start_date": (now - dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"),
-        "campaign_end_date": (now + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
-        "time_zone": "UTC", "repeat": "1", "max_retries": "0", "retry_time": "60", "calls_per_minute": "600",
-        "dial_mode": "progressive", "wrap_up_seconds": "1"})
-    assert r.status_code == 200, r.text
-    campaign_id = r.json()["response"]["campaign_id"]
-    r = p.cpaas("POST", "/api/agents", acct, json={"name": "nailed", "endpoint": NAILED_AGENT, "persistent": True})
-    agent = r.json()["response"]["agent_id"]
-    assert p.cpaas("POST", f"/api/agents/{agent}/login", acct, json={"campaign_ids": [campaign_id]}).status_code == 200
-
-    def final_rows():
-        from dialer.store import db
-        from dialer.store.models import Cdr
-
-        with db.session_scope(p.db_url) as s:
-            rows = list(s.scalars(sa.select(Cdr).where(Cdr.campaign_id == campaign_id)))
-            for row in rows:
-                s.expunge(row)
-        return rows if len(rows) == len(NAILED_CUSTOMERS) and all(r.call_status and r.ivr_recorded
-                                                                  for r in rows) else None
-
-    rows = sorted(wait_for(final_rows, 300, every=2, what="the nailed-up agent's customers' CDRs"),
+    campaign_id = _agent_campaign(p, acct, "nailed-e2e", NAILED_CUSTOMERS, dial_mode="progressive",
+                                  wrap_up_seconds="1")
+    [agent] = _logged_in_agents(p, acct, campaign_id, [NAILED_AGENT], persistent=True)
+    rows = sorted(_final_cdrs(p, campaign_id, len(NAILED_CUSTOMERS), "the nailed-up agent's customers' CDRs"),
                   key=lambda r: r.answer)
     assert all(r.agent_id == agent for r in rows), [(r.customer_number, r.agent_id, r.app_errors) for r in rows]
     # The agent's # ended the first conversation, well before the customer (who talks for a minute) would have:
