@@ -247,7 +247,9 @@ def init_db(url: str | None = None) -> Engine:
     try:
         with _migration_lock(url), engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            # "heads": features add their migrations as branches off the one they need (SMS, billing,
+            # transcripts each off 0004), so every branch's newest revision is applied.
+            command.upgrade(cfg, "heads")
     except sa.exc.OperationalError as exc:
         raise StoreError(f"cannot migrate database {url!r}: {exc.orig}") from None
     return engine
