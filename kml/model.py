@@ -219,10 +219,35 @@ class CollectDigits(Instruction):
 
 @dataclass(slots=True)
 class Recognize(Instruction):
-    """Speech recognition. KooKoo ``recognize``; reported as event Recognize with the text.
+    """Speech recognition. KooKoo ``recognize``, TwiML ``Gather input="speech"``, Plivo ``GetInput``.
 
-    ``recognizer`` is KooKoo's ``type`` (e.g. ``ggl-stream``); ``length`` the
-    number of words/digits expected; ``grammar`` the grammar name.
+    Reported as event Recognize with the text. ``recognizer`` is KooKoo's ``type``
+    (e.g. ``ggl-stream``); ``length`` the number of words/digits expected;
+    ``grammar`` the grammar name. Recognition listens for ``timeout_ms`` for
+    speech to start and ends after ``silence_ms`` of silence once it has.
+
+    The TwiML/Plivo fields (defaults keep KooKoo's behaviour):
+
+    * ``hints`` — words or phrases likely to be said (TwiML ``hints``, Plivo
+      ``hints``), given to the recogniser as a bias/grammar;
+    * ``dtmf`` — digits are accepted too (TwiML ``input="dtmf speech"``, Plivo
+      ``inputType="dtmf speech"``); a key press ends recognition and the
+      digits are reported instead of speech; ``max_digits`` (0: no digit
+      limit other than ``finish_on_key``) and ``finish_on_key`` ("" none) then
+      bound the digits as for :class:`CollectDigits`;
+    * ``action``/``method`` — where the result goes (None: the current URL);
+    * ``action_on_empty`` — False: when nothing was said or pressed, carry on
+      with the next instruction instead of making a request (TwiML's default);
+    * ``partial_callback`` — URL that receives interim results while the
+      caller speaks (TwiML ``partialResultCallback``, Plivo
+      ``interimSpeechResultsCallback``); None: none are sent.
+
+    The runtime's result dict for a Recognize holds ``speech_result`` (the
+    text, "" for none), ``confidence`` (0.0–1.0 as a float; 0.0 for none) and,
+    when the caller pressed keys instead, ``digits``; the parameter builders
+    of each dialect turn these into KooKoo ``data``, KML ``speech_result``,
+    TwiML ``SpeechResult``/``Confidence``/``Digits`` and Plivo
+    ``Speech``/``SpeechConfidenceScore``/``Digits``.
     """
 
     kind: ClassVar[str] = "recognize"
@@ -235,11 +260,21 @@ class Recognize(Instruction):
     grammar: str | None = None
     success_file: str | None = None
     prompts: tuple[Prompt, ...] = ()
+    hints: tuple[str, ...] = ()
+    dtmf: bool = False
+    max_digits: int = 0
+    finish_on_key: str = ""
+    action: str | None = None
+    method: str = "POST"
+    action_on_empty: bool = True
+    partial_callback: str | None = None
     line: int | None = _line_field()
 
     def next_request(self, app: "App") -> NextRequest | None:
-        """The Recognize request."""
-        return _event_request(app, EVENT_RECOGNIZE, None, "GET")
+        """The Recognize request: to ``action`` when set (with ``method``), else as KooKoo does (GET)."""
+        if self.action:
+            return _event_request(app, EVENT_RECOGNIZE, self.action, self.method)
+        return _event_request(app, EVENT_RECOGNIZE, None, "GET" if app.dialect in (KOOKOO, KML) else self.method)
 
 
 @dataclass(slots=True)
