@@ -138,6 +138,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Region used to read national-format numbers when an account sets none (ISO 3166 code)."),
     Setting("kairos_checksum_window", "KAIROS_CHECKSUM_WINDOW", "300", _int,
             "Seconds during which a byte-identical Kairos payload is refused with CHECKSUM_REPEATED."),
+    Setting("dashboard_secret_key", "DASHBOARD_SECRET_KEY", "", _str,
+            "Key that signs the dashboard's session cookies (`/dashboard`). Empty: a random key kept in "
+            "`<DATA_DIR>/dashboard-secret`, made on first start and shared by every API worker."),
+    Setting("dashboard_session_hours", "DASHBOARD_SESSION_HOURS", "12", _float,
+            "Hours a dashboard sign-in lasts."),
     # Dialer
     Setting("dialer_workers", "DIALER_WORKERS", "1", _int, "Dialer worker processes `make run` starts."),
     Setting("dialer_gateway", "DIALER_GATEWAY", "vaani_trunk", _str,
@@ -203,6 +208,8 @@ class Settings:
     upload_dir: str
     default_region: str
     kairos_checksum_window: int
+    dashboard_secret_key: str
+    dashboard_session_hours: float
     dialer_workers: int
     dialer_gateway: str
     dialer_number_format: str
