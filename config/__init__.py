@@ -168,6 +168,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Tries of one status callback before it is marked failed."),
     Setting("callback_backoff", "CALLBACK_BACKOFF", "10", _float,
             "Seconds before the first retry of a failed callback; doubled on each retry (at most 10 minutes)."),
+    # Prices and balance (docs/billing.md)
+    Setting("billing_currency", "BILLING_CURRENCY", "Rs.", _str,
+            "Currency sign Konnect's Balance shows before an account's balance (`Rs.4,801`)."),
+    Setting("billing_reserve_seconds", "BILLING_RESERVE_SECONDS", "600", _int,
+            "Seconds of talk a prepaid call reserves at its start (fewer if the balance holds less); the call is "
+            "cut with ALLOTTED_TIMEOUT when they run out, so concurrent calls never overdraw."),
 )
 
 
@@ -220,6 +226,8 @@ class Settings:
     callback_read_timeout: float
     callback_max_tries: int
     callback_backoff: float
+    billing_currency: str
+    billing_reserve_seconds: int
 
     def path(self, value: str) -> str:
         """Resolve a configured path against DATA_DIR (absolute paths are kept)."""
