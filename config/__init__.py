@@ -125,6 +125,11 @@ SETTINGS: tuple[Setting, ...] = (
             "FreeSWITCH speech engine used by `speak` (flite, polly, ...)."),
     Setting("tts_voice_map", "TTS_VOICE_MAP", "", _str,
             "Seed voice name to engine voice, e.g. `Joanna=slt,Matthew=rms,Raveena=slt`. Empty: the built-in map."),
+    Setting("speech_engine", "SPEECH_ENGINE", "pocketsphinx", _str,
+            "Speech recognition engine for `<recognize>`, speech `Gather`/`GetInput` and transcripts: `pocketsphinx` "
+            "(offline, the English model its package ships) or a dotted path `package.module:Class` (docs/speech.md)."),
+    Setting("speech_workers", "SPEECH_WORKERS", "2", _int,
+            "Recognizer subprocesses per IVR runtime (recognition runs off the call loop; extra requests queue)."),
     # HTTP API
     Setting("http_host", "HTTP_HOST", "127.0.0.1", _str, "Address the HTTP API binds to."),
     Setting("http_port", "HTTP_PORT", "8080", _int, "Port of the HTTP API."),
@@ -207,6 +212,8 @@ class Settings:
     recordings_dir: str
     tts_engine: str
     tts_voice_map: str
+    speech_engine: str
+    speech_workers: int
     http_host: str
     http_port: int
     http_workers: int
