@@ -179,6 +179,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("billing_reserve_seconds", "BILLING_RESERVE_SECONDS", "600", _int,
             "Seconds of talk a prepaid call reserves at its start (fewer if the balance holds less); the call is "
             "cut with ALLOTTED_TIMEOUT when they run out, so concurrent calls never overdraw."),
+    # Prometheus metrics (docs/metrics.md)
+    Setting("metrics_enabled", "METRICS_ENABLED", "1", _bool,
+            "Prometheus metrics: every long-running process counts and serves `/metrics` (the API on HTTP_PORT). "
+            "0: nothing is counted or served. See docs/metrics.md."),
+    Setting("metrics_host", "METRICS_HOST", "127.0.0.1", _str,
+            "Address the dialer workers' and the IVR runtime's `/metrics` servers bind to."),
+    Setting("dialer_metrics_port", "DIALER_METRICS_PORT", "9185", _int,
+            "Port of the first dialer worker's `/metrics`; `make run` and `--workers N` give worker n this + n - 1. "
+            "0: not served."),
+    Setting("ivr_metrics_port", "IVR_METRICS_PORT", "9184", _int, "Port of the IVR runtime's `/metrics` (0: not served)."),
 )
 
 
@@ -235,6 +245,10 @@ class Settings:
     callback_backoff: float
     billing_currency: str
     billing_reserve_seconds: int
+    metrics_enabled: bool
+    metrics_host: str
+    dialer_metrics_port: int
+    ivr_metrics_port: int
 
     def path(self, value: str) -> str:
         """Resolve a configured path against DATA_DIR (absolute paths are kept)."""
