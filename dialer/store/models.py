@@ -487,3 +487,8 @@ class InboundNumber(Base):
 # The agent tables live in their own module (this one is long enough); importing it here registers them on
 # Base.metadata wherever the models are loaded, and keeps ``models.Agent`` working.
 from dialer.store.agent_models import Agent, AgentEvent  # noqa: F401
+# The SMS tables (docs/sms.md), registered here for the same reason.
+from dialer.store.sms_models import SmsBatch, SmsClick, SmsLink, SmsMessage, SmsPart  # noqa: F401,E402
+from dialer.store.billing_models import (BillingAccount, BillingHold, BillingLedger,  # noqa: F401,E402
+                                         BillingRate, BillingReservation)
+from dialer.store.snapcall_models import SnapCallNumber, SnapCallVerification  # noqa: F401,E402
