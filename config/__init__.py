@@ -189,6 +189,33 @@ SETTINGS: tuple[Setting, ...] = (
             "Port of the first dialer worker's `/metrics`; `make run` and `--workers N` give worker n this + n - 1. "
             "0: not served."),
     Setting("ivr_metrics_port", "IVR_METRICS_PORT", "9184", _int, "Port of the IVR runtime's `/metrics` (0: not served)."),
+    # SMS (docs/sms.md)
+    Setting("smpp_host", "SMPP_HOST", "127.0.0.1", _str, "The operator's SMSC (SMPP 3.4) the SMS workers bind to."),
+    Setting("smpp_port", "SMPP_PORT", "2775", _int, "Port of the SMSC."),
+    Setting("smpp_system_id", "SMPP_SYSTEM_ID", "vaani", _str, "SMPP system_id of the transceiver binds."),
+    Setting("smpp_password", "SMPP_PASSWORD", "vaani", _str, "SMPP password of the binds."),
+    Setting("smpp_system_type", "SMPP_SYSTEM_TYPE", "", _str, "SMPP system_type of the binds (often empty)."),
+    Setting("smpp_tps", "SMPP_TPS", "50", _float,
+            "submit_sm per second the SMSC allows this system_id: one limit shared by every SMS worker's bind."),
+    Setting("smpp_window", "SMPP_WINDOW", "10", _int,
+            "submit_sm a bind may have sent and not yet had answered (SMPP windowing)."),
+    Setting("smpp_enquire_link", "SMPP_ENQUIRE_LINK", "30", _float,
+            "Seconds between enquire_link PDUs on a bind; a bind whose SMSC does not answer is reconnected."),
+    Setting("smpp_response_timeout", "SMPP_RESPONSE_TIMEOUT", "10", _float,
+            "Seconds to wait for a submit_sm_resp or enquire_link_resp before the bind is taken as dead."),
+    Setting("smsc_standin", "SMSC_STANDIN", "1", _bool,
+            "`make run` starts the bundled SMSC stand-in (`python -m sms.standin`) on SMPP_HOST:SMPP_PORT. "
+            "Set 0 against a real SMSC."),
+    Setting("smsc_standin_scenario", "SMSC_STANDIN_SCENARIO", "", _str,
+            "Stand-in scenario file (JSON/YAML): delivery reports, failures and delays by destination. "
+            "Empty: every message delivered after 1 s."),
+    Setting("sms_workers", "SMS_WORKERS", "1", _int, "SMS worker processes (`python -m sms worker`) `make run` starts."),
+    Setting("sms_default_sender", "SMS_DEFAULT_SENDER", "VAANI", _str,
+            "Sender (source_addr) of messages that give neither `from` nor `sender_mask`."),
+    Setting("sms_max_tries", "SMS_MAX_TRIES", "5", _int,
+            "Tries of a message the SMSC refuses with a temporary error (throttled, queue full) before it fails."),
+    Setting("sms_retry_backoff", "SMS_RETRY_BACKOFF", "2", _float,
+            "Seconds before the first retry of a temporarily refused message; doubled on each retry."),
 )
 
 
@@ -249,6 +276,21 @@ class Settings:
     metrics_host: str
     dialer_metrics_port: int
     ivr_metrics_port: int
+    smpp_host: str
+    smpp_port: int
+    smpp_system_id: str
+    smpp_password: str
+    smpp_system_type: str
+    smpp_tps: float
+    smpp_window: int
+    smpp_enquire_link: float
+    smpp_response_timeout: float
+    smsc_standin: bool
+    smsc_standin_scenario: str
+    sms_workers: int
+    sms_default_sender: str
+    sms_max_tries: int
+    sms_retry_backoff: float
 
     def path(self, value: str) -> str:
         """Resolve a configured path against DATA_DIR (absolute paths are kept)."""
