@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.register_blueprint(recordings.bp)
     app.register_blueprint(apps.bp)
     app.register_blueprint(openapi.bp)
+    from api import dashboard
+
+    dashboard.init_app(app, cfg)  # the operator's pages under /dashboard
 
     @app.get("/health")
     def health():
