@@ -489,6 +489,7 @@ class InboundNumber(Base):
 from dialer.store.agent_models import Agent, AgentEvent  # noqa: F401
 # The SMS tables (docs/sms.md), registered here for the same reason.
 from dialer.store.sms_models import SmsBatch, SmsClick, SmsLink, SmsMessage, SmsPart  # noqa: F401,E402
-from dialer.store.billing_models import (BillingAccount, BillingHold, BillingLedger,  # noqa: F401,E402
-                                         BillingRate, BillingReservation)
-from dialer.store.snapcall_models import SnapCallNumber, SnapCallVerification  # noqa: F401,E402
+# The billing and SnapCall tables (docs/billing.md), registered the same way; a plain module import, so that
+# importing one of those modules first (which imports this one) does not meet a half-made module.
+import dialer.store.billing_models  # noqa: F401,E402
+import dialer.store.snapcall_models  # noqa: F401,E402
