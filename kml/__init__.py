@@ -1,4 +1,4 @@
-"""KooKoo XML and KML apps parsed into one typed instruction model.
+"""KooKoo XML, KML, TwiML and Plivo XML apps parsed into one typed instruction model.
 
 Entry points:
 
@@ -12,11 +12,11 @@ The model (:mod:`kml.model`) is what the IVR runtime executes.
 """
 
 from kml.model import (  # noqa: F401
-    DIALECTS, END, EVENT_CONFERENCE, EVENT_DIAL, EVENT_DISCONNECT, EVENT_GOT_DTMF, EVENT_HANGUP,
+    DIALECTS, END, EVENT_CONFERENCE, EVENT_DIAL, EVENT_DISCONNECT, EVENT_ENQUEUE, EVENT_GOT_DTMF, EVENT_HANGUP,
     EVENT_NEW_CALL, EVENT_RECOGNIZE, EVENT_RECORD, INSTRUCTION_TYPES, KML, KML_EVENT_PARAMS, KOOKOO,
-    KOOKOO_EVENT_PARAMS, NEXT_ACTION, NEXT_END, NEXT_GOTOURL, NEXT_SAME_URL, App, CollectDigits,
-    Conference, Dial, GoTo, Hangup, Instruction, KmlError, NextRequest, ParseIssue, Pause, Play,
-    Recognize, Record, Reject, SendSms, Speak,
+    KOOKOO_EVENT_PARAMS, NEXT_ACTION, NEXT_END, NEXT_GOTOURL, NEXT_SAME_URL, PLIVO, TWIML, App, CollectDigits,
+    Conference, Dial, DialQueue, Enqueue, GoTo, Hangup, Instruction, KmlError, NextRequest, ParseIssue, Pause,
+    Play, PreAnswer, Recognize, Record, Reject, SendDigits, SendSms, Speak,
 )
 
 #: Largest document accepted, in bytes (customer documents come from the internet).
@@ -29,8 +29,8 @@ def parse(data: bytes | str, dialect: str | None = None, *, lenient: bool = Fals
           max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> App:
     """Parse a KooKoo or KML document into an :class:`App`; raises :class:`KmlError`.
 
-    ``dialect`` is ``"kookoo"``, ``"kml"`` or None to detect it from the root
-    (see :func:`kml.parser.detect_dialect`). ``lenient`` skips unknown tags and
+    ``dialect`` is ``"kookoo"``, ``"kml"``, ``"twiml"``, ``"plivo"`` or None to
+    detect it from the document (see :mod:`kml.parser`). ``lenient`` skips unknown tags and
     attributes with a warning (``App.warnings``) instead of failing.
     """
     return _parser.parse(data, dialect, lenient=lenient, max_bytes=max_bytes, max_depth=max_depth)

@@ -189,3 +189,95 @@ def send_sms(ctx: Ctx, el: Any, tag: str, name: str, attrs: dict[str, str]) -> S
     else:
         as_number(ctx, el, tag, to)
     return SendSms(text, to, line=el.sourceline)
+
+
+def local_name(tag: Any) -> str | None:
+    """An element's name without a namespace; None for comments and processing instructions."""
+    if not isinstance(tag, str):
+        return None
+    return tag.split("}", 1)[1] if tag[:1] == "{" else tag
+
+
+def checked_attrs(ctx: Ctx, el: Any, shown: str, accepted: tuple[str, ...], refused: dict[str, str],
+                  platform: str) -> dict[str, str]:
+    """The attributes of a TwiML/Plivo element that this platform honours.
+
+    ``accepted`` are read by the caller; an attribute in ``refused`` is one the
+    platform defines but Vaani cannot honour: an error naming the reason (never
+    silently dropped); any other name is unknown to ``platform`` (an error, or a
+    warning when lenient, with a did-you-mean hint for a case slip).
+    """
+    items = el.items()
+    if not items:
+        return {}
+    out = {}
+    for key, value in items:
+        if key in accepted:
+            out[key] = value
+        elif key in refused:
+            ctx.error(el, f"`{shown}` attribute `{key}` is not supported: {refused[key]}")
+        else:
+            known = accepted + tuple(refused)
+            near = next((a for a in known if a.lower() == key.lower()), None)
+            hint = f"; did you mean `{near}`?" if near else f" (it takes {', '.join(known) or 'no attributes'})"
+            ctx.unknown(el, f"{platform} `{shown}` has no attribute `{key}`{hint}")
+    return out
+
+
+def seconds_attr(ctx: Ctx, el: Any, shown: str, a: dict[str, str], name: str, default_s: float,
+                 minimum: float = 0) -> int:
+    """Attribute ``name`` in seconds as milliseconds, ``default_s`` when absent."""
+    if name not in a:
+        return int(round(default_s * 1000))
+    return seconds_to_ms(ctx, el, shown, name, a[name], int(round(default_s * 1000)), minimum)
+
+
+def bool_attr(ctx: Ctx, el: Any, shown: str, a: dict[str, str], name: str, default: bool) -> bool:
+    """Attribute ``name`` as a boolean, ``default`` when absent."""
+    return as_bool(ctx, el, shown, name, a[name], default) if name in a else default
+
+
+def keys_attr(ctx: Ctx, el: Any, shown: str, a: dict[str, str], name: str, default: str) -> str:
+    """Attribute ``name`` as a set of phone keys (any of them counts), ``default`` when absent."""
+    if name not in a:
+        return default
+    value = a[name].strip()
+    if any(ch not in DTMF_KEYS for ch in value):
+        ctx.error(el, f"`{shown}` attribute `{name}` may hold only phone keys (0-9, * and #), not \"{a[name]}\"")
+        return default
+    return value
+
+
+def method_attr(ctx: Ctx, el: Any, shown: str, a: dict[str, str], name: str = "method",
+                default: str = "POST") -> str:
+    """An HTTP method attribute (GET or POST), ``default`` when absent."""
+    return as_choice(ctx, el, shown, name, a[name], ("GET", "POST"), default) if name in a else default
+
+
+def url_attr(ctx: Ctx, el: Any, shown: str, a: dict[str, str], name: str) -> str | None:
+    """A URL attribute, None when absent or empty."""
+    if name not in a or not a[name].strip():
+        return None
+    return as_url(ctx, el, shown, a[name], f"a `{name}` URL") or None
+
+
+def vendor_voice(voice: str | None) -> str | None:
+    """A TwiML/Plivo voice name as the TTS voice map knows it.
+
+    ``Polly.Joanna`` / ``Polly.Joanna-Neural`` / ``Google.en-US-Standard-C`` → the
+    name after the vendor; ``man``/``MAN`` → ``male``; ``woman``/``alice``/``WOMAN``
+    → ``female``; anything else as written (the voice map falls back to its default).
+    """
+    if not voice:
+        return None
+    v = voice.strip()
+    low = v.lower()
+    if low in ("man", "male"):
+        return "male"
+    if low in ("woman", "alice", "female"):
+        return "female"
+    if "." in v:
+        v = v.split(".", 1)[1]
+        if v.endswith("-Neural"):
+            v = v[: -len("-Neural")]
+    return v or None

@@ -35,7 +35,9 @@ from typing import Any, ClassVar, Union
 # --- dialects ---------------------------------------------------------------
 KOOKOO = "kookoo"
 KML = "kml"
-DIALECTS = (KOOKOO, KML)
+TWIML = "twiml"   # Twilio's markup, accepted as Twilio writes it (docs/twiml.md)
+PLIVO = "plivo"   # Plivo XML, accepted as Plivo writes it (docs/plivo.md)
+DIALECTS = (KOOKOO, KML, TWIML, PLIVO)
 
 # --- call events (seed 003 names; KooKoo sends them as ``event=``) -------------
 EVENT_NEW_CALL = "NewCall"
@@ -46,6 +48,7 @@ EVENT_HANGUP = "Hangup"          # the caller hung up
 EVENT_DISCONNECT = "Disconnect"  # we (the platform) hung up, e.g. on <hangup/>
 EVENT_RECOGNIZE = "Recognize"    # KooKoo's speech recognition result (KooKoo python library sample)
 EVENT_CONFERENCE = "Conference"  # the caller left a conference room
+EVENT_ENQUEUE = "Enqueue"        # the caller left a queue (TwiML Enqueue action: QueueResult)
 
 # --- where the next request goes ------------------------------------------------
 NEXT_SAME_URL = "same_url"  # the URL the current document came from
@@ -63,6 +66,7 @@ KML_EVENT_PARAMS: dict[str | None, tuple[str, ...]] = {
     EVENT_DIAL: ("dial_status", "dial_duration", "media_url"),
     EVENT_RECOGNIZE: ("speech_result",),
     EVENT_CONFERENCE: ("conference_duration",),
+    EVENT_ENQUEUE: ("queue_result", "queue_time"),
 }
 
 #: Parameters of a KooKoo request per event (seed 003); ``sid`` and ``event`` always.
@@ -73,6 +77,7 @@ KOOKOO_EVENT_PARAMS: dict[str | None, tuple[str, ...]] = {
     EVENT_DIAL: ("data", "status", "duration", "message"),
     EVENT_RECOGNIZE: ("data",),
     EVENT_CONFERENCE: ("data", "duration"),
+    EVENT_ENQUEUE: ("data", "duration"),
     EVENT_HANGUP: ("process", "data"),
     EVENT_DISCONNECT: ("process", "data"),
 }
@@ -199,6 +204,10 @@ class CollectDigits(Instruction):
     reported as event GotDTMF (KooKoo ``data``, KML ``key_pressed``).
     With ``action_on_empty`` False (KML's TwiML-like default) a timeout without
     digits carries on with the next instruction instead of making a request.
+    Plivo ``GetDigits`` adds ``tries`` (prompts played up to this many times
+    while no valid input came), ``valid_digits`` (the keys accepted; "" all),
+    ``invalid_prompt`` (an audio URL played after invalid input) and
+    ``digit_timeout_ms`` (between digits; None: ``timeout_ms``).
     """
 
     kind: ClassVar[str] = "collect_digits"
@@ -210,6 +219,10 @@ class CollectDigits(Instruction):
     action: str | None = None
     method: str = "GET"
     action_on_empty: bool = True
+    tries: int = 1
+    valid_digits: str = ""
+    invalid_prompt: str | None = None
+    digit_timeout_ms: int | None = None
     line: int | None = _line_field()
 
     def next_request(self, app: "App") -> NextRequest | None:
@@ -282,7 +295,15 @@ class Record(Instruction):
     """Record the caller. KooKoo ``record`` (body = file name); KML ``Record``.
 
     Stops after ``silence_ms`` of silence, at ``max_duration_ms``, or on
-    ``finish_on_key``. Reported as event Record with the recording's URL.
+    ``finish_on_key`` (one key, or several in TwiML/Plivo: any of them ends it).
+    Reported as event Record with the recording's URL.
+
+    TwiML/Plivo add: ``status_callback``/``status_callback_method`` (TwiML
+    ``recordingStatusCallback``, Plivo ``callbackUrl``: told when the file is
+    complete), ``transcribe``/``transcribe_callback`` (a transcript of the
+    recording made after the call, delivered to that URL), and ``session``
+    (Plivo ``recordSession``: record the rest of the call in the background
+    and carry on at once).
     """
 
     kind: ClassVar[str] = "record"
@@ -295,10 +316,17 @@ class Record(Instruction):
     play_beep: bool = False
     action: str | None = None
     method: str = "GET"
+    status_callback: str | None = None
+    status_callback_method: str = "POST"
+    transcribe: bool = False
+    transcribe_callback: str | None = None
+    session: bool = False
     line: int | None = _line_field()
 
     def next_request(self, app: "App") -> NextRequest | None:
-        """The Record request."""
+        """The Record request (none for a background session recording)."""
+        if self.session:
+            return None
         return _event_request(app, EVENT_RECORD, self.action, self.method)
 
 
@@ -314,6 +342,16 @@ class Dial(Instruction):
     meanwhile (KooKoo: ``default`` music, ``ring``, ``normal``);
     ``prompt_to_called`` an audio URL played to the called party first.
     Reported as event Dial (status answered/not_answered, recording URL).
+
+    TwiML/Plivo add: ``sip`` (SIP URIs, TwiML ``Sip``, Plivo ``User``) and
+    ``clients`` (users registered on our switch, TwiML ``Client``) dialled
+    after the numbers; ``record_from`` ``answer`` or ``ringing`` and
+    ``record_dual`` (TwiML ``record-from-answer-dual`` …: one channel per
+    party); ``hangup_on_star`` (the caller's ``*`` ends the bridged leg and the
+    document carries on); ``send_digits`` (keys sent to the called party when
+    it answers; ``w`` waits half a second); ``ring_all`` (TwiML and Plivo:
+    every target rings at once and the first to answer is bridged, instead
+    of trying them in order).
     """
 
     kind: ClassVar[str] = "dial"
@@ -327,11 +365,18 @@ class Dial(Instruction):
     prompt_to_called: str | None = None
     action: str | None = None
     method: str = "GET"
+    sip: tuple[str, ...] = ()
+    clients: tuple[str, ...] = ()
+    record_from: str = "ringing"
+    record_dual: bool = True
+    hangup_on_star: bool = False
+    send_digits: str = ""
+    ring_all: bool = False
     line: int | None = _line_field()
 
     def next_request(self, app: "App") -> NextRequest | None:
-        """The Dial request; in KML without ``action`` the document carries on (as TwiML's Dial)."""
-        if app.dialect == KML and not self.action:
+        """The Dial request; in KML, TwiML and Plivo without ``action`` the document carries on."""
+        if app.dialect != KOOKOO and not self.action:
             return None
         return _event_request(app, EVENT_DIAL, self.action, self.method)
 
@@ -341,7 +386,9 @@ class Conference(Instruction):
     """Put the caller into conference ``room``. KooKoo ``conference``; KML ``Conference``.
 
     ``timeout_ms`` -1 means no limit. Reported as event Conference when the
-    caller leaves the room while the call is still up.
+    caller leaves the room while the call is still up. ``muted`` (the caller
+    only listens) and ``end_on_exit`` (the room closes when this caller
+    leaves) are TwiML's ``muted``/``endConferenceOnExit`` and Plivo's.
     """
 
     kind: ClassVar[str] = "conference"
@@ -350,11 +397,17 @@ class Conference(Instruction):
     caller_id: str | None = None
     record: bool = False
     timeout_ms: int = -1
+    muted: bool = False
+    end_on_exit: bool = False
+    action: str | None = None
+    method: str = "POST"
     line: int | None = _line_field()
 
     def next_request(self, app: "App") -> NextRequest | None:
-        """The Conference request; in KML the document carries on after the room."""
-        if app.dialect == KML:
+        """The Conference request; in KML, TwiML and Plivo the document carries on after the room (or goes to ``action``)."""
+        if app.dialect != KOOKOO:
+            if self.action:
+                return NextRequest(NEXT_ACTION, self.action, self.method, EVENT_CONFERENCE)
             return None
         return _event_request(app, EVENT_CONFERENCE, None, "GET")
 
@@ -421,8 +474,75 @@ class SendSms(Instruction):
     line: int | None = _line_field()
 
 
+@dataclass(slots=True)
+class SendDigits(Instruction):
+    """Send DTMF ``digits`` on the call (``w`` = wait 0.5 s, ``W`` = 1 s). TwiML ``Play digits``; Plivo ``DTMF``."""
+
+    kind: ClassVar[str] = "send_digits"
+    digits: str = ""
+    line: int | None = _line_field()
+
+
+@dataclass(slots=True)
+class Enqueue(Instruction):
+    """Put the caller in queue ``queue`` until an agent takes them. TwiML ``Enqueue``.
+
+    Runs on a FreeSWITCH fifo of that name: ``Dial``/``Queue`` (a
+    :class:`DialQueue`) on another call takes the longest-waiting caller.
+    ``hold_music`` is an audio URL played while waiting (None: the switch's
+    music on hold). When the caller leaves the queue with the call still up,
+    event Enqueue goes to ``action`` (TwiML ``QueueResult``/``QueueTime``);
+    without ``action`` the document carries on.
+    """
+
+    kind: ClassVar[str] = "enqueue"
+    event: ClassVar[str | None] = EVENT_ENQUEUE
+    queue: str = ""
+    hold_music: str | None = None
+    action: str | None = None
+    method: str = "POST"
+    line: int | None = _line_field()
+
+    def next_request(self, app: "App") -> NextRequest | None:
+        """The Enqueue request to ``action``; without one the document carries on."""
+        if not self.action:
+            return None
+        return NextRequest(NEXT_ACTION, self.action, self.method, EVENT_ENQUEUE)
+
+
+@dataclass(slots=True)
+class DialQueue(Instruction):
+    """Bridge to the caller who has waited longest in ``queue``. TwiML ``Dial``/``Queue``.
+
+    Reported like a :class:`Dial` (to ``action`` when set; else the document carries on).
+    """
+
+    kind: ClassVar[str] = "dial_queue"
+    event: ClassVar[str | None] = EVENT_DIAL
+    queue: str = ""
+    action: str | None = None
+    method: str = "POST"
+    line: int | None = _line_field()
+
+    def next_request(self, app: "App") -> NextRequest | None:
+        """The Dial request to ``action``; without one the document carries on."""
+        if not self.action:
+            return None
+        return NextRequest(NEXT_ACTION, self.action, self.method, EVENT_DIAL)
+
+
+@dataclass(slots=True)
+class PreAnswer(Instruction):
+    """Play ``prompts`` (and collect digits) as early media, before the call is answered. Plivo ``PreAnswer``."""
+
+    kind: ClassVar[str] = "pre_answer"
+    prompts: tuple[Instruction, ...] = ()
+    line: int | None = _line_field()
+
+
 INSTRUCTION_TYPES: tuple[type[Instruction], ...] = (
     Speak, Play, Pause, CollectDigits, Recognize, Record, Dial, Conference, Hangup, Reject, GoTo, SendSms,
+    SendDigits, Enqueue, DialQueue, PreAnswer,
 )
 
 

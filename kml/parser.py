@@ -13,21 +13,89 @@ is in):
 3. otherwise (only ``Record``/``Dial``/``Hangup``/``Conference``-like tags, or
    none): KML when the root is spelled exactly ``Response`` and every child
    starts with a capital letter, KooKoo otherwise.
+
+A document read as KML by these rules is TwiML or Plivo XML instead when it
+uses something only that platform has (:func:`vendor_dialect`): KML is the
+common subset of both, so a document KML accepts stays KML (its GET default
+and its parameters), and the first name KML lacks decides which platform
+wrote it. An app's configuration (``dialect`` twiml/plivo) skips detection.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kml import kmlxml, kookoo
+from kml import kmlxml, kookoo, plivoxml, twiml
 from kml.common import Ctx
-from kml.model import DIALECTS, KML, KOOKOO, App, KmlError, ParseIssue
+from kml.model import DIALECTS, KML, KOOKOO, PLIVO, TWIML, App, KmlError, ParseIssue
 from kml.xmlload import check_depth_cap, load, to_bytes
 
 #: The deepest nesting either grammar allows: response > collectdtmf > playtext, Response > Dial > Number.
 LEGAL_DEPTH = 3
 KML_ONLY = frozenset(("Say", "Speak", "Play", "Pause", "Wait", "Gather", "GetDigits", "Redirect", "Reject", "Sms"))
 KOOKOO_ONLY = frozenset(("playtext", "say-as", "playaudio", "collectdtmf", "gotourl", "sendsms", "recognize"))
+
+
+#: Elements only Plivo XML has; elements only TwiML has (names KML lacks, case as written).
+PLIVO_ONLY = frozenset(("GetInput", "PreAnswer", "DTMF", "User", "MultiPartyCall", "Stream"))
+TWIML_ONLY = frozenset(("Enqueue", "Leave", "Queue", "Sip", "Client", "Connect", "Start", "Stop", "Pay", "Prompt",
+                        "Refer", "Echo", "Identity", "Parameter", "Task"))
+#: Element names Plivo spells its own way (KML accepts them as aliases).
+PLIVO_NAMES = frozenset(("Speak", "GetDigits", "Wait"))
+_KML_ATTRS = {**kmlxml.ATTRIBUTES, **{alias: kmlxml.ATTRIBUTES[verb] for alias, verb in kmlxml.ALIASES.items()}}
+#: Attributes of shared names that only one platform defines.
+TWIML_ATTRS = frozenset(("input", "speechTimeout", "hints", "partialResultCallback", "actionOnEmptyResult",
+                         "speechModel", "enhanced", "profanityFilter", "trim", "recordingStatusCallback",
+                         "transcribe", "transcribeCallback", "answerOnBridge", "ringTone", "digits", "waitUrl",
+                         "statusCallback", "maxSpeechTime", "bargeIn"))
+PLIVO_ATTRS = frozenset(("digitTimeout", "retries", "redirect", "validDigits", "invalidDigitsSound", "log",
+                         "recordSession", "startOnDialAnswer", "transcriptionType", "transcriptionUrl",
+                         "callbackUrl", "callerName", "confirmSound", "confirmKey", "dialMusic", "digitsMatch",
+                         "sipHeaders", "silence", "minSilence", "schedule", "src", "dst", "stayAlone",
+                         "enterSound", "exitSound", "waitSound", "maxMembers", "inputType", "executionTimeout"))
+
+
+def vendor_dialect(root: Any) -> str | None:
+    """``twiml`` or ``plivo`` when a ``Response`` document uses a name only that platform has, else None.
+
+    Elements decide first (``Enqueue``, ``Sip``... TwiML; ``GetInput``, ``PreAnswer``, ``User``... Plivo),
+    in document order, then attributes KML lacks; a ``Conference`` outside ``Dial`` is Plivo's. A
+    document that uses only KML's names is None (it stays KML). Only ``Response``-rooted documents
+    whose verbs KML knows by name get here, so this walks a handful of elements.
+    """
+    plivo_named = False
+    attr_vote: str | None = None
+    for el in root.iter():
+        name = el.tag
+        if name.__class__ is not str or el is root:
+            continue
+        if name[0] == "{":
+            name = name.split("}", 1)[1]
+        if name in PLIVO_ONLY:
+            return PLIVO
+        if name in TWIML_ONLY:
+            return TWIML
+        if name == "Conference" and el.getparent() is root:
+            return PLIVO
+        if name in PLIVO_NAMES:
+            plivo_named = True
+        if attr_vote is None and el.attrib:
+            known = _KML_ATTRS.get(name, ())
+            for key in el.attrib:
+                if key in known:
+                    if key == "record" and el.attrib[key].startswith(("record-", "do-not-record")):
+                        attr_vote = TWIML  # TwiML's record values; KML's record is true/false
+                        break
+                    continue
+                if key in PLIVO_ATTRS:
+                    attr_vote = PLIVO
+                    break
+                if key in TWIML_ATTRS:
+                    attr_vote = TWIML
+                    break
+    if attr_vote == TWIML and plivo_named:
+        return PLIVO  # Plivo names with a shared extension attribute: Plivo wrote it
+    return attr_vote
 
 
 def detect_dialect(root: Any) -> str:
@@ -48,11 +116,14 @@ def detect_dialect(root: Any) -> str:
     return KML if all_capitalised and kmlxml._name(root.tag) == "Response" else KOOKOO
 
 
+_BUILD = {KOOKOO: kookoo.build, KML: kmlxml.build, TWIML: twiml.build, PLIVO: plivoxml.build}
+
+
 def parse(data: bytes | str, dialect: str | None = None, *, lenient: bool = False,
           max_bytes: int = 1024 * 1024, max_depth: int = 16) -> App:
     """Parse a document into an App, or raise KmlError listing every problem with its line."""
     if dialect is not None and dialect not in DIALECTS:
-        raise KmlError([ParseIssue(None, None, f"unknown dialect \"{dialect}\" (use kookoo or kml)")])
+        raise KmlError([ParseIssue(None, None, f"unknown dialect \"{dialect}\" (use {', '.join(DIALECTS)})")])
     raw = to_bytes(data)
     root = load(raw, max_bytes, max_depth, check_depth=False)
     if dialect is None:
@@ -60,8 +131,10 @@ def parse(data: bytes | str, dialect: str | None = None, *, lenient: bool = Fals
             raise KmlError([ParseIssue(root.sourceline, 1, f"the root element must be `response` (KooKoo) or "
                                        f"`Response` (KML), not `{root.tag}`")])
         dialect = detect_dialect(root)
+        if dialect == KML:
+            dialect = vendor_dialect(root) or KML
     ctx = Ctx(raw, lenient)
-    app = (kookoo if dialect == KOOKOO else kmlxml).build(root, ctx)
+    app = _BUILD[dialect](root, ctx)
     # A document the builders accepted without a word nests at most LEGAL_DEPTH levels: they
     # visit every element and refuse children where the grammar has none. Anything else
     # (errors, skipped elements, a cap below that) gets the explicit depth check.

@@ -108,7 +108,7 @@ def test_latin1_bytes_with_declaration():
 
 
 def test_unknown_dialect_and_wrong_type():
-    assert messages(b"<response/>", "twiml") == ['unknown dialect "twiml" (use kookoo or kml)']
+    assert messages(b"<response/>", "vxml") == ['unknown dialect "vxml" (use kookoo, kml, twiml, plivo)']
     with pytest.raises(TypeError):
         kml.parse(12345)
 

@@ -1,0 +1,447 @@
+"""TwiML (Twilio's voice markup) → :class:`kml.model.App`, accepted as Twilio's own library writes it.
+
+``docs/twiml.md`` is the reference: every verb and noun, the attributes
+honoured with Twilio's defaults (``method`` POST, ``Record`` up to an hour, any
+key ends it...), and what is refused and why. An attribute Twilio defines but
+a self-hosted FreeSWITCH cannot honour is an error naming the reason, never
+silently dropped; names Twilio does not define are errors too (warnings when
+lenient). Verb and attribute names are case-sensitive, as in TwiML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kml import common as c
+from kml.model import (
+    TWIML, App, CollectDigits, Conference, Dial, DialQueue, Enqueue, GoTo, Hangup, Instruction, Pause, Play,
+    Recognize, Record, Reject, SendDigits, SendSms, Speak,
+)
+
+P = "TwiML"
+LANGUAGE = "en-US"
+GATHER_TIMEOUT_S = 5
+GATHER_MAX_DIGITS = 128  # Twilio: no limit but finishOnKey/timeout; the switch needs a number
+SPEECH_AUTO_MS = 1500     # speechTimeout="auto": the silence that ends an utterance
+RECORD_MAX_S = 3600
+RECORD_TIMEOUT_S = 5
+ANY_KEY = "1234567890*#"
+DIAL_TIMEOUT_S = 30
+DIAL_TIME_LIMIT_S = 14400
+DIAL_RECORD = {"do-not-record": None, "false": None, "true": ("answer", False),
+               "record-from-answer": ("answer", False), "record-from-ringing": ("ringing", False),
+               "record-from-answer-dual": ("answer", True), "record-from-ringing-dual": ("ringing", True)}
+AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".gsm", ".ul", ".ulaw", ".al", ".alaw")
+
+_STATUS_CB = "per-leg status callbacks are not sent; use the call's callback URL (docs/twiml.md)"
+_TWIML_URL = ("a TwiML document run on the called party needs a second interpreter on the other leg, "
+              "which Vaani does not run")
+_SSML = "SSML inside `Say` is not supported; write the words as text and use the voice/language attributes"
+
+#: Verbs Twilio has that a self-hosted switch cannot honour, with the reason given to the developer.
+REFUSED_VERBS = {
+    "Connect": "media streams and virtual agents need Twilio's cloud",
+    "Start": "media streams and SIPREC need Twilio's cloud",
+    "Stop": "media streams need Twilio's cloud",
+    "Pay": "payment capture needs a PCI-compliant payment connector",
+    "Prompt": "`Prompt` belongs to `Pay`, which is not supported",
+    "Refer": "SIP REFER transfers are not supported; use `Dial`",
+    "Echo": "`Echo` is a Twilio test verb",
+    "Leave": "`Leave` only runs in an `Enqueue` waitUrl document, and Vaani plays waitUrl as an audio file "
+             "(see docs/twiml.md, Enqueue)",
+}
+TOP_VERBS = ("Say", "Play", "Pause", "Gather", "Record", "Dial", "Enqueue", "Hangup", "Redirect", "Reject", "Sms",
+             "Message")
+
+
+def build(root: Any, ctx: c.Ctx) -> App:
+    """Build the App of a TwiML document whose root element is ``root``."""
+    if (c.local_name(root.tag) or "").lower() != "response":
+        ctx.error(root, f"the root element must be `Response`, not `{root.tag}`")
+        return App(TWIML)
+    c.checked_attrs(ctx, root, "Response", (), {}, P)
+    if c.text_of(root):
+        ctx.error(root, "`Response` may not contain loose text; put words to speak in `Say`")
+    instructions: list[Instruction] = []
+    stop: Instruction | None = None
+    stop_name = ""
+    for el in root:
+        name = c.local_name(el.tag)
+        if name is None:
+            continue
+        builder = _BUILDERS.get(name)
+        if builder is None:
+            _unknown_verb(ctx, el, name, "")
+            continue
+        instr = builder(ctx, el, name)
+        if instr is None:
+            continue
+        if stop is not None:
+            ctx.warn_at(instr.line, name, f"`{name}` after `{stop_name}` (line {stop.line}) never runs: "
+                        "the call leaves this document there")
+        elif isinstance(instr, (Hangup, Reject, GoTo)) or (
+                getattr(instr, "action", None) and getattr(instr, "action_on_empty", True)):
+            stop, stop_name = instr, name
+        instructions.append(instr)
+    return App(TWIML, tuple(instructions), None, False, tuple(ctx.warnings))
+
+
+def _unknown_verb(ctx: c.Ctx, el: Any, name: str, inside: str) -> None:
+    if name in REFUSED_VERBS:
+        ctx.error(el, f"TwiML `{name}` is not supported: {REFUSED_VERBS[name]}")
+        return
+    near = next((v for v in TOP_VERBS if v.lower() == name.lower()), None)
+    hint = f"; verbs are case-sensitive: did you mean `{near}`?" if near else f" (TwiML verbs: {', '.join(TOP_VERBS)})"
+    where = f" inside `{inside}`" if inside else ""
+    ctx.unknown(el, f"`{name}` is not a TwiML verb{where}{hint}")
+
+
+def _leaf(ctx: c.Ctx, el: Any, shown: str, what: str = "no text") -> str:
+    c.no_children(ctx, el, shown)
+    return c.text_of(el)
+
+
+# --- prompts -------------------------------------------------------------------------------
+
+
+def _say(ctx: c.Ctx, el: Any, shown: str) -> Speak:
+    a = c.checked_attrs(ctx, el, shown, ("voice", "language", "loop"), {}, P)
+    for child in el:
+        if c.local_name(child.tag):
+            ctx.error(child, f"`{shown}` may not contain `{c.local_name(child.tag)}`: {_SSML}")
+    text = c.text_of(el)
+    if not text:
+        ctx.error(el, f"`{shown}` has no text to speak")
+    loop = c.as_int(ctx, el, shown, "loop", a["loop"], 1, 0) if "loop" in a else 1
+    return Speak(text, a.get("language", LANGUAGE).strip() or LANGUAGE, c.vendor_voice(a.get("voice")), loop=loop,
+                 line=el.sourceline)
+
+
+def _play(ctx: c.Ctx, el: Any, shown: str) -> Play | SendDigits:
+    a = c.checked_attrs(ctx, el, shown, ("loop", "digits"), {}, P)
+    url = _leaf(ctx, el, shown)
+    if "digits" in a:
+        digits = a["digits"].strip()
+        if url:
+            ctx.error(el, "`Play` has both `digits` and a URL; use one `Play` for each")
+        if not digits or any(ch not in c.DTMF_KEYS + "wW" for ch in digits):
+            ctx.error(el, f"`Play` attribute `digits` may hold only 0-9, *, # and w (a half-second wait), "
+                          f"not \"{a['digits']}\"")
+        return SendDigits(digits, line=el.sourceline)
+    loop = c.as_int(ctx, el, shown, "loop", a["loop"], 1, 0) if "loop" in a else 1
+    return Play(c.as_url(ctx, el, shown, url, "the URL of an audio file"), loop, line=el.sourceline)
+
+
+def _pause(ctx: c.Ctx, el: Any, shown: str) -> Pause:
+    a = c.checked_attrs(ctx, el, shown, ("length",), {}, P)
+    if _leaf(ctx, el, shown):
+        ctx.error(el, "`Pause` takes no text; give the seconds in `length`")
+    return Pause(c.seconds_attr(ctx, el, shown, a, "length", 1), line=el.sourceline)
+
+
+_PROMPTS = {"Say": _say, "Play": _play, "Pause": _pause}
+
+
+# --- input ---------------------------------------------------------------------------------
+
+_GATHER_ACCEPTED = ("input", "action", "method", "timeout", "speechTimeout", "maxSpeechTime", "profanityFilter",
+                    "finishOnKey", "numDigits", "partialResultCallback", "partialResultCallbackMethod", "language",
+                    "hints", "actionOnEmptyResult", "speechModel", "enhanced", "bargeIn", "debug")
+_GATHER_REFUSED = {"dtmfDetection": "DTMF detection is always on in FreeSWITCH"}
+
+
+def _gather(ctx: c.Ctx, el: Any, shown: str) -> CollectDigits | Recognize:
+    a = c.checked_attrs(ctx, el, shown, _GATHER_ACCEPTED, _GATHER_REFUSED, P)
+    if c.text_of(el):
+        ctx.error(el, "`Gather` may not contain loose text; put the prompt in `Say`")
+    prompts = []
+    for child in el:
+        name = c.local_name(child.tag)
+        if name is None:
+            continue
+        if name in _PROMPTS:
+            prompt = _PROMPTS[name](ctx, child, name)
+            if isinstance(prompt, SendDigits):
+                ctx.error(child, "`Play digits` may not be a `Gather` prompt")
+            else:
+                prompts.append(prompt)
+        elif name in _BUILDERS:
+            ctx.error(child, f"`Gather` may not contain `{name}` (only Say, Play and Pause)")
+        else:
+            _unknown_verb(ctx, child, name, "Gather")
+    modes = set((a.get("input") or "dtmf").replace(",", " ").split())
+    if not modes or modes - {"dtmf", "speech"}:
+        ctx.error(el, f"`Gather` attribute `input` must be dtmf, speech or \"dtmf speech\", not \"{a.get('input')}\"")
+        modes = {"dtmf"}
+    if "bargeIn" in a and not c.as_bool(ctx, el, shown, "bargeIn", a["bargeIn"], True):
+        ctx.error(el, "`Gather` attribute `bargeIn=\"false\"` is not supported: input always interrupts the prompt")
+    timeout = c.seconds_attr(ctx, el, shown, a, "timeout", GATHER_TIMEOUT_S, 0.001)
+    finish = c.as_key(ctx, el, shown, "finishOnKey", a["finishOnKey"], "#") if "finishOnKey" in a else "#"
+    num = c.as_int(ctx, el, shown, "numDigits", a["numDigits"], 0, 1, "the number of digits") \
+        if "numDigits" in a else 0
+    action = c.url_attr(ctx, el, shown, a, "action")
+    method = c.method_attr(ctx, el, shown, a)
+    on_empty = c.bool_attr(ctx, el, shown, a, "actionOnEmptyResult", False)
+    for flag in ("profanityFilter", "enhanced", "debug"):
+        c.bool_attr(ctx, el, shown, a, flag, False)
+    if "speech" not in modes:
+        for speech_only in ("speechTimeout", "hints", "partialResultCallback", "speechModel"):
+            if speech_only in a:
+                ctx.warn(el, f"`Gather` attribute `{speech_only}` applies to input=\"speech\"; it has no effect here")
+        return CollectDigits(tuple(prompts), num or GATHER_MAX_DIGITS, finish, timeout, action, method, on_empty,
+                             line=el.sourceline)
+    speech_timeout = (a.get("speechTimeout") or "").strip()
+    if speech_timeout.lower() == "auto":
+        silence = SPEECH_AUTO_MS
+    elif speech_timeout:
+        silence = c.seconds_to_ms(ctx, el, shown, "speechTimeout", speech_timeout, timeout, 0.001)
+    else:
+        silence = timeout  # Twilio: speechTimeout defaults to timeout
+    hints = tuple(h.strip() for h in (a.get("hints") or "").split(",") if h.strip())
+    return Recognize(a.get("speechModel", "").strip() or "default", timeout, silence,
+                     a.get("language", LANGUAGE).strip() or LANGUAGE, 1, None, None, tuple(prompts),
+                     hints, "dtmf" in modes, num if "dtmf" in modes else 0, finish if "dtmf" in modes else "",
+                     action, method, on_empty, c.url_attr(ctx, el, shown, a, "partialResultCallback"),
+                     line=el.sourceline)
+
+
+_RECORD_ACCEPTED = ("action", "method", "timeout", "finishOnKey", "maxLength", "playBeep", "trim",
+                    "recordingStatusCallback", "recordingStatusCallbackMethod", "recordingStatusCallbackEvent",
+                    "transcribe", "transcribeCallback")
+_RECORD_REFUSED = {"recordingChannels": "a `Record` has one party; it is always mono"}
+
+
+def _trim(ctx: c.Ctx, el: Any, shown: str, a: dict[str, str]) -> None:
+    value = a.get("trim", "").strip()
+    if value == "trim-silence":
+        ctx.error(el, f"`{shown}` attribute `trim=\"trim-silence\"` is not supported: recordings are kept as "
+                      "recorded (write trim=\"do-not-trim\" or leave it out)")
+    elif value and value != "do-not-trim":
+        ctx.error(el, f"`{shown}` attribute `trim` must be trim-silence or do-not-trim, not \"{a['trim']}\"")
+
+
+def _record(ctx: c.Ctx, el: Any, shown: str) -> Record:
+    a = c.checked_attrs(ctx, el, shown, _RECORD_ACCEPTED, _RECORD_REFUSED, P)
+    if _leaf(ctx, el, shown):
+        ctx.error(el, "`Record` takes no text")
+    _trim(ctx, el, shown, a)
+    events = set((a.get("recordingStatusCallbackEvent") or "completed").replace(",", " ").split())
+    if events - {"completed"}:
+        ctx.error(el, "`Record` attribute `recordingStatusCallbackEvent` is not supported beyond \"completed\": "
+                      "the recording is reported once, when its file is complete")
+    maxlen = c.seconds_attr(ctx, el, shown, a, "maxLength", RECORD_MAX_S, 1)
+    silence = c.seconds_attr(ctx, el, shown, a, "timeout", RECORD_TIMEOUT_S)
+    transcribe = c.bool_attr(ctx, el, shown, a, "transcribe", False)
+    callback = c.url_attr(ctx, el, shown, a, "transcribeCallback")
+    return Record(None, "wav", silence or maxlen, maxlen, c.keys_attr(ctx, el, shown, a, "finishOnKey", ANY_KEY),
+                  c.bool_attr(ctx, el, shown, a, "playBeep", True), c.url_attr(ctx, el, shown, a, "action"),
+                  c.method_attr(ctx, el, shown, a), c.url_attr(ctx, el, shown, a, "recordingStatusCallback"),
+                  c.method_attr(ctx, el, shown, a, "recordingStatusCallbackMethod"),
+                  transcribe or callback is not None, callback, line=el.sourceline)
+
+
+# --- connecting ----------------------------------------------------------------------------
+
+_DIAL_ACCEPTED = ("action", "method", "timeout", "hangupOnStar", "timeLimit", "callerId", "record", "trim",
+                  "answerOnBridge")
+_DIAL_REFUSED = {"recordingStatusCallback": "a bridged call's recording is reported in the `action` request "
+                                            "(RecordingUrl) and the call's CDR",
+                 "recordingStatusCallbackMethod": "see recordingStatusCallback",
+                 "recordingStatusCallbackEvent": "see recordingStatusCallback",
+                 "recordingTrack": "the recording always holds both parties",
+                 "ringTone": "the caller hears the switch's ringback",
+                 "referUrl": "SIP REFER is not supported", "referMethod": "SIP REFER is not supported",
+                 "sequential": "numbers are rung at the same time, as Twilio does by default",
+                 "events": "per-leg status callbacks are not sent"}
+_NUMBER_REFUSED = {"url": _TWIML_URL, "method": _TWIML_URL, "statusCallback": _STATUS_CB,
+                   "statusCallbackEvent": _STATUS_CB, "statusCallbackMethod": _STATUS_CB,
+                   "byoc": "calls leave through the configured gateway", "machineDetection": "use the call's AMD",
+                   "amdStatusCallback": "use the call's AMD"}
+_SIP_REFUSED = dict(_NUMBER_REFUSED, username="SIP credentials belong in the switch's gateway configuration",
+                    password="SIP credentials belong in the switch's gateway configuration")
+_CONF_ACCEPTED = ("muted", "beep", "startConferenceOnEnter", "endConferenceOnExit", "record", "trim", "waitUrl",
+                  "waitMethod")
+_CONF_REFUSED = {"maxParticipants": "rooms have no size limit", "statusCallback": _STATUS_CB,
+                 "statusCallbackEvent": _STATUS_CB, "statusCallbackMethod": _STATUS_CB,
+                 "recordingStatusCallback": "the room's recording is reported in the call's CDR",
+                 "recordingStatusCallbackMethod": "see recordingStatusCallback",
+                 "recordingStatusCallbackEvent": "see recordingStatusCallback",
+                 "region": "rooms run on this switch", "coach": "coaching is not supported",
+                 "jitterBufferSize": "the switch's jitter buffer is configured on the switch",
+                 "participantLabel": "participant labels are not kept",
+                 "eventCallbackUrl": _STATUS_CB}
+
+
+def _dial(ctx: c.Ctx, el: Any, shown: str) -> Dial | Conference | DialQueue:
+    a = c.checked_attrs(ctx, el, shown, _DIAL_ACCEPTED, _DIAL_REFUSED, P)
+    _trim(ctx, el, shown, a)
+    if "answerOnBridge" in a and c.as_bool(ctx, el, shown, "answerOnBridge", a["answerOnBridge"], False):
+        ctx.error(el, "`Dial` attribute `answerOnBridge=\"true\"` is not supported: the call is answered before "
+                      "its first verb runs")
+    numbers: list[str] = []
+    sips: list[str] = []
+    clients: list[str] = []
+    digits = ""
+    others: list[tuple[str, Any]] = []
+    for child in el:
+        name = c.local_name(child.tag)
+        if name is None:
+            continue
+        if name == "Number":
+            na = c.checked_attrs(ctx, child, name, ("sendDigits",), _NUMBER_REFUSED, P)
+            numbers.append(c.as_number(ctx, child, name, _leaf(ctx, child, name)))
+            digits = _send_digits(ctx, child, na) or digits
+        elif name == "Sip":
+            sa = c.checked_attrs(ctx, child, name, ("sendDigits",), _SIP_REFUSED, P)
+            uri = _leaf(ctx, child, name)
+            if not uri.lower().startswith(("sip:", "sips:")) or " " in uri:
+                ctx.error(child, f"`Sip` needs a SIP URI such as sip:alice@example.com, not \"{uri}\"")
+            sips.append(uri)
+            digits = _send_digits(ctx, child, sa) or digits
+        elif name == "Client":
+            c.checked_attrs(ctx, child, name, (), dict(_NUMBER_REFUSED), P)
+            ident = c.text_of(child)
+            for sub in child:
+                sub_name = c.local_name(sub.tag)
+                if sub_name == "Identity":
+                    ident = c.text_of(sub)
+                elif sub_name == "Parameter":
+                    ctx.error(sub, "`Client` `Parameter` is not supported: a registered phone gets no custom "
+                                   "parameters")
+                elif sub_name:
+                    ctx.error(sub, f"`Client` may not contain `{sub_name}`")
+            if not ident or not ident.replace("_", "").replace("-", "").replace(".", "").isalnum():
+                ctx.error(child, f"`Client` needs the name of a user registered on the switch, not \"{ident}\"")
+            clients.append(ident)
+        elif name in ("Conference", "Queue"):
+            others.append((name, child))
+        elif name in ("Sim", "Application", "WhatsApp"):
+            ctx.error(child, f"`Dial` `{name}` is not supported: it needs Twilio's cloud")
+        else:
+            _unknown_verb(ctx, child, name, "Dial")
+    body = c.text_of(el)
+    if body:
+        if numbers or sips or clients or others:
+            ctx.error(el, "`Dial` has both a number as text and nested nouns; use one")
+        else:
+            numbers.append(c.as_number(ctx, el, shown, body))
+    rec = DIAL_RECORD.get((a.get("record") or "do-not-record").strip())
+    if "record" in a and a["record"].strip() not in DIAL_RECORD:
+        ctx.error(el, f"`Dial` attribute `record` must be one of {', '.join(DIAL_RECORD)}, not \"{a['record']}\"")
+    caller_id = a.get("callerId", "").strip() or None
+    if caller_id and caller_id.lower().startswith("client:"):
+        caller_id = None
+    action = c.url_attr(ctx, el, shown, a, "action")
+    method = c.method_attr(ctx, el, shown, a)
+    limit = c.seconds_attr(ctx, el, shown, a, "timeLimit", DIAL_TIME_LIMIT_S, 0.001)
+    if others:
+        name, child = others[0]
+        if numbers or sips or clients or len(others) > 1:
+            ctx.error(el, f"`Dial` may hold one `{name}` and nothing else")
+        if name == "Queue":
+            c.checked_attrs(ctx, child, name, (), {"url": _TWIML_URL, "method": _TWIML_URL,
+                                                   "reservationSid": "TaskRouter is Twilio's cloud",
+                                                   "postWorkActivitySid": "TaskRouter is Twilio's cloud"}, P)
+            queue = _leaf(ctx, child, name)
+            _queue_name(ctx, child, queue)
+            return DialQueue(queue, action, method, line=el.sourceline)
+        return _conference(ctx, child, caller_id, limit, action, method, el.sourceline)
+    if not (numbers or sips or clients):
+        ctx.error(el, "`Dial` needs a number, `Sip`, `Client`, `Conference` or `Queue`")
+    timeout = c.seconds_attr(ctx, el, shown, a, "timeout", DIAL_TIMEOUT_S, 0.001)
+    return Dial(tuple(numbers), caller_id, rec is not None, limit, timeout, "ring", None, action, method,
+                tuple(sips), tuple(clients), rec[0] if rec else "answer", rec[1] if rec else False,
+                c.bool_attr(ctx, el, shown, a, "hangupOnStar", False), digits, True, line=el.sourceline)
+
+
+def _send_digits(ctx: c.Ctx, el: Any, a: dict[str, str]) -> str:
+    digits = a.get("sendDigits", "").strip()
+    if digits and any(ch not in c.DTMF_KEYS + "wW" for ch in digits):
+        ctx.error(el, f"`sendDigits` may hold only 0-9, *, # and w (a half-second wait), not \"{digits}\"")
+    return digits
+
+
+def _queue_name(ctx: c.Ctx, el: Any, queue: str) -> None:
+    if not queue or len(queue) > 64 or not queue.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        ctx.error(el, f"a queue name must be 1-64 letters, digits, '.', '-' or '_', not \"{queue}\"")
+
+
+def _conference(ctx: c.Ctx, el: Any, caller_id: str | None, limit: int, action: str | None, method: str,
+                line: int | None) -> Conference:
+    a = c.checked_attrs(ctx, el, "Conference", _CONF_ACCEPTED, _CONF_REFUSED, P)
+    _trim(ctx, el, "Conference", a)
+    room = _leaf(ctx, el, "Conference")
+    if not room:
+        ctx.error(el, "`Conference` needs a room name")
+    if a.get("waitUrl", "").strip():
+        ctx.error(el, "`Conference` attribute `waitUrl` is not supported: callers waiting for the room hear the "
+                      "switch's music on hold (leave waitUrl out)")
+    if not c.bool_attr(ctx, el, "Conference", a, "startConferenceOnEnter", True):
+        ctx.error(el, "`Conference` attribute `startConferenceOnEnter=\"false\"` is not supported: rooms start "
+                      "when the first caller enters")
+    beep = (a.get("beep") or "true").strip()
+    if beep not in ("true", "false", "onEnter", "onExit"):
+        ctx.error(el, f"`Conference` attribute `beep` must be true, false, onEnter or onExit, not \"{beep}\"")
+    record = (a.get("record") or "do-not-record").strip()
+    if record not in ("do-not-record", "record-from-start"):
+        ctx.error(el, f"`Conference` attribute `record` must be do-not-record or record-from-start, not \"{record}\"")
+    return Conference(room, caller_id, record == "record-from-start",
+                      -1 if limit == DIAL_TIME_LIMIT_S * 1000 else limit,
+                      c.bool_attr(ctx, el, "Conference", a, "muted", False),
+                      c.bool_attr(ctx, el, "Conference", a, "endConferenceOnExit", False), action, method, line=line)
+
+
+def _enqueue(ctx: c.Ctx, el: Any, shown: str) -> Enqueue:
+    a = c.checked_attrs(ctx, el, shown, ("action", "method", "waitUrl", "waitUrlMethod"),
+                        {"workflowSid": "TaskRouter is Twilio's cloud; queues here are FreeSWITCH fifos",
+                         "maxQueueSize": "queues have no size limit"}, P)
+    for child in el:
+        name = c.local_name(child.tag)
+        if name == "Task":
+            ctx.error(child, "`Enqueue` `Task` is not supported: TaskRouter is Twilio's cloud")
+        elif name:
+            ctx.error(child, f"`Enqueue` may not contain `{name}`")
+    queue = c.text_of(el)
+    _queue_name(ctx, el, queue)
+    music = c.url_attr(ctx, el, shown, a, "waitUrl")
+    if music and not music.lower().split("?", 1)[0].endswith(AUDIO_SUFFIXES):
+        ctx.error(el, f"`Enqueue` attribute `waitUrl` must be an audio file ({', '.join(AUDIO_SUFFIXES)}): a "
+                      f"TwiML wait document is not supported, not \"{music}\"")
+    c.method_attr(ctx, el, shown, a, "waitUrlMethod")
+    return Enqueue(queue, music, c.url_attr(ctx, el, shown, a, "action"), c.method_attr(ctx, el, shown, a),
+                   line=el.sourceline)
+
+
+# --- control -------------------------------------------------------------------------------
+
+
+def _hangup(ctx: c.Ctx, el: Any, shown: str) -> Hangup:
+    c.checked_attrs(ctx, el, shown, (), {}, P)
+    if _leaf(ctx, el, shown):
+        ctx.error(el, "`Hangup` takes no text")
+    return Hangup(None, line=el.sourceline)
+
+
+def _redirect(ctx: c.Ctx, el: Any, shown: str) -> GoTo:
+    a = c.checked_attrs(ctx, el, shown, ("method",), {}, P)
+    return GoTo(c.as_url(ctx, el, shown, _leaf(ctx, el, shown), "the URL of your next document"),
+                c.method_attr(ctx, el, shown, a), line=el.sourceline)
+
+
+def _reject(ctx: c.Ctx, el: Any, shown: str) -> Reject:
+    a = c.checked_attrs(ctx, el, shown, ("reason",), {}, P)
+    c.no_children(ctx, el, shown)
+    reason = c.as_choice(ctx, el, shown, "reason", a["reason"], ("rejected", "busy"), "rejected") \
+        if "reason" in a else "rejected"
+    return Reject(reason, line=el.sourceline)
+
+
+def _sms(ctx: c.Ctx, el: Any, shown: str) -> SendSms:
+    a = c.checked_attrs(ctx, el, shown, ("to", "from", "action", "method", "statusCallback"), {}, P)
+    return c.send_sms(ctx, el, shown, shown, a)
+
+
+_BUILDERS = {
+    "Say": _say, "Play": _play, "Pause": _pause, "Gather": _gather, "Record": _record, "Dial": _dial,
+    "Enqueue": _enqueue, "Hangup": _hangup, "Redirect": _redirect, "Reject": _reject, "Sms": _sms, "Message": _sms,
+}
