@@ -39,6 +39,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dialer import metrics as _metrics
 from dialer.numbers import seed_style
 from dialer.store import db
 from dialer.store.models import (
@@ -167,9 +168,12 @@ def create_delivery(
     return row.id
 
 
-def queue_status_callback(session: Session, row: Cdr) -> int | None:
-    """Queue the status callback of a completed CDR if its request, campaign or inbound number has a URL."""
-    url, tz_name, extra = None, None, {}
+def queue_status_callback(session: Session, row: Cdr, *, billing: dict | None = None) -> int | None:
+    """Queue the status callback of a completed CDR if its request, campaign or inbound number has a URL.
+
+    ``billing``: the call's ``price`` and ``balance`` (``billing.records.settle_cdr``), when it was priced.
+    """
+    url, tz_name, extra = None, None, dict(billing or {})
     # A campaign CDR's request_id is its campaign's id: no call_requests row to look for.
     request = session.get(CallRequest, row.request_id) if row.request_id and row.request_id != row.campaign_id else None
     if request is not None:
@@ -403,6 +407,7 @@ def _try_once(claim: tuple[int, str, dict, int], cfg) -> dict:
             retry_in = min(cfg.callback_backoff * (2 ** (try_no - 1)), MAX_BACKOFF)
             row.status, row.next_try_at = "pending", utcnow() + timedelta(seconds=retry_in)
         status = row.status
+    _metrics.callback_try("retry" if retry_in is not None else status, try_no, elapsed_ms / 1000)
     if retry_in is not None:
         try:
             enqueue([delivery_id], cfg=cfg, delay=retry_in)

@@ -50,6 +50,7 @@ from freeswitch.inbound import ESLError, InboundClient
 from dialer import agent_dialing as _agent_dialing
 from dialer import attempts as _attempts
 from dialer import campaigns as _campaigns
+from dialer import metrics as _metrics
 from dialer import nailed as _nailed
 from dialer import pacing as _pacing
 from dialer import preview as _preview
@@ -60,12 +61,17 @@ from dialer.nodes import NodePool, parse_nodes
 from dialer.originate import Originate, OriginateError
 from dialer.store import db
 from dialer.store.models import Account, Attempt, CallRequest, Campaign, Contact, DndList, DndNumber, utcnow
+from billing import calls as _billing_calls
 
 log = logging.getLogger(__name__)
 
 #: An agent campaign's contact that must go straight to an agent (abandoned within 72 hours) and found none
 #: free is tried again this many seconds later.
 AGENT_RETRY_SECONDS = 15
+#: Seconds between sweeps of stale balance reservations, and how long past its talk time plus ringing a
+#: reservation may stay held before its call is taken to be over.
+BILLING_SWEEP_EVERY = 30.0
+BILLING_SWEEP_GRACE = 300.0
 
 
 @dataclass
@@ -123,6 +129,8 @@ class Dialer:
         self.listener = Listener(self, foreign_delay=self.opts.foreign_delay)
         self.reconciler = Reconciler(self, self.listener, grace=self.opts.recovery_grace)
         self.launched: set[str] = set()  # call uuids this process sent (bgapi accepted)
+        self.billed: set[str] = set()  # call uuids holding a balance reservation made here
+        self._billing_swept = 0.0
         self._live_cache: set[str] = set()
         self.originates_sent = 0
         self._last_send = 0.0  # monotonic time of the last originate written (see dialing_now)
@@ -131,6 +139,7 @@ class Dialer:
         self._accounts: dict[str, tuple[float, Account | None]] = {}
         self._greenlets: list[gevent.Greenlet] = []
         self._running = False
+        _metrics.track(self)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, wait_connected: float = 10.0) -> "Dialer":
@@ -184,6 +193,7 @@ class Dialer:
     def _on_connect(self, node_name: str):
         def reconcile(client: InboundClient) -> None:
             if client.generation > 1:
+                _metrics.reconnected(node_name)
                 n = self.reconciler.node_reconnected(node_name, client)
                 log.info("reconnected to %s; settled %d calls that ended unseen", node_name, n)
         return reconcile
@@ -222,6 +232,7 @@ class Dialer:
                 if self.redis.set(lock, self.worker_id, nx=True, px=int(self.opts.recovery_every * 3000)):
                     try:
                         self.reconciler.recover_dead_workers()
+                        self._sweep_billing()
                     finally:
                         if self.redis.get(lock) == self.worker_id.encode():
                             self.redis.delete(lock)
@@ -389,9 +400,12 @@ class Dialer:
         if node is None:
             return []
         uuids = [str(_uuid.uuid4()) for _ in range(size)]
+        started = time.perf_counter()
         with db.session_scope(self.db_url) as s:
-            return _attempts.claim_batch(s, self.worker_id, uuids, node.name,
-                                         campaign_id=campaign_id, requests=campaign_id is None)
+            got = _attempts.claim_batch(s, self.worker_id, uuids, node.name,
+                                        campaign_id=campaign_id, requests=campaign_id is None)
+        _metrics.claimed(campaign_id is not None, len(got), time.perf_counter() - started)
+        return got
 
     # ------------------------------------------------------------------ one claimed batch
     def _dial_batch(self, buffer: list[Attempt], camp: Campaign | None) -> bool:
@@ -423,6 +437,7 @@ class Dialer:
                 with db.session_scope(self.db_url) as s:
                     reqs = {r.id: r for r in s.execute(sa.select(CallRequest).where(CallRequest.id.in_(ids))).scalars()}
         now = utcnow()
+        todo: list[tuple[Attempt, object, str | None]] = []
         for a in list(buffer):
             contact = None
             if pre is not None:
@@ -442,10 +457,19 @@ class Dialer:
                     later.append((a, now + timedelta(seconds=AGENT_RETRY_SECONDS)))
                     continue
                 agent_id = agent.agent_id
+            todo.append((a, contact, agent_id))
+        # Prepaid accounts: each call holds its talk time before it is built (docs/billing.md).
+        grants = self._billing_grants(todo)
+        for a, contact, agent_id in todo:
+            grant = grants.get(a.origination_uuid)
+            if grant is not None and not grant.ok:
+                self._out_of_balance(a, camp, grant, buffer, later)
+                continue
             node = self.nodes.nodes.get(a.fs_node or "")
             try:
                 command = self._originate(a, camp, contact, reqs.get(a.request_id), node,
-                                          reserved_agent=agent_id).command()
+                                          reserved_agent=agent_id,
+                                          talk_limit=grant.seconds if grant is not None else None).command()
             except (OriginateError, _campaigns.CampaignError, ValueError) as exc:
                 buffer.remove(a)
                 self._fail_before_send(a, "INVALID_NUMBER_FORMAT", str(exc))
@@ -535,6 +559,8 @@ class Dialer:
             gevent.joinall(jobs)
             results = [j.value for j in jobs]
         for c, exc in zip(group, results):
+            if exc is None or "not connected" not in str(exc):
+                self.billed.discard(c.uuid)  # the call's record settles its reservation now
             if exc is None:
                 self.originates_sent += 1
             elif "not connected" in str(exc):
@@ -542,9 +568,12 @@ class Dialer:
                 self.launched.discard(c.uuid)
                 self.give_back(c.attempt)
                 self.release_call(c.attempt)
+                _metrics.send_failed(c.node.name, "not_connected")
             else:
                 # Written but unanswered: the node may have it; the reconciler decides after reconnecting.
                 log.warning("originate %s: %s", c.uuid, exc)
+                _metrics.send_failed(c.node.name, "no_reply")
+        _metrics.sent(group[0].node.name, group[0].attempt.campaign_id, results.count(None))
 
     def dialing_now(self, within: float = 0.05) -> bool:
         """Whether a lane wrote an originate in the last ``within`` seconds (the listener gives way then)."""
@@ -578,6 +607,7 @@ class Dialer:
             if camp.max_concurrent:
                 stats = _pacing.load_stats(self.redis, self.key_prefix, camp.id)
                 cpm = min(cpm, _pacing.sustainable_cpm(camp.max_concurrent, stats))
+            _metrics.paced(camp.id, cpm)
             rates.append(_pacing.Rate.per_minute(self.pacer.rate_key("campaign", camp.id), cpm))
         if account is not None and account.max_calls_per_minute:
             rates.append(_pacing.Rate.per_minute(self.pacer.rate_key("account", account.id),
@@ -591,7 +621,7 @@ class Dialer:
         return self.agent_dialing.recently_abandoned(camp, {a.number for a in buffer})
 
     def _originate(self, a: Attempt, camp: Campaign | None, contact, req, node,
-                   reserved_agent: str | None = None) -> Originate:
+                   reserved_agent: str | None = None, talk_limit: int | None = None) -> Originate:
         if camp is not None:
             spec = _campaigns.call_spec(camp, contact, a.number, a.id)
             if reserved_agent and spec.agent is not None:
@@ -609,13 +639,15 @@ class Dialer:
         return Originate(call_uuid=a.origination_uuid, number=a.number, gateway=self.opts.gateway,
                          caller_id=caller_id, spec=spec, ivr_address=self.cfg.ivr_address,
                          originate_timeout=timeout, key_prefix=self.key_prefix, worker_id=self.worker_id,
-                         number_format=self.cfg.dialer_number_format, region=self.cfg.default_region)
+                         number_format=self.cfg.dialer_number_format, region=self.cfg.default_region,
+                         extra_vars=_billing_calls.limit_vars(talk_limit))
 
     # ------------------------------------------------------------------ outcomes without a call
     def give_back(self, a: Attempt, *, next_try_at=None, cancel: bool = False) -> None:
         with db.session_scope(self.db_url) as s:
             _attempts.release(s, a.id, self.worker_id, cancel=cancel, next_try_at=next_try_at)
         self.unreserve_agents([a])
+        self._release_billing([a])
 
     def give_back_many(self, attempts: list[Attempt], *, cancel: bool = False) -> None:
         if not attempts:
@@ -624,6 +656,53 @@ class Dialer:
             for a in attempts:
                 _attempts.release(s, a.id, self.worker_id, cancel=cancel)
         self.unreserve_agents(attempts)
+        self._release_billing(attempts)
+
+    # ------------------------------------------------------------------ prepaid balances (docs/billing.md)
+    def _billing_grants(self, todo: list) -> dict:
+        """Reserve talk time for the batch's calls of prepaid accounts (one read when none is prepaid)."""
+        if not todo:
+            return {}
+        grants = _billing_calls.reserve_attempts(
+            self.db_url, [(a.account_id, a.origination_uuid, a.number) for a, _, _ in todo],
+            self.cfg.billing_reserve_seconds)
+        self.billed.update(u for u, g in grants.items() if g.ok and g.amount)
+        return grants
+
+    def _sweep_billing(self) -> None:
+        """Every BILLING_SWEEP_EVERY seconds, free reservations whose calls must be over (lost records, dead workers)."""
+        now = time.monotonic()
+        if now - self._billing_swept < BILLING_SWEEP_EVERY:
+            return
+        self._billing_swept = now
+        _billing_calls.sweep(self.db_url, self.opts.originate_timeout + BILLING_SWEEP_GRACE)
+
+    def _release_billing(self, attempts: list[Attempt]) -> None:
+        """Attempts going back to the queue give back what they reserved (their next claim reserves anew)."""
+        uuids = [a.origination_uuid for a in attempts if a.origination_uuid in self.billed]
+        if uuids:
+            self.billed.difference_update(uuids)
+            try:
+                _billing_calls.release_uuids(self.db_url, uuids)
+            except Exception:  # the stale sweep gives them back later
+                log.warning("could not release reservations %s", uuids, exc_info=True)
+
+    def _out_of_balance(self, a: Attempt, camp: Campaign | None, grant, buffer: list[Attempt],
+                        later: list) -> None:
+        """A call its account cannot pay: a campaign is paused (not failed) until a top-up; a single
+        request fails as a barred call; a destination without a rate fails either way."""
+        if camp is not None and grant.reason == "balance":
+            later.append((a, None))
+            if self._move(camp.id, ["running"], "paused"):
+                from billing import holds
+
+                with db.session_scope(self.db_url) as s:
+                    holds.hold(s, camp.id, camp.account_id)
+                log.info("campaign %s paused: account %s is out of balance", camp.id, camp.account_id)
+            return
+        buffer.remove(a)
+        why = "insufficient balance" if grant.reason == "balance" else f"no rate for {a.number}"
+        self._fail_before_send(a, "OUTGOING_CALL_BARRED", why)
 
     def unreserve_agents(self, attempts: list[Attempt]) -> None:
         """An agent reserved for a call that is not placed after all (72-hour rule, preview) is free again."""
@@ -636,6 +715,7 @@ class Dialer:
                                                 job_uuid=None, ended_at=utcnow())
         if done is None:
             return
+        _metrics.dnd_skipped()
         from dialer import records
 
         res = records.record_dnd(s, account_id=a.account_id, number=a.number, campaign_id=camp.id,
@@ -652,6 +732,7 @@ class Dialer:
                                         hangup_cause=cause, error=message[:500], ended_at=utcnow())
             if done is not None:
                 deliveries += self.record_failure(s, done, cause)
+                _metrics.not_dialled(a.call_type, cause, "CHANUNAVAIL")
         self.enqueue_callbacks(deliveries)
 
     # ------------------------------------------------------------------ hooks used by the listener

@@ -199,9 +199,14 @@ def _complete_if_ready(session: Session, row: Cdr, result: Recorded) -> None:
     row.callback_queued = True
     result.completed = True
     session.flush()
-    delivery = callbacks.queue_status_callback(session, row)
+    from billing.records import settle_cdr
+    from dialer import snapcall
+
+    # The call's price is settled with the record it is billed from (docs/billing.md).
+    delivery = callbacks.queue_status_callback(session, row, billing=settle_cdr(session, row))
     if delivery is not None:
         result.deliveries.append(delivery)
+    result.deliveries += snapcall.on_record(session, row)
 
 
 # ---------------------------------------------------------------- the hangup half
