@@ -2,6 +2,7 @@
 
     python -m dialer worker [--workers N] [--node host:port:password[:max_sessions[:sps]]]...
                             [--gateway NAME] [--gateway-cps N] [--originate-timeout S] [--no-jobs]
+                            [--metrics-port N]
 
 Configuration comes from the environment (see ``python -m config --markdown``);
 ``--node`` replaces FREESWITCH_NODES for this run.
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--gateway-cps", type=float, default=None, help="calls per second it allows (DIALER_GATEWAY_CPS)")
     w.add_argument("--originate-timeout", type=int, default=None, help="seconds a call may ring (ORIGINATE_TIMEOUT)")
     w.add_argument("--worker-id", default=None, help="name of this worker (default host:pid:random)")
+    w.add_argument("--metrics-port", type=int, default=None,
+                   help="port of this worker's /metrics (default DIALER_METRICS_PORT; 0: none)")
     w.add_argument("--no-jobs", action="store_true", help="dial only: do not serve the records/callbacks RQ queues")
     w.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
@@ -60,13 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         from dialer.worker import run_many
 
         rest = [a for a in (argv if argv is not None else sys.argv[1:])[1:]]
-        rest = [a for i, a in enumerate(rest) if not (a.startswith("--workers") or (i and rest[i - 1] == "--workers"))]
-        return run_many(args.workers, rest)
+        rest = [a for i, a in enumerate(rest) if not (a.startswith(("--workers", "--metrics-port"))
+                                                      or (i and rest[i - 1] in ("--workers", "--metrics-port")))]
+        base = cfg.dialer_metrics_port if args.metrics_port is None else args.metrics_port
+        return run_many(args.workers, rest, base if cfg.metrics_enabled else 0)
     opts = EngineOptions(gateway=args.gateway, gateway_cps=args.gateway_cps,
                          originate_timeout=args.originate_timeout)
     from dialer.worker import run
 
-    return run(cfg, options=opts, jobs=not args.no_jobs, worker_id=args.worker_id)
+    return run(cfg, options=opts, jobs=not args.no_jobs, worker_id=args.worker_id, metrics_port=args.metrics_port)
 
 
 if __name__ == "__main__":

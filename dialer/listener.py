@@ -42,6 +42,7 @@ import gevent.queue
 from dialer import attempts as _attempts
 from dialer import campaigns as _campaigns
 from dialer import lua as _lua
+from dialer import metrics as _metrics
 from dialer import pacing as _pacing
 from dialer.store import db
 from dialer.dial_status import dial_status_for
@@ -112,6 +113,11 @@ _WORKER_RE = __import__("re").compile(r"vaani_worker=([^,}]+)")
 #: (verbose_events), so only theirs pass the filter on ``variable_vaani_prefix``.
 EVENTS = ("BACKGROUND_JOB", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
           "CHANNEL_HANGUP_COMPLETE", "DTMF")
+
+def _put(q: gevent.queue.Queue, item: tuple) -> None:
+    """Queue an event for its shard with the instant it arrived (the event-lag metric; 0 when metrics are off)."""
+    q.put((item, time.monotonic() if _metrics.prom.ON else 0.0))
+
 
 def _event_time(headers: dict, name: str) -> datetime | None:
     raw = headers.get(name)
@@ -243,31 +249,33 @@ class Listener:
         item = (name, call_uuid, h, event.body)  # the parser made this dict for this event alone: no copy
         q = self._queues[zlib.crc32(call_uuid.encode()) % len(self._queues)]
         if delay:
-            gevent.spawn_later(delay, q.put, item)
+            gevent.spawn_later(delay, _put, q, item)
         else:
-            q.put(item)
+            _put(q, item)
 
     def _if_orphaned(self, launcher: str, name: str, call_uuid: str, headers: dict, body: str) -> None:
         if launcher in self.d.live_workers():
             return
         q = self._queues[zlib.crc32(call_uuid.encode()) % len(self._queues)]
-        q.put((name, call_uuid, headers, body))
+        _put(q, (name, call_uuid, headers, body))
 
     def _drain(self, q: gevent.queue.Queue, batch: int = 32) -> None:
         # Whatever has queued up meanwhile is applied at once, in one transaction: at high call rates
         # the per-transaction cost (SQLite's BEGIN IMMEDIATE, commit) otherwise dominates. Order within
         # a shard, hence per call, is kept.
         while True:
-            items = [q.get()]
+            entries = [q.get()]
             self._yield_to_dialing(q)
-            while len(items) < batch and not q.empty():
-                items.append(q.get_nowait())
+            while len(entries) < batch and not q.empty():
+                entries.append(q.get_nowait())
+            items = [it for it, _ in entries]
             needed = [it for it in items if self._own(it[0], it[1]) or self._safe_needed(*it)]
             if not needed:
                 continue
             try:
                 self.apply_many(needed)
                 self.applied += len(needed)
+                _metrics.events_applied([t for _, t in entries])
             except Exception:
                 # One bad event must not take the others with it: apply them one by one.
                 log.warning("applying %d events together failed; one by one", len(needed), exc_info=True)
@@ -375,7 +383,7 @@ class Listener:
                 if cause in SWITCH_REFUSALS:
                     a = self._requeue_refused_in(s, call_uuid, cause)
                     if a is not None:
-                        effects.append(("refused", a))
+                        effects.append(("refused", a, cause))
                         return
                 a = self._fail_in(s, call_uuid, cause, deliveries)
                 if a is not None:
@@ -503,10 +511,13 @@ class Listener:
                 if effect[0] == "answered":
                     self.d.live_change(effect[1], +1, pipe)
                     self.d.agent_call_answered(effect[1], pipe)
+                    _metrics.call_answered(effect[1])
                 elif effect[0] == "refused":
                     self.d.release_call(effect[1], pipe)  # its slots; it was never live, nor counted
+                    _metrics.refused(effect[1], effect[2])
                 else:
                     self._queue_final(pipe, *effect[1:])
+                    _metrics.call_ended(*effect[1:])
             except Exception:
                 log.warning("side effects of attempt %s not queued", getattr(effect[1], "id", "?"), exc_info=True)
         try:

@@ -82,9 +82,16 @@ def _housekeeping(cfg: Settings, every: float = 15.0) -> None:
 
 
 def run(cfg: Settings | None = None, *, options: EngineOptions | None = None, jobs: bool = True,
-        worker_id: str | None = None) -> int:
-    """Run one dialer worker until SIGTERM/SIGINT; returns the exit status."""
+        worker_id: str | None = None, metrics_port: int | None = None) -> int:
+    """Run one dialer worker until SIGTERM/SIGINT; returns the exit status.
+
+    ``metrics_port``: where its ``/metrics`` is served (None: DIALER_METRICS_PORT; 0: nowhere).
+    """
+    import prom
+    from dialer import metrics as dialer_metrics
+
     cfg = cfg or settings()
+    prom.configure(cfg.metrics_enabled)
     done = gevent.event.Event()
 
     def _stop(*_):
@@ -97,6 +104,10 @@ def run(cfg: Settings | None = None, *, options: EngineOptions | None = None, jo
     dialer = Dialer(cfg, options=options, worker_id=worker_id)
     dialer.start()
     greenlets = []
+    metrics_server = prom.serve(cfg.metrics_host, cfg.dialer_metrics_port if metrics_port is None else metrics_port,
+                                name=f"dialer {dialer.worker_id}")
+    if prom.ON:
+        greenlets.append(gevent.spawn(dialer_metrics.poll_nodes, dialer))
     rq_worker = rq_greenlet = None
     if jobs:
         rq_worker, queues, conn = _rq_worker(cfg, f"dialer-{dialer.worker_id.replace(':', '-')}")
@@ -109,6 +120,8 @@ def run(cfg: Settings | None = None, *, options: EngineOptions | None = None, jo
         _stop_rq_worker(rq_worker, rq_greenlet)
     dialer.stop()
     gevent.killall(greenlets, timeout=3)
+    if metrics_server is not None:
+        metrics_server.stop(timeout=1)
     log.info("dialer worker %s stopped", dialer.worker_id)
     return 0
 
@@ -130,12 +143,16 @@ def _stop_rq_worker(worker, greenlet: gevent.Greenlet, grace: float = 3.0) -> No
         greenlet.kill(StopRequested(), timeout=grace)
 
 
-def run_many(n: int, argv: list[str]) -> int:
-    """Start ``n`` worker processes (``python -m dialer worker``) and wait for them; SIGTERM reaches all."""
+def run_many(n: int, argv: list[str], metrics_port: int = 0) -> int:
+    """Start ``n`` worker processes (``python -m dialer worker``) and wait for them; SIGTERM reaches all.
+
+    Worker i (from 0) serves ``/metrics`` on ``metrics_port + i`` (none when ``metrics_port`` is 0).
+    """
     import subprocess
     import sys
 
-    procs = [subprocess.Popen([sys.executable, "-m", "dialer", "worker", *argv]) for _ in range(n)]
+    procs = [subprocess.Popen([sys.executable, "-m", "dialer", "worker", *argv,
+                               "--metrics-port", str(metrics_port + i if metrics_port else 0)]) for i in range(n)]
 
     def _forward(signum, _frame):
         for p in procs:
