@@ -9,6 +9,9 @@
     vaani flow create ACCOUNT_ID APP_URL [--name N] [--fallback-url U] [--dialect kookoo|kml] [--callback-url U]
     vaani flow list [ACCOUNT_ID]
     vaani template create ACCOUNT_ID NAME TEXT   an OTP announce template (TEXT holds {otp})
+    vaani contacts import LIST_ID FILE        import a contacts CSV (progress bar, rejected rows by line)
+    vaani dnd import DND_LIST_ID FILE         import a DND CSV (likewise)
+    vaani campaign watch CAMPAIGN_ID          follow a campaign's counts and rate until it ends
 
 Secrets are printed once and stored only as digests. Errors are one readable
 line on stderr and exit status 1 or 2, never a traceback.
@@ -216,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("name")
     tc.add_argument("text")
     tc.set_defaults(func=cmd_template_create)
+
+    from api import cli_campaigns, cli_imports
+
+    cli_imports.register(sub)
+    cli_campaigns.register(sub)
     return p
 
 
@@ -227,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _Usage as exc:
         print(f"vaani: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what was written stays written
+        print("\nvaani: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # a readable line, never a traceback
         from dialer.store.accounts import AccountError
         from dialer.store.db import StoreError
