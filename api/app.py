@@ -65,5 +65,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         return jsonify({"status": "ok"})
 
     errors.install(app)
+    from api import metrics
+
+    metrics.install(app, cfg.metrics_enabled)  # requests by URL rule and status, GET /metrics
     logging.getLogger("vaani").setLevel(logging.INFO)
     return app

@@ -37,6 +37,7 @@ from ivr.documents import parse_document
 from ivr.execute import Executor, InstructionError
 from ivr.fetch import FetchError
 from ivr.inbound import InboundLookupError, lookup
+from ivr import params_plivo, params_twiml
 from ivr.params import CallIdentity, final_params, request_params
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Call:
         self.runtime = runtime
         self.session = session
         self.accepted_at = accepted_at
+        self.accepted_at_epoch = time.time()  # the call's start for Plivo's Duration
         self.spec: CallSpec | None = None
         self.facts: CallFacts | None = None
         self.ident: CallIdentity | None = None
@@ -170,7 +172,8 @@ class Call:
         # An unknown value (a newer dialer, a hand-edited table) is read as "auto" rather than guessed.
         self.dialect = self.spec.dialect if self.spec.dialect in DIALECTS else DIALECT_AUTO
         self.ident = CallIdentity(sid=self.session.uuid, cid=cid or "", called_number=did or "",
-                                  outbound_sid=self.spec.request_id or "", campaign_id=self.spec.campaign_id or "")
+                                  outbound_sid=self.spec.request_id or "", campaign_id=self.spec.campaign_id or "",
+                                  account_id=str(self.spec.account_id or ""), direction=direction)
         self._start_facts(direction)
         record_mode = self.spec.click2call.recording_option if self.spec.click2call else "both"
         self.executor = Executor(self.session, self._exec_config(), record_mode=record_mode,
@@ -228,7 +231,9 @@ class Call:
             self.notify("request", f"built-in {self.spec.call_type} app")
         else:
             self.url = self.spec.app_url
-            doc = self._fetch(self.url, self.spec.method, kml.EVENT_NEW_CALL, {})
+            # Twilio and Plivo request the answer URL with POST (their default); the app expects it.
+            method = "POST" if self.dialect in (kml.TWIML, kml.PLIVO) else self.spec.method
+            doc = self._fetch(self.url, method, kml.EVENT_NEW_CALL, {})
         idle_documents = 0
         while True:
             request = None
@@ -241,7 +246,7 @@ class Call:
                     raise _fatal(self, f"app {self.url}: {MAX_EMPTY_DOCUMENTS} documents in a row that only "
                                        f"redirect (gotourl loop)")
             for instr in doc.instructions:
-                if not isinstance(instr, kml.Reject):
+                if not isinstance(instr, (kml.Reject, kml.PreAnswer)):
                     self._ensure_answered()
                 if self.runtime.observers:  # the description is for transcripts only: not built otherwise
                     self.notify("instruction", _describe(instr))
@@ -251,6 +256,8 @@ class Call:
                     self._error(str(exc))
                     continue
                 self._note_result(instr, result)
+                if getattr(instr, "status_callback", None) and result.get("recording"):
+                    self._recording_callback(instr, result)
                 if self.session.hung_up:
                     if isinstance(instr, (kml.Hangup, kml.Reject)):
                         self.ended_by_platform = True
@@ -337,9 +344,12 @@ class Call:
         if self.runtime.observers:
             self.notify("response", f"HTTP {res.status} {len(res.body)} bytes in {res.seconds * 1000:.0f} ms")
         try:
-            doc = parse_document(res.body)
+            # A call configured as (or found to be) TwiML or Plivo reads every document in that dialect:
+            # a later `<Response><Say>` alone would otherwise read as KML, with KML's defaults.
+            doc = parse_document(res.body, self.dialect if self.dialect in (kml.TWIML, kml.PLIVO) else None)
         except kml.KmlError as exc:
             self._error(f"app {url}: malformed document: {exc}")
+            self.runtime.metrics.count("app_malformed")
             return None
         # The URL as requested (our query parameters are not part of it): same-URL requests go here again.
         self.url = url
@@ -376,17 +386,45 @@ class Call:
             self.job_id = self.runtime.reporter.report(self.facts)
 
     def _final_request(self) -> None:
-        if not self.url or self.ident is None:
-            return
-        params = final_params(self.dialect, self.ident, ended_by_platform=self.ended_by_platform,
-                              final_status=self.final_status, process=self.process, data=self.process_data)
+        if not self.url or self.ident is None or self.dialect == kml.TWIML:
+            return  # Twilio reports the end to a status callback only, never to the voice URL
+        method = self.spec.method or "GET"
+        if self.dialect == kml.PLIVO:
+            # Plivo's hangup URL defaults to the answer URL.
+            billsec = int(self.facts.media_duration or 0)
+            duration = int(max(0.0, (self.facts.ended_at or 0) - self.accepted_at_epoch)) if self.facts.ended_at else 0
+            params = params_plivo.final_params(self.ident, self.facts.hangup_cause or "", max(duration, billsec),
+                                               billsec)
+            method = "POST"
+        else:
+            params = final_params(self.dialect, self.ident, ended_by_platform=self.ended_by_platform,
+                                  final_status=self.final_status, process=self.process, data=self.process_data)
         if self.runtime.observers:
-            self.notify("request", f"{self.spec.method or 'GET'} {self.url} {_fmt_params(params)}")
+            self.notify("request", f"{method} {self.url} {_fmt_params(params)}")
         try:
-            self.runtime.fetcher.fetch(self.url, params, self.spec.method or "GET",
+            self.runtime.fetcher.fetch(self.url, params, method,
                                        read_timeout=min(FINAL_REQUEST_TIMEOUT, self.runtime.fetcher.read_timeout))
         except FetchError as exc:
             self._error(f"final event to {exc.url}: {exc.reason}")
+
+    def _recording_callback(self, instr, result: dict) -> None:
+        """TwiML ``recordingStatusCallback`` / Plivo ``callbackUrl``: told, in the background, that the file is done."""
+        url = urljoin(self.url or "", instr.status_callback)
+        if self.dialect == kml.PLIVO:
+            params = params_plivo.recording_callback_params(self.ident, result)
+        else:
+            params = params_twiml.recording_status_params(self.ident, result)
+        if self.runtime.observers:
+            self.notify("request", f"{instr.status_callback_method} {url} {_fmt_params(params)}")
+
+        def send():
+            try:
+                self.runtime.fetcher.fetch(url, params, instr.status_callback_method,
+                                           read_timeout=min(FINAL_REQUEST_TIMEOUT, self.runtime.fetcher.read_timeout))
+            except FetchError as exc:
+                self._error(f"recording callback {exc.url}: {exc.reason}")
+
+        gevent.spawn(send)
 
     # -- helpers ----------------------------------------------------------------------------------
 

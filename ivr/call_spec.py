@@ -50,7 +50,7 @@ CALL_TYPES = ("campaign", "click2call", "callback", "otp", "konnect", "kairos", 
 #: The dialect the app's document is in; ``auto``: detected from the first document (docs/ivr.md, "Which
 #: parameters an app receives"). A value the runtime does not know is read as ``auto``.
 DIALECT_AUTO = "auto"
-DIALECTS = ("kookoo", "kml", DIALECT_AUTO)
+DIALECTS = ("kookoo", "kml", "twiml", "plivo", DIALECT_AUTO)
 
 
 class CallSpecError(ValueError):

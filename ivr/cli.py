@@ -73,6 +73,10 @@ def _serve(cfg, args) -> int:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 2
     tune_gc()
+    import prom
+
+    prom.configure(cfg.metrics_enabled)
+    metrics_server = prom.serve(cfg.metrics_host, cfg.ivr_metrics_port, name="ivr runtime")
     import signal
 
     import gevent
@@ -84,6 +88,8 @@ def _serve(cfg, args) -> int:
         log = logging.getLogger("ivr.serve")
         log.info("IVR runtime stopping")
         server.stop()
+        if metrics_server is not None:
+            metrics_server.stop(timeout=1)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, _stop)

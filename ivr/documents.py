@@ -20,20 +20,21 @@ MAX_ENTRIES = 512
 #: Larger documents are parsed every time (they are rare, and memory stays bounded).
 MAX_CACHED_BYTES = 16 * 1024
 
-_cache: dict[bytes, kml.App] = {}
+_cache: dict[bytes | tuple[str, bytes], kml.App] = {}
 
 
-def parse_document(body: bytes) -> kml.App:
-    """``kml.parse(body)`` (dialect detected), reusing the result for a body seen before.
+def parse_document(body: bytes, dialect: str | None = None) -> kml.App:
+    """``kml.parse(body, dialect)`` (None: detected), reusing the result for a body seen before.
 
     Raises :class:`kml.KmlError` exactly as ``kml.parse`` does.
     """
     if len(body) > MAX_CACHED_BYTES:
-        return kml.parse(body, None)
-    doc = _cache.get(body)
+        return kml.parse(body, dialect)
+    key = body if dialect is None else (dialect, body)
+    doc = _cache.get(key)
     if doc is None:
-        doc = kml.parse(body, None)
+        doc = kml.parse(body, dialect)
         if len(_cache) >= MAX_ENTRIES:
             del _cache[next(iter(_cache))]
-        _cache[body] = doc
+        _cache[key] = doc
     return doc

@@ -24,13 +24,15 @@ from typing import Callable
 import kml
 from freeswitch.outbound import OutboundSession
 from freeswitch.wire import Event
-from ivr import tts
+from ivr import dtmf, queueing, tts
 from ivr.number_format import dial_number
 
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 _ROOM = re.compile(r"[^A-Za-z0-9_.-]")
 _URL_BAD = re.compile(r"[\s'\"{}\[\]<>|^\\!]")
 _DTMF_KEYS = re.compile(r"[^0-9*#]")
+_SIP_URI = re.compile(r"^sips?:[A-Za-z0-9_.+~!$&*=;:@%-]{1,200}$")
+_CLIENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 #: What the caller hears while a dial rings (model ``moh``): KooKoo's default music, a ring tone, or nothing.
 RINGBACK = {"default": "local_stream://moh", "ring": "%(2000,4000,440,480)", "normal": "%(2000,4000,440,480)"}
@@ -80,6 +82,9 @@ class ExecConfig:
     number_format: str = "e164"
     #: The carrier's country (DEFAULT_REGION): reads numbers written without a country code.
     region: str = "IN"
+    #: How a SIP URI of TwiML ``Sip`` / Plivo ``User`` is dialled, and a user registered on the switch (``Client``).
+    sip_endpoint: str = "sofia/external/{uri}"
+    client_endpoint: str = "user/{name}"
 
 
 def event_time(event: Event) -> float:
@@ -117,6 +122,7 @@ class Executor:
         self._tts_vars: tuple[str, str] | None = None
         self._delimiter_set = False
         self._last_prompt = ""
+        self._answer_recording = ""
         session.listeners.append(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -213,8 +219,13 @@ class Executor:
         var = "vaani_digits"
         timeout = max(1, int(c.timeout_ms))
         self._last_prompt = self._prompt_file(c.prompts)
-        arg = (f"1 {max(1, int(c.max_digits))} 1 {timeout} {terminators} '{self._last_prompt}' "
-               f"silence_stream://1 {var} [0-9*#]+ {timeout}")
+        # Plivo GetDigits: retries, validDigits, invalidDigitsSound, digitTimeout (KooKoo/KML: 1, all, none, timeout).
+        valid = _DTMF_KEYS.sub("", c.valid_digits or "")
+        regex = f"[{re.escape(valid)}]+" if valid else "[0-9*#]+"
+        invalid = media_arg(c.invalid_prompt) if c.invalid_prompt else "silence_stream://1"
+        between = max(1, int(c.digit_timeout_ms if c.digit_timeout_ms is not None else timeout))
+        arg = (f"1 {max(1, int(c.max_digits))} {max(1, int(c.tries))} {timeout} {terminators} '{self._last_prompt}' "
+               f"{invalid} {var} {regex} {between}")
         done = self._checked("play_and_get_digits", arg)
         if not self.session.hung_up and not done.headers.get("variable_read_result"):
             # switch_ivr_read sets read_result (success, timeout or failure) whenever it got as far as
@@ -224,7 +235,8 @@ class Executor:
                                     f"({_shorten(self._last_prompt)}); see FreeSWITCH's log")
         digits = _DTMF_KEYS.sub("", done.headers.get("variable_" + var, "") or "")
         self.heard(f"caller pressed {digits!r}" if digits else "caller pressed nothing")
-        return {"data": digits, "key_pressed": digits, "digits": digits}
+        return {"data": digits, "key_pressed": digits, "digits": digits,
+                "terminator": _DTMF_KEYS.sub("", done.headers.get("variable_read_terminator_used") or "")}
 
     def _do_recognize(self, r: kml.Recognize) -> dict:
         raise InstructionError("<recognize> (speech recognition) needs an ASR engine; none is configured")
@@ -240,6 +252,12 @@ class Executor:
 
     def _do_record(self, r: kml.Record) -> dict:
         path, url = self._recording_path(r.name, r.format)
+        if r.session:
+            # Plivo recordSession: the rest of the call, in the background; the document carries on.
+            self.heard("recording the rest of the call")
+            self.session.execute("record_session", path)
+            return {"media_url": url, "record_duration": "-1",
+                    "recording": {"name": os.path.basename(path), "url": url, "duration_ms": -1}}
         terminators = _DTMF_KEYS.sub("", r.finish_on_key or "") or "none"
         self.session.set_var("playback_terminators", terminators)
         if r.play_beep:
@@ -254,6 +272,7 @@ class Executor:
             ms = secs * 1000
         seconds = str(round(ms / 1000))
         return {"data": url, "duration": seconds, "media_url": url, "record_duration": seconds,
+                "terminator": _DTMF_KEYS.sub("", done.headers.get("variable_playback_terminator_used") or ""),
                 "recording": {"name": os.path.basename(path), "url": url, "duration_ms": ms}}
 
     # -- connecting ----------------------------------------------------------------------
@@ -270,6 +289,14 @@ class Executor:
             if not _NUMBER.match(number):
                 raise InstructionError(f"cannot dial {number!r}: not a phone number")
             legs.append(self.config.dial_endpoint.format(number=self._for_carrier(number)))
+        for uri in d.sip:
+            if not _SIP_URI.match(uri or ""):
+                raise InstructionError(f"cannot dial {uri!r}: not a SIP URI")
+            legs.append(self.config.sip_endpoint.format(uri=uri))
+        for name in d.clients:
+            if not _CLIENT.match(name or ""):
+                raise InstructionError(f"cannot dial client {name!r}: not a user name")
+            legs.append(self.config.client_endpoint.format(name=name))
         if not legs:
             raise InstructionError("<dial> has no number")
         variables = [f"call_timeout={max(1, d.timeout_ms // 1000)}", f"leg_timeout={max(1, d.timeout_ms // 1000)}"]
@@ -282,25 +309,43 @@ class Executor:
             variables.append(f"execute_on_answer_1='sched_hangup +{max(1, d.time_limit_ms // 1000)} ALLOTTED_TIMEOUT'")
         if d.prompt_to_called:
             variables.append(f"execute_on_answer_2='playback {media_arg(d.prompt_to_called)}'")
-        # Numbers are tried in order: '|' is FreeSWITCH's "on failure, try the next" separator.
-        return "{" + ",".join(variables) + "}" + "|".join(legs)
+        if d.send_digits:
+            try:
+                variables.append(f"execute_on_answer_3='send_dtmf {dtmf.checked(d.send_digits)}'")
+            except ValueError as exc:
+                raise InstructionError(str(exc)) from None
+        if d.record and d.record_from == "answer" and self._answer_recording:
+            # TwiML record-from-answer: the called leg records the bridged call from its answer on.
+            variables.append(f"RECORD_STEREO={'true' if d.record_dual else 'false'}")
+            variables.append(f"execute_on_answer_4='record_session {self._answer_recording}'")
+        # KooKoo/KML: numbers tried in order ('|': "on failure, try the next"); TwiML/Plivo ring them
+        # all at once (','), the first to answer is bridged.
+        return "{" + ",".join(variables) + "}" + ("," if d.ring_all else "|").join(legs)
 
     def _do_dial(self, d: kml.Dial) -> dict:
+        self._answer_recording = ""
+        if d.record and d.record_from == "answer":
+            self._answer_recording, url = self._recording_path("dial", "wav")
         dial_string = self._dial_string(d)
         ringback = RINGBACK.get(d.moh, RINGBACK["default"])
         self.session.set_var("ringback", ringback)
         self.session.set_var("transfer_ringback", ringback)
         self.session.set_var("hangup_after_bridge", "false")
         url = ""
-        if d.record:
+        if d.record and d.record_from == "answer":
+            url = f"{self.config.public_url.rstrip('/')}/recordings/{os.path.basename(self._answer_recording)}"
+        elif d.record:
             path, url = self._recording_path("dial", "wav")
             if self.record_mode == "agent":
                 self.session.set_var("RECORD_READ_ONLY", "true")
             elif self.record_mode == "customer":
                 self.session.set_var("RECORD_WRITE_ONLY", "true")
             else:
-                self.session.set_var("RECORD_STEREO", "true")
+                self.session.set_var("RECORD_STEREO", "true" if d.record_dual else "false")
             self.session.execute("record_session", path)
+        if d.hangup_on_star:
+            # TwiML/Plivo hangupOnStar: the caller's * ends the bridge and the document carries on.
+            self.session.set_var("bridge_terminate_key", "*")
         self.heard(f"dialling {', '.join(d.numbers)} ({d.moh} while ringing)")
         self._bridged_at = None
         done = self.session.execute("bridge", dial_string)
@@ -311,7 +356,9 @@ class Executor:
         duration = 0
         if answered and self._bridged_at:
             duration = max(0, round(event_time(done) - self._bridged_at))
-        if d.record and not self.session.hung_up:
+        if d.hangup_on_star and not self.session.hung_up:
+            self.session.set_var("bridge_terminate_key", "")
+        if d.record and d.record_from != "answer" and not self.session.hung_up:
             try:
                 self.session.execute("stop_record_session", dial_path(url, self.config))
             except Exception:  # the recording stops with the call anyway
@@ -322,7 +369,9 @@ class Executor:
         result = {"data": url if answered else "", "status": "answered" if answered else "not_answered",
                   "duration": str(duration), "message": message,
                   "dial_status": "answered" if answered else "not_answered", "dial_duration": str(duration),
-                  "media_url": url if answered else "",
+                  "media_url": url if answered else "", "dial_cause": "" if answered else cause.upper(),
+                  "dial_uuid": done.headers.get("variable_bridge_uuid") or done.headers.get(
+                      "variable_last_bridge_to") or "",
                   "dial": {"number": ",".join(d.numbers), "status": "answered" if answered else "not_answered",
                            "billsec": duration}}
         if d.record and answered:
@@ -336,7 +385,8 @@ class Executor:
         self.heard(f"conference room {room}")
         if c.timeout_ms and c.timeout_ms > 0:
             self.session.execute("sched_hangup", f"+{max(1, c.timeout_ms // 1000)} ALLOTTED_TIMEOUT")
-        done = self.session.execute("conference", f"{room}@default")
+        flags = [f for f, on in (("mute", c.muted), ("endconf", c.end_on_exit)) if on]
+        done = self.session.execute("conference", f"{room}@default" + (f"+flags{{{'|'.join(flags)}}}" if flags else ""))
         started = self._started.get("conference")
         seconds = str(max(0, round(event_time(done) - started))) if started else "0"
         return {"data": room, "duration": seconds, "conference_duration": seconds}
@@ -353,6 +403,31 @@ class Executor:
 
     def _do_goto(self, g: kml.GoTo) -> dict:
         return None
+
+    def _do_send_digits(self, s: kml.SendDigits) -> dict:
+        try:
+            return dtmf.send_digits(self, s.digits)
+        except ValueError as exc:
+            raise InstructionError(str(exc)) from None
+
+    def _do_enqueue(self, e: kml.Enqueue) -> dict:
+        try:
+            return queueing.enqueue(self, e, media_arg)
+        except ValueError as exc:
+            raise InstructionError(f"<Enqueue>: {exc}") from None
+
+    def _do_dial_queue(self, d: kml.DialQueue) -> dict:
+        try:
+            return queueing.dial_queue(self, d)
+        except ValueError as exc:
+            raise InstructionError(f"<Dial><Queue>: {exc}") from None
+
+    def _do_pre_answer(self, p: kml.PreAnswer) -> dict:
+        """Plivo PreAnswer: early media (183) and its prompts before the call is answered."""
+        self.heard("early media (pre-answer)")
+        self.session.execute("pre_answer")
+        for prompt in p.prompts:
+            self.run(prompt)
 
     def _do_send_sms(self, s: kml.SendSms) -> dict:
         raise InstructionError("<sendsms> needs an SMS gateway; none is configured (the call carries on)")

@@ -28,6 +28,8 @@ import urllib3
 from urllib3.exceptions import (ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError,
                                 ProtocolError, ReadTimeoutError)
 
+from ivr import metrics as _metrics
+
 USER_AGENT = "Vaani-IVR/0.1"
 
 
@@ -80,6 +82,16 @@ class AppFetcher:
               connect_timeout: float | None = None, read_timeout: float | None = None,
               max_bytes: int | None = None) -> FetchResult:
         """Request ``url`` with the call-event ``params`` (query string for GET, form body for POST)."""
+        try:
+            res = self._fetch(url, params, method, connect_timeout, read_timeout, max_bytes)
+        except FetchError as exc:
+            _metrics.fetch_failed(exc.reason)
+            raise
+        _metrics.fetched(res.seconds)
+        return res
+
+    def _fetch(self, url: str, params: dict[str, str], method: str, connect_timeout: float | None,
+               read_timeout: float | None, max_bytes: int | None) -> FetchResult:
         if not url or not url.lower().startswith(("http://", "https://")):
             raise FetchError(url or "(no url)", "not an http(s) URL")
         ct = connect_timeout or self.connect_timeout

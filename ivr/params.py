@@ -10,6 +10,9 @@ KML apps (Konnect ``doc_url``, seed 000) get ``call_id``, ``campaign_id``,
 call is up, ``end`` after a hangup, ``error`` when the platform failed), and on
 an ``action`` request what the verb produced (:data:`kml.KML_EVENT_PARAMS`).
 
+TwiML and Plivo XML apps get the parameters those platforms send, built by
+:mod:`ivr.params_twiml` and :mod:`ivr.params_plivo`.
+
 A call whose dialect is not known yet (:data:`AUTO`: nobody said, and no
 document has been parsed) sends both sets at once: their names do not collide,
 so a KooKoo app finds ``event=NewCall`` and a KML app ``call_status=continue``
@@ -21,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import kml
+from ivr import params_plivo, params_twiml
 from ivr.call_spec import DIALECT_AUTO as AUTO
 
 KOOKOO_PARAMS = ("event", "sid", "cid", "called_number", "data", "duration", "status", "message",
@@ -38,6 +42,8 @@ class CallIdentity:
     campaign_id: str = ""
     circle: str = ""
     operator: str = ""
+    account_id: str = ""     # TwiML AccountSid
+    direction: str = ""      # inbound | outbound (TwiML/Plivo Direction, From/To order)
 
 
 def request_params(dialect: str, ident: CallIdentity, event: str | None, result: dict[str, str] | None = None,
@@ -47,6 +53,10 @@ def request_params(dialect: str, ident: CallIdentity, event: str | None, result:
     ``dialect`` is ``kookoo``, ``kml`` or :data:`AUTO` (KooKoo's parameters followed by KML's).
     """
     result = result or {}
+    if dialect == kml.TWIML:
+        return params_twiml.request_params(ident, event, result)
+    if dialect == kml.PLIVO:
+        return params_plivo.request_params(ident, event, result)
     if dialect == kml.KML:
         return _kml_params(ident, event, result, call_status)
     params = _kookoo_params(ident, event, result)

@@ -19,6 +19,7 @@ from config import Settings
 from ivr import tts
 from ivr.execute import ExecConfig
 from ivr.fetch import AppFetcher
+from ivr import metrics as _metrics
 from ivr.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -103,5 +104,7 @@ def build_runtime(settings: Settings, *, redis_conn=None, report: bool = True) -
         from ivr.report import FactsReporter
 
         reporter = FactsReporter(redis_conn, settings.key_prefix)
-    return Runtime(settings=settings, fetcher=fetcher, exec_config=exec_config, redis=redis_conn,
-                   reporter=reporter)
+    runtime = Runtime(settings=settings, fetcher=fetcher, exec_config=exec_config, redis=redis_conn,
+                      reporter=reporter)
+    _metrics.track(runtime)
+    return runtime

@@ -1,0 +1,70 @@
+"""TwiML ``Enqueue`` and ``Dial``/``Queue`` on FreeSWITCH's mod_fifo.
+
+A queue is a fifo of the same name: ``Enqueue`` runs ``fifo <queue> in`` (the
+caller waits, hearing the hold music, until an agent takes them or they hang
+up), ``Dial``/``Queue`` runs ``fifo <queue> out nowait`` on the agent's call
+(bridged to the longest-waiting caller, or back at once when nobody waits).
+Twilio's ``QueueResult`` is derived from how the wait ended: ``bridged`` when
+the caller was connected, ``hangup`` when they hung up waiting, ``error``
+when the switch could not queue them.
+"""
+
+from __future__ import annotations
+
+import re
+
+import kml
+
+_QUEUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MOH = "local_stream://moh"
+
+
+def queue_name(name: str) -> str:
+    """A queue name safe as a fifo argument; raises ValueError otherwise."""
+    name = (name or "").strip()
+    if not _QUEUE.match(name):
+        raise ValueError(f"bad queue name {name!r} (1-64 letters, digits, '.', '-', '_')")
+    return name
+
+
+def enqueue(executor, e: kml.Enqueue, media_arg) -> dict:
+    """Wait in fifo ``e.queue``; returns QueueResult/QueueTime as ``queue_result``/``queue_time``."""
+    queue = queue_name(e.queue)
+    music = media_arg(e.hold_music) if e.hold_music else MOH
+    executor.heard(f"waiting in queue {queue}")
+    executor._bridged_at = None
+    started = executor._started.get("fifo")
+    done = executor.session.execute("fifo", f"{queue} in undef {music}")
+    bridged = executor._bridged_at is not None
+    began = executor._started.get("fifo", started) or 0.0
+    waited = max(0, round((executor._bridged_at or _time(done)) - began)) if began else 0
+    if bridged:
+        outcome = "bridged"
+    elif executor.session.hung_up:
+        outcome = "hangup"
+    else:
+        outcome = "error" if (done.headers.get("Application-Response") or "").startswith("-ERR") else "leave"
+    executor.heard(f"left queue {queue}: {outcome}")
+    return {"queue": queue, "queue_result": outcome, "queue_time": str(waited), "data": outcome,
+            "duration": str(waited)}
+
+
+def dial_queue(executor, d: kml.DialQueue) -> dict:
+    """Take the longest-waiting caller of fifo ``d.queue``; reported like a dial."""
+    queue = queue_name(d.queue)
+    executor.heard(f"taking the next caller from queue {queue}")
+    executor._bridged_at = None
+    done = executor.session.execute("fifo", f"{queue} out nowait")
+    answered = executor._bridged_at is not None
+    seconds = max(0, round(_time(done) - executor._bridged_at)) if answered else 0
+    status = "answered" if answered else "not_answered"
+    return {"dial_status": status, "status": status, "dial_duration": str(seconds), "duration": str(seconds),
+            "dial_cause": "" if answered else "NO_ANSWER", "dial_uuid": done.headers.get("variable_bridge_uuid", ""),
+            "message": "" if answered else "nobody waiting", "data": "", "media_url": "",
+            "dial": {"number": f"queue:{queue}", "status": status, "billsec": seconds}}
+
+
+def _time(event) -> float:
+    from ivr.execute import event_time
+
+    return event_time(event)
