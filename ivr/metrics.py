@@ -89,12 +89,13 @@ def fetch_failed(reason: str) -> None:
         APP_FETCH_FAILURES.labels(failure_reason(reason)).inc()
 
 
-_runtimes: "weakref.WeakSet" = weakref.WeakSet()
+#: The tracked runtimes by id (a Runtime is a dataclass, hence unhashable: no WeakSet), held weakly.
+_runtimes: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
 
 
 def track(runtime) -> None:
     """Count a runtime's calls in progress at each scrape (held weakly)."""
-    _runtimes.add(runtime)
+    _runtimes[id(runtime)] = runtime
 
 
 class RuntimeCollector:
@@ -103,7 +104,7 @@ class RuntimeCollector:
     def collect(self):
         """The scrape-time gauge."""
         live = GaugeMetricFamily("vaani_ivr_live_calls", "Calls in progress in this IVR runtime.")
-        live.add_metric([], float(sum(len(r.calls) for r in list(_runtimes))))
+        live.add_metric([], float(sum(len(r.calls) for r in list(_runtimes.values()))))
         yield live
 
 
