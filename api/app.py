@@ -51,10 +51,19 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.register_blueprint(cpaas.root_bp)
     app.register_blueprint(konnect.bp, url_prefix="/api/v1/Accounts")
     app.register_blueprint(konnect.admin_bp, url_prefix="/admin/api/v1/Accounts")
+    from api import konnect_balance, snapcall
+
+    app.register_blueprint(konnect_balance.bp, url_prefix="/api/v1/Accounts")
+    app.register_blueprint(snapcall.bp, url_prefix="/api/v1/Accounts")
+    app.register_blueprint(snapcall.apps_bp)
     app.register_blueprint(kairos.bp, url_prefix="/kairos-apis")
     app.register_blueprint(recordings.bp)
     app.register_blueprint(apps.bp)
     app.register_blueprint(openapi.bp)
+    from api import konnect_messages
+
+    app.register_blueprint(konnect_messages.bp, url_prefix="/api/v1/Accounts")
+    app.register_blueprint(konnect_messages.links_bp)  # the short links of tracked URLs: /l/<code>
     from api import dashboard
 
     dashboard.init_app(app, cfg)  # the operator's pages under /dashboard

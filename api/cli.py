@@ -12,6 +12,8 @@
     vaani contacts import LIST_ID FILE        import a contacts CSV (progress bar, rejected rows by line)
     vaani dnd import DND_LIST_ID FILE         import a DND CSV (likewise)
     vaani campaign watch CAMPAIGN_ID          follow a campaign's counts and rate until it ends
+    vaani balance topup|adjust|show ...       prepaid balances, with a ledger (api/cli_billing.py)
+    vaani balance rates import|show ...       rate cards
 
 Secrets are printed once and stored only as digests. Errors are one readable
 line on stderr and exit status 1 or 2, never a traceback.
@@ -220,10 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("text")
     tc.set_defaults(func=cmd_template_create)
 
-    from api import cli_campaigns, cli_imports
+    from api import cli_billing, cli_campaigns, cli_imports
 
     cli_imports.register(sub)
     cli_campaigns.register(sub)
+    cli_billing.register(sub)
     return p
 
 

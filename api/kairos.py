@@ -265,6 +265,12 @@ def _submit_calls(calls: list[Any], flow: FlowInfo, account: FlowInfo, test: boo
         seen.add(key)
         items.append((key, _row(cleaned, flow, now)))
         positions.append((i, ident))
+    if items and _short_of_balance(flow.account_id, [row["parameters"]["numbers"][0] for _, row in items]):
+        code, _ = _status("INSUFFICIENT_BALANCE")
+        for i, ident in positions:
+            results[i] = {"client-identifier": ident, "status-code": code, "status-name": "INSUFFICIENT_BALANCE",
+                          "message": "the account's balance cannot pay for a call"}
+        items = []
     if items:
         if test:
             stored = _lookup_only(flow.account_id, items)
@@ -277,6 +283,14 @@ def _submit_calls(calls: list[Any], flow: FlowInfo, account: FlowInfo, test: boo
             if duplicate:
                 results[i]["duplicate"] = True
     return [r for r in results if r is not None]
+
+
+def _short_of_balance(account_id: str, numbers: list[str]) -> bool:
+    """Seed 001's INSUFFICIENT_BALANCE: a prepaid account that cannot pay the first pulse of any call."""
+    from billing import ledger
+
+    with store.session() as sess:
+        return ledger.short_of_balance(sess, account_id, numbers)
 
 
 def _row(c: dict[str, Any], flow: FlowInfo, now: dt.datetime) -> dict[str, Any]:

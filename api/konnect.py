@@ -30,6 +30,7 @@ from api import store
 from api.auth import konnect_account
 from api.endpoints import endpoint
 from api.errors import ApiError
+from api.konnect_balance import check_balance
 from api.schemas import Field, ValidationError, s
 from dialer.store.models import CallRequest, Flow, InboundNumber, new_id
 
@@ -150,6 +151,7 @@ def _calls(account_id: str, data: dict[str, Any]):
     if previous is not None:
         return jsonify(previous)
     app = _content(account.id, data)
+    check_balance(account.id, data.get("recipient") or [])  # seed 000's 3003 Low Balance
     direction = data["direction"]
     caller_id = data.get("caller_id") or account.default_caller_id
     if direction in ("inbound", "2way"):
