@@ -265,7 +265,8 @@ class Call:
                 nxt = instr.next_request(doc)
                 if nxt is None:
                     continue
-                if isinstance(instr, kml.CollectDigits) and not result.get("data") and not instr.action_on_empty:
+                if isinstance(instr, (kml.CollectDigits, kml.Recognize)) and not result.get("data") \
+                        and not getattr(instr, "action_on_empty", True):
                     continue
                 if nxt.kind == kml.NEXT_END:
                     self.ended_by_platform = True

@@ -37,6 +37,9 @@ _CLIENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: What the caller hears while a dial rings (model ``moh``): KooKoo's default music, a ring tone, or nothing.
 RINGBACK = {"default": "local_stream://moh", "ring": "%(2000,4000,440,480)", "normal": "%(2000,4000,440,480)"}
 BEEP = "tone_stream://%(500,0,800)"
+#: Recognize: seconds an utterance may last beyond the instruction's timeout; record's energy threshold.
+UTTERANCE_LIMIT_S = 30
+SILENCE_THRESHOLD = 200
 #: Reasons of <hangup>/<reject> → FreeSWITCH hangup causes.
 HANGUP_CAUSES = {"busy": "USER_BUSY", "rejected": "CALL_REJECTED", "reject": "CALL_REJECTED",
                  "no-answer": "NO_ANSWER", None: "NORMAL_CLEARING", "": "NORMAL_CLEARING"}
@@ -85,6 +88,8 @@ class ExecConfig:
     #: How a SIP URI of TwiML ``Sip`` / Plivo ``User`` is dialled, and a user registered on the switch (``Client``).
     sip_endpoint: str = "sofia/external/{uri}"
     client_endpoint: str = "user/{name}"
+    #: Where Recognize sends utterances (an ivr.speech.pool.SpeechPool); None: no speech engine.
+    speech: object = None
 
 
 def event_time(event: Event) -> float:
@@ -239,7 +244,80 @@ class Executor:
                 "terminator": _DTMF_KEYS.sub("", done.headers.get("variable_read_terminator_used") or "")}
 
     def _do_recognize(self, r: kml.Recognize) -> dict:
-        raise InstructionError("<recognize> (speech recognition) needs an ASR engine; none is configured")
+        """Listen to the caller and recognise what they said (KooKoo recognize, TwiML Gather speech, Plivo GetInput).
+
+        The prompts play (a key ends them when ``dtmf`` is set), then FreeSWITCH's ``record`` with silence
+        detection takes the utterance into ``RECORDINGS_DIR/<uuid>-speech<n>.wav``: it ends after
+        ``silence_ms`` of silence (also when the caller never starts: record counts silence from its
+        start), at ``timeout_ms`` + :data:`UTTERANCE_LIMIT_S`, or on a key when ``dtmf`` is set. The file
+        is recognised by the runtime's speech pool (worker subprocesses, :mod:`ivr.speech.pool`) while the
+        call's greenlet waits cooperatively, with the instruction's ``hints``, ``grammar`` and ``lang``.
+
+        The result (the contract with the dialects' parameter builders, kml.model.Recognize):
+        ``speech_result`` (the text, "" when nothing was understood), ``confidence`` (float 0..1),
+        ``digits`` (when the caller pressed keys instead: then no speech is recognised), KooKoo's ``data``
+        (the text, or the digits) and ``recognition`` ({text, confidence, digits, engine, audio_seconds,
+        seconds, file}) for the call's facts. The utterance file is deleted once recognised (it is input,
+        not a recording the app asked for).
+        """
+        speech = self.config.speech
+        dtmf = bool(getattr(r, "dtmf", False))
+        if speech is None and not dtmf:
+            raise InstructionError("<recognize>: no speech engine is configured (SPEECH_ENGINE)")
+        keys = "0123456789*#" if dtmf else "none"
+        self.session.set_var("playback_terminators", keys)
+        pressed = ""
+        if r.prompts:
+            done = self._checked("playback", self._prompt_file(r.prompts))
+            pressed = _DTMF_KEYS.sub("", done.headers.get("variable_playback_terminator_used") or "")
+        path = None
+        if not pressed and not self.session.hung_up:
+            self._recordings += 1
+            path = os.path.join(self.config.recordings_dir, f"{self.session.uuid}-speech{self._recordings}.wav")
+            limit = max(1, math.ceil(r.timeout_ms / 1000)) + UTTERANCE_LIMIT_S
+            hits = max(1, math.ceil(r.silence_ms / 1000))
+            self.heard(f"listening for speech (up to {limit}s, {hits}s of silence ends it)")
+            done = self.session.execute("record", f"{path} {limit} {SILENCE_THRESHOLD} {hits}")
+            pressed = _DTMF_KEYS.sub("", done.headers.get("variable_playback_terminator_used") or "") if dtmf else ""
+        if pressed:
+            digits = self._more_digits(r, pressed)
+            _remove(path)
+            self.heard(f"caller pressed {digits!r}")
+            return {"speech_result": "", "confidence": 0.0, "digits": digits, "data": digits,
+                    "key_pressed": digits,
+                    "recognition": {"text": "", "confidence": 0.0, "digits": digits}}
+        if path is None or self.session.hung_up or speech is None:
+            _remove(path)
+            return {"speech_result": "", "confidence": 0.0, "digits": "", "data": ""}
+        from ivr.speech import SpeechError
+
+        try:
+            res = speech.recognize(path, tuple(getattr(r, "hints", ()) or ()), r.grammar, r.lang)
+        except SpeechError as exc:
+            _remove(path)
+            raise InstructionError(f"<recognize>: {exc}") from None
+        _remove(path)
+        self.heard(f"caller said {res.text!r} (confidence {res.confidence:.2f})" if res.text
+                   else "caller said nothing that was understood")
+        return {"speech_result": res.text, "confidence": res.confidence, "digits": "", "data": res.text,
+                "recognition": {"text": res.text, "confidence": res.confidence, "engine": res.engine,
+                                "audio_seconds": res.audio_seconds, "seconds": res.seconds}}
+
+    def _more_digits(self, r: kml.Recognize, first: str) -> str:
+        """The caller answered with keys: the first ended the listening; collect the rest as a menu would."""
+        finish = _DTMF_KEYS.sub("", getattr(r, "finish_on_key", "") or "")
+        if first in finish:
+            return ""
+        wanted = int(getattr(r, "max_digits", 0) or 0)
+        more = (wanted - 1) if wanted else 31
+        if more <= 0 or self.session.hung_up:
+            return first
+        timeout = max(1000, int(r.timeout_ms))
+        var = "vaani_digits"
+        done = self.session.execute(
+            "play_and_get_digits",
+            f"0 {more} 1 {timeout} {finish or 'none'} silence_stream://1 silence_stream://1 {var} [0-9*#]* {timeout}")
+        return first + _DTMF_KEYS.sub("", done.headers.get("variable_" + var, "") or "")
 
     def _recording_path(self, name: str | None, fmt: str) -> tuple[str, str]:
         self._recordings += 1
@@ -436,6 +514,14 @@ class Executor:
 def dial_path(url: str, config: ExecConfig) -> str:
     """The file path of a recording given its public URL (same name under RECORDINGS_DIR)."""
     return os.path.join(config.recordings_dir, url.rsplit("/", 1)[-1])
+
+
+def _remove(path: str | None) -> None:
+    if path:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def _shorten(text: str, limit: int = 120) -> str:

@@ -21,6 +21,7 @@ from ivr.execute import ExecConfig
 from ivr.fetch import AppFetcher
 from ivr import metrics as _metrics
 from ivr.metrics import Metrics
+from ivr.speech.pool import SpeechPool
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ def build_runtime(settings: Settings, *, redis_conn=None, report: bool = True) -
         dial_endpoint=settings.ivr_dial_endpoint,
         number_format=settings.dialer_number_format,
         region=settings.default_region,
+        # Recognition runs in worker subprocesses, started on the first <recognize> (ivr/speech/pool.py).
+        speech=SpeechPool(settings.speech_engine, settings.speech_workers),
     )
     reporter = None
     if report:

@@ -105,6 +105,7 @@ def link(a: Channel, b: Channel) -> None:
     now = a.switch.clock.now_us()
     a.bridged_us = b.bridged_us = now
     a.bridged_to, b.bridged_to = b, a
+    a.last_bridged, b.last_bridged = b, a  # kept after the bridge: a session recording hears both (speech.py)
     for c, o, role in ((a, b, "originator"), (b, a, "originatee")):
         c.set_vars([("bridge_channel", o.name), ("bridge_uuid", o.uuid), ("signal_bond", o.uuid),
                     ("bridge_to", o.uuid), ("last_bridge_to", o.uuid), ("last_bridge_role", role)])

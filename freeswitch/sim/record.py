@@ -9,7 +9,7 @@ import os
 import gevent
 import gevent.event
 
-from freeswitch.sim import media
+from freeswitch.sim import media, speech
 from freeswitch.sim.apps import DONE, _atoi, app, media_wait, terminators_var
 from freeswitch.sim.channel import Channel
 from freeswitch.sim.dialstring import separate_string
@@ -54,6 +54,13 @@ def app_record(channel: Channel, arg: str) -> None:
     channel.set_var("silence_hits_exhausted", "false")
     terms = terminators_var(channel)
     talk = channel.behaviour.talk if channel.behaviour is not None else 3.0
+    utterance = speech.next_utterance(channel)  # a far end that speaks real audio (speech.py)
+    if utterance is not None:
+        try:
+            talk = speech.seconds(utterance)
+        except speech.SpeechUnavailable as exc:
+            log.error("record: the far end cannot speak: %s", exc)
+            utterance = None
     # The recording stops at the time limit, after `hits` seconds of silence once the caller
     # has stopped talking (only with a threshold), on a terminator, a break, or hangup.
     stop_at = media.INFINITE
@@ -80,8 +87,11 @@ def app_record(channel: Channel, arg: str) -> None:
     if outcome == DONE and thresh and talk + hits <= stop_at:
         channel.set_var("silence_hits_exhausted", "true")
     try:
-        media.write_wav(path, min(talk, elapsed), elapsed)
-    except OSError as exc:
+        if utterance is not None:
+            speech.write(path, [utterance], elapsed)
+        else:
+            media.write_wav(path, min(talk, elapsed), elapsed)
+    except (OSError, speech.SpeechUnavailable) as exc:
         log.error("cannot write recording %s: %s", path, exc)
         channel.hangup("DESTINATION_OUT_OF_ORDER")
         return
@@ -122,9 +132,13 @@ def start_session_recording(channel: Channel, path: str) -> None:
         gevent.wait([channel.hung_up, stop], count=1)
         elapsed = clock.now() - started
         talk = channel.behaviour.talk if channel.behaviour is not None else 0.0
+        said = speech.all_utterances(channel, channel.__dict__.get("last_bridged"))
         try:
-            media.write_wav(path, min(talk, elapsed), elapsed)
-        except OSError as exc:
+            if said:
+                speech.write(path, said, elapsed)
+            else:
+                media.write_wav(path, min(talk, elapsed), elapsed)
+        except (OSError, speech.SpeechUnavailable) as exc:
             log.error("cannot write recording %s: %s", path, exc)
         samples = int(elapsed * 8000)
         channel.set_var("record_seconds", str(samples // 8000))

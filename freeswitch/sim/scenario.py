@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from freeswitch.sim import population as pop
+from freeswitch.sim import speech
 
 # outcome → (hangup cause when it fails, default ring seconds before it happens)
 OUTCOMES = {
@@ -47,6 +48,7 @@ class Behaviour:
     early_media: bool = False            # 183 with media instead of 180
     dtmf: list[tuple[float, str]] = field(default_factory=list)   # (seconds after answer, digits)
     talk: float = 3.0                    # seconds the person talks when a recording starts
+    speech: list[str] = field(default_factory=list)  # what they say, one utterance per record (speech.py)
     hangup_after: float | None = None    # the person hangs up this long after answer (None: never)
     dtmf_interval: float = 0.25          # seconds between the digits of one entry
     # The far end's speech, for answering-machine detection (amd.py): None takes the outcome's default.
@@ -141,7 +143,7 @@ def _bool(value: Any) -> bool:
 
 
 _FIELDS = {"outcome", "cause", "ring", "answer_after", "early_media", "dtmf", "talk", "hangup_after", "dtmf_interval",
-           "greeting", "beep", "talk_time", "persistent", "end_dtmf", "seed", "population"}
+           "greeting", "beep", "talk_time", "persistent", "end_dtmf", "seed", "population", "speech"}
 # Keys whose value may be a range or a distribution (population.py), drawn per call.
 _DIST_KEYS = ("ring", "answer_after", "talk", "hangup_after", "greeting", "beep", "talk_time")
 
@@ -218,6 +220,8 @@ def _apply_plain(b: Behaviour, settings: dict, where: str) -> None:
         b.dtmf = parse_dtmf(settings["dtmf"])
     if "talk" in settings:
         b.talk = _seconds(settings["talk"], f"{where}: talk")
+    if "speech" in settings:
+        b.speech = speech.parse(settings["speech"])
     if "hangup_after" in settings:
         b.hangup_after = _optional_seconds(settings["hangup_after"], f"{where}: hangup_after")
     if "dtmf_interval" in settings:
