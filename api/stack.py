@@ -47,6 +47,7 @@ class Child:
     proc: subprocess.Popen | None = None
     log_path: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    metrics_url: str = ""  # its Prometheus /metrics (docs/metrics.md), when it serves one
 
 
 def _bin(name: str) -> str:
@@ -108,9 +109,14 @@ def plan(cfg: Settings) -> list[Child]:
         # click2call bridged between two simulated people ends, as it would between real ones.
         sim_args += ["--scenario", cfg.sim_scenario or DEMO_SCENARIO]
         children.append(Child("freeswitch-simulator", sim_args, (fs_host, fs_port)))
-    children.append(Child("ivr-runtime", [_bin("ivr"), "serve", "--listen", cfg.ivr_listen], (ivr_host, ivr_port)))
+    metrics = cfg.metrics_enabled
+    children.append(Child("ivr-runtime", [_bin("ivr"), "serve", "--listen", cfg.ivr_listen], (ivr_host, ivr_port),
+                          metrics_url=_metrics_url(cfg, cfg.ivr_metrics_port) if metrics else ""))
     for n in range(max(1, cfg.dialer_workers)):
-        children.append(Child(f"dialer-{n + 1}", [sys.executable, "-m", "dialer", "worker"]))
+        # Each worker its own /metrics port: DIALER_METRICS_PORT, + 1, + 2, ...
+        port = cfg.dialer_metrics_port + n if metrics and cfg.dialer_metrics_port else 0
+        children.append(Child(f"dialer-{n + 1}", [sys.executable, "-m", "dialer", "worker", "--metrics-port", str(port)],
+                              metrics_url=_metrics_url(cfg, port)))
     children.append(
         Child(
             "http-api",
@@ -119,9 +125,14 @@ def plan(cfg: Settings) -> list[Child]:
                 "api.wsgi:app",
             ],
             (cfg.http_host, cfg.http_port),
+            metrics_url=f"{cfg.base_url}/metrics" if metrics else "",
         )
     )
     return children
+
+
+def _metrics_url(cfg: Settings, port: int) -> str:
+    return f"http://{cfg.metrics_host}:{port}/metrics" if port else ""
 
 
 class Stop(Exception):
@@ -223,6 +234,9 @@ def main() -> int:
             where = f"{child.address[0]}:{child.address[1]}" if child.address else "-"
             print(f"{child.name:<15} pid {child.proc.pid:<7} {where:<22} log {child.log_path}", flush=True)
 
+        scrape = [f"{c.name} {c.metrics_url}" for c in started if c.metrics_url]
+        if scrape:
+            print("\nPrometheus metrics (deploy/prometheus.yml scrapes them): " + ", ".join(scrape), flush=True)
         print(f"\nThe API is at {cfg.base_url} (OpenAPI: {cfg.base_url}/openapi.json). Ctrl-C stops everything.",
               flush=True)
         while True:
