@@ -47,7 +47,8 @@ _KML_ATTRS = {**kmlxml.ATTRIBUTES, **{alias: kmlxml.ATTRIBUTES[verb] for alias, 
 TWIML_ATTRS = frozenset(("input", "speechTimeout", "hints", "partialResultCallback", "actionOnEmptyResult",
                          "speechModel", "enhanced", "profanityFilter", "trim", "recordingStatusCallback",
                          "transcribe", "transcribeCallback", "answerOnBridge", "ringTone", "digits", "waitUrl",
-                         "statusCallback", "maxSpeechTime", "bargeIn"))
+                         "statusCallback", "maxSpeechTime", "bargeIn", "muted", "endConferenceOnExit",
+                         "startConferenceOnEnter", "beep"))
 PLIVO_ATTRS = frozenset(("digitTimeout", "retries", "redirect", "validDigits", "invalidDigitsSound", "log",
                          "recordSession", "startOnDialAnswer", "transcriptionType", "transcriptionUrl",
                          "callbackUrl", "callerName", "confirmSound", "confirmKey", "dialMusic", "digitsMatch",
