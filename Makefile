@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test e2e bench clean venv
+.PHONY: run test e2e bench clean venv speech-tools
 
 venv: $(STAMP)
 
@@ -22,8 +22,15 @@ run: venv
 	@$(PY) -m api.stack
 
 ## The whole test suite (real Redis, SQLite and PostgreSQL when one answers).
-test: venv
+test: venv speech-tools
 	@$(PY) -m pytest
+
+## The speech tests' far ends talk with flite (Debian's package): installed when missing and we may (root, apt).
+speech-tools:
+	@command -v flite >/dev/null || command -v espeak-ng >/dev/null || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite; } >/dev/null 2>&1; } || \
+	echo "note: flite is not installed (apt-get install flite): the speech tests will be skipped"
 
 ## The end-to-end suite on a real FreeSWITCH (FREESWITCH_PREFIX=<its install prefix>) with sipp far ends.
 ## Without one it says so and succeeds: `make test` and CI never need a FreeSWITCH.
