@@ -60,6 +60,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.register_blueprint(recordings.bp)
     app.register_blueprint(apps.bp)
     app.register_blueprint(openapi.bp)
+    from api import konnect_messages
+
+    app.register_blueprint(konnect_messages.bp, url_prefix="/api/v1/Accounts")
+    app.register_blueprint(konnect_messages.links_bp)  # the short links of tracked URLs: /l/<code>
     from api import dashboard
 
     dashboard.init_app(app, cfg)  # the operator's pages under /dashboard

@@ -166,6 +166,9 @@ class Smsc:
         self._tries: dict[tuple[str, bytes], int] = {}
         self._outbox: dict[str, list[tuple]] = {}
         self._server: StreamServer | None = None
+        #: How often, and after how long, a deliver_sm answered with an error is sent again.
+        self.redeliveries = 20
+        self.redelivery_delay = 0.3
 
     # -- life ------------------------------------------------------------------------
 
@@ -228,7 +231,14 @@ class Smsc:
         elif cmd == "submit_sm":
             self._submit(s, p)
         elif cmd == "deliver_sm_resp":
-            s.unacked.pop(p.sequence, None)
+            item = s.unacked.pop(p.sequence, None)
+            if item is not None and int(p.status or 0) != 0 and s.system_id:
+                # Refused (e.g. the receipt raced the ESME's own commit): sent again a little later.
+                kind, fields = item
+                tries = fields.get("_tries", 0) + 1
+                if tries <= self.redeliveries:
+                    fields = {**fields, "_tries": tries}
+                    gevent.spawn_later(self.redelivery_delay, self._deliver, s.system_id, fields, kind)
         elif cmd in ("enquire_link_resp", "generic_nack"):
             pass
         else:
@@ -287,8 +297,8 @@ class Smsc:
                       data_coding=enc.data_coding, short_message=enc.chunks[0])
         self._deliver(system_id or self.system_id or "", fields)
 
-    def _deliver(self, system_id: str, fields: dict) -> None:
-        self._outbox.setdefault(system_id, []).append(("deliver_sm", fields))
+    def _deliver(self, system_id: str, fields: dict, kind: str = "deliver_sm") -> None:
+        self._outbox.setdefault(system_id, []).append((kind, fields))
         self._flush(system_id)
 
     def _flush(self, system_id: str) -> None:
@@ -299,7 +309,7 @@ class Smsc:
                 return
             s = targets[int(time.monotonic() * 1000) % len(targets)]
             kind, fields = queue.pop(0)
-            p = pdus.make(kind, s.seq, **fields)
+            p = pdus.make(kind, s.seq, **{k: v for k, v in fields.items() if not k.startswith("_")})
             s.unacked[p.sequence] = (kind, fields)
             try:
                 s.send(p)

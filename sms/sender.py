@@ -1,0 +1,270 @@
+"""Sending a message exactly once: the SQL claim, paced submit_sm per part, retries, and recovery of dead workers.
+
+**Claim.** A dispatch job moves its message ``queued → sending`` in one
+conditional UPDATE (``WHERE status = 'queued'``, due), recording the worker;
+a duplicate job, or a second worker, claims nothing.
+
+**Parts.** Each part is written once: ``queued → submitting`` is committed
+right before its submit_sm is written to the socket (after the rate grant and
+the window slot), ``submitting → submitted`` with the SMSC's message_id when
+it answers. A part the bind could not write (:class:`sms.smpp.NotSent`) goes
+back to ``queued``; one written without an answer (:class:`sms.smpp.Uncertain`:
+the bind died) becomes ``unknown`` and is never written again — the SMSC may
+have it, and a second copy on a phone is worse than a missing status. Its
+delivery receipt, if one comes, still finds it (:mod:`sms.receiver`).
+
+**Pace.** Every submit_sm takes a grant of the system_id's rate
+(``SMPP_TPS``) from the same Redis limiter as the calls' caps
+(:class:`dialer.pacing.Pacer`, GCRA on Redis's clock), so any number of
+workers together never exceed it.
+
+**Refusals.** A temporary command_status (throttled, queue full, system error)
+puts the message back with a back-off (``SMS_RETRY_BACKOFF``, doubled) until
+``SMS_MAX_TRIES``; a permanent one fails it. Either way the parts already
+taken stay taken.
+
+**Recovery.** Every worker keeps a heartbeat key in Redis; :func:`sweep` finds
+``sending`` messages whose worker has none, marks their ``submitting`` parts
+``unknown`` and puts the message back to ``queued`` (if parts are left) or
+``sent``; it also enqueues again due ``queued`` messages whose job was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import gevent
+import sqlalchemy as sa
+
+from dialer.pacing import Pacer, Rate
+from dialer.store import db
+from dialer.store.models import utcnow
+from dialer.store.sms_models import SmsMessage, SmsPart
+from sms import messages, parts, reports
+from sms.smpp import Bind, NotSent, Refused, Uncertain
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_TTL = 6  # seconds; refreshed every HEARTBEAT_TTL / 3
+EXPIRED = ("EXPIRED", "Expired before it could be sent")
+
+
+@dataclass
+class Context:
+    """What a sender needs: settings, the bind, the shared limiter and who it is."""
+
+    cfg: object
+    bind: Bind
+    pacer: Pacer
+    worker_id: str
+
+    @property
+    def rate(self) -> Rate:
+        """The system_id's submit_sm rate, shared by every bind of every worker."""
+        return Rate.per_second(self.pacer.rate_key("smpp", self.cfg.smpp_system_id), self.cfg.smpp_tps)
+
+
+def heartbeat_key(prefix: str, worker_id: str) -> str:
+    """The Redis key that says an SMS worker is alive."""
+    return f"{prefix}:sms:worker:{worker_id}"
+
+
+# ---------------------------------------------------------------- claim
+
+
+def claim(cfg, message_id: str, worker_id: str) -> SmsMessage | None:
+    """Take a due queued message for ``worker_id`` (returns a detached copy), or None when it is not ours."""
+    now = utcnow()
+    t = SmsMessage.__table__
+    with db.session_scope(cfg.sqlalchemy_url) as s:
+        row = s.execute(sa.update(t).where(
+            t.c.id == message_id, t.c.status == "queued",
+            sa.or_(t.c.next_try_at.is_(None), t.c.next_try_at <= now),
+        ).values(status="sending", claimed_by=worker_id, claimed_at=now, updated_at=now)
+            .returning(*t.c)).first()
+        if row is None:
+            return None
+        msg = SmsMessage()
+        msg.__dict__.update(row._mapping)
+        return msg
+
+
+# ---------------------------------------------------------------- sending
+
+
+def _addr(sender: str) -> tuple[int, int, str]:
+    """(ton, npi, address) of a sender: a number is international, anything else alphanumeric."""
+    digits = sender.lstrip("+")
+    if digits.isdigit():
+        return 1, 1, digits
+    return 5, 0, sender
+
+
+def validity(seconds: int) -> str:
+    """SMPP relative validity_period for ``seconds`` (``YYMMDDhhmmss000R``)."""
+    seconds = max(60, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"0000{min(days, 99):02d}{hours:02d}{minutes:02d}{secs:02d}000R"
+
+
+def submit_fields(msg: SmsMessage, esm_class: int, data_coding: int, short_message: bytes) -> dict:
+    """The submit_sm fields of one part."""
+    ton, npi, source = _addr(msg.sender or msg.from_number or "")
+    fields = dict(service_type="", source_addr_ton=ton, source_addr_npi=npi, source_addr=source,
+                  dest_addr_ton=1, dest_addr_npi=1, destination_addr=msg.to_number.lstrip("+"),
+                  esm_class=esm_class, data_coding=data_coding, short_message=short_message,
+                  registered_delivery=1, priority_flag=1 if msg.priority == "high" else 0)
+    if msg.expires_at is not None:
+        fields["validity_period"] = validity((msg.expires_at - utcnow()).total_seconds())
+    return fields
+
+
+def _set_part(cfg, part_id: int, from_states: tuple[str, ...], **values) -> bool:
+    t = SmsPart.__table__
+    with db.session_scope(cfg.sqlalchemy_url) as s:
+        return s.execute(sa.update(t).where(t.c.id == part_id, t.c.state.in_(from_states))
+                         .values(**values)).rowcount == 1
+
+
+def _pace(ctx: Context) -> None:
+    """Wait for this submit_sm's instant under the shared rate."""
+    while True:
+        grant = ctx.pacer.reserve([ctx.rate], horizon=1.0)
+        if grant.ok:
+            ctx.pacer.wait_until(grant)
+            return
+        gevent.sleep(min(grant.wait, 1.0))
+
+
+def send(ctx: Context, msg: SmsMessage) -> str:
+    """Submit the claimed message's remaining parts; returns the message's new status."""
+    cfg = ctx.cfg
+    if msg.expires_at is not None and msg.expires_at <= utcnow():
+        return _finish(cfg, msg, "rejected", *EXPIRED)
+    with db.session_scope(cfg.sqlalchemy_url) as s:
+        todo = {p.seq: p.id for p in s.scalars(sa.select(SmsPart).where(
+            SmsPart.message_id == msg.id, SmsPart.state == "queued"))}
+    pdus = parts.short_messages(msg.body, msg.id)
+    for seq, (esm_class, data_coding, short_message) in enumerate(pdus, start=1):
+        part_id = todo.get(seq)
+        if part_id is None:
+            continue  # taken before (an earlier try, or a worker that died)
+        _pace(ctx)
+
+        def mark(part_id=part_id):
+            if not _set_part(cfg, part_id, ("queued",), state="submitting", submitted_at=utcnow()):
+                raise NotSent("the part is no longer queued")
+
+        try:
+            smsc_id = ctx.bind.submit(before_write=mark, **submit_fields(msg, esm_class, data_coding, short_message))
+        except NotSent as exc:
+            _set_part(cfg, part_id, ("submitting",), state="queued", submitted_at=None)
+            log.info("SMS %s part %d not sent (%s); queued again", msg.id, seq, exc)
+            return _again(cfg, msg, count_try=False)
+        except Uncertain as exc:
+            _set_part(cfg, part_id, ("submitting",), state="unknown")
+            log.warning("SMS %s part %d written without an answer (%s): not written again", msg.id, seq, exc)
+            continue
+        except Refused as exc:
+            if exc.temporary:
+                _set_part(cfg, part_id, ("submitting",), state="queued", submitted_at=None, command_status=exc.status)
+                return _again(cfg, msg, count_try=True, reason=exc)
+            _set_part(cfg, part_id, ("submitting",), state="failed", command_status=exc.status,
+                      error_code=f"{exc.status:#010x}")
+            return _finish(cfg, msg, "failed", f"{exc.status:#010x}", str(exc).split(" ", 1)[1])
+        _set_part(cfg, part_id, ("submitting",), state="submitted", smsc_message_id=smsc_id, command_status=0)
+    return _finish(cfg, msg, "sent")
+
+
+def _again(cfg, msg: SmsMessage, *, count_try: bool, reason: Exception | None = None) -> str:
+    """Put a claimed message back to queued (a temporary failure), or fail it after SMS_MAX_TRIES."""
+    tries = (msg.tries or 0) + (1 if count_try else 0)
+    if count_try and tries >= cfg.sms_max_tries:
+        status = getattr(reason, "status", 0)
+        return _finish(cfg, msg, "failed", f"{status:#010x}", f"{reason} (after {tries} tries)")
+    delay = cfg.sms_retry_backoff * (2 ** max(0, tries - 1)) if count_try else 1.0
+    t = SmsMessage.__table__
+    with db.session_scope(cfg.sqlalchemy_url) as s:
+        s.execute(sa.update(t).where(t.c.id == msg.id, t.c.status == "sending").values(
+            status="queued", claimed_by=None, claimed_at=None, tries=tries,
+            next_try_at=utcnow() + timedelta(seconds=delay), updated_at=utcnow()))
+    messages.enqueue(cfg, [(msg.id, msg.priority)], delay=delay)
+    return "queued"
+
+
+def _finish(cfg, msg: SmsMessage, status: str, error_code: str = "", error_reason: str = "") -> str:
+    """Move a sending message to ``status`` and queue its callback in the same transaction."""
+    now = utcnow()
+    t = SmsMessage.__table__
+    values = dict(status=status, updated_at=now, error_code=error_code or None, error_reason=error_reason or None)
+    if status == "sent":
+        values["sent_at"] = now
+    else:
+        values["done_at"] = now
+    with db.session_scope(cfg.sqlalchemy_url) as s:
+        if s.execute(sa.update(t).where(t.c.id == msg.id, t.c.status == "sending").values(**values)).rowcount != 1:
+            return status
+        row = s.get(SmsMessage, msg.id)
+        delivery = reports.queue_status(s, row, status, started=row.created_at, ended=now,
+                                        error_code=error_code, error_reason=error_reason)
+    reports.send([delivery], cfg)
+    return status
+
+
+# ---------------------------------------------------------------- recovery
+
+
+def sweep(cfg, client, *, stale_after: float = 5.0, lost_after: float = 10.0, limit: int = 500) -> dict:
+    """Recover messages of dead workers and re-enqueue due messages whose job was lost; returns counts."""
+    now = utcnow()
+    t, pt = SmsMessage.__table__, SmsPart.__table__
+    recovered, requeued = 0, []
+    with db.session_scope(cfg.sqlalchemy_url) as s:
+        stale = s.execute(sa.select(t.c.id, t.c.claimed_by, t.c.priority).where(
+            t.c.status == "sending", t.c.claimed_at < now - timedelta(seconds=stale_after)).limit(limit)).all()
+    dead = [r for r in stale if not client.exists(heartbeat_key(cfg.key_prefix, r.claimed_by or "-"))]
+    for r in dead:
+        with db.session_scope(cfg.sqlalchemy_url) as s:
+            s.execute(sa.update(pt).where(pt.c.message_id == r.id, pt.c.state == "submitting")
+                      .values(state="unknown"))
+            left = s.scalar(sa.select(sa.func.count()).select_from(pt).where(
+                pt.c.message_id == r.id, pt.c.state == "queued"))
+            if left:
+                if s.execute(sa.update(t).where(t.c.id == r.id, t.c.status == "sending",
+                                                t.c.claimed_by == r.claimed_by)
+                             .values(status="queued", claimed_by=None, claimed_at=None, next_try_at=now,
+                                     updated_at=now)).rowcount:
+                    requeued.append((r.id, r.priority))
+                    recovered += 1
+                continue
+        msg = SmsMessage(id=r.id)
+        if _finish(cfg, msg, "sent") == "sent":
+            recovered += 1
+    if _queue_length(cfg, client):
+        # Jobs are still waiting: a due message is most likely among them, not lost.
+        lost = []
+    else:
+        with db.session_scope(cfg.sqlalchemy_url) as s:
+            lost = s.execute(sa.select(t.c.id, t.c.priority).where(
+                t.c.status == "queued", t.c.next_try_at < now - timedelta(seconds=lost_after)).limit(limit)).all()
+    requeued += [(r.id, r.priority) for r in lost]
+    if requeued:
+        messages.enqueue(cfg, requeued)
+    return {"recovered": recovered, "requeued": len(requeued)}
+
+
+def _queue_length(cfg, client) -> int:
+    from rq import Queue
+
+    return client.llen(f"{Queue.redis_queue_namespace_prefix}{messages.queue_name(cfg)}")
+
+
+def next_due(cfg) -> datetime | None:
+    """When the next queued message is due (for tools)."""
+    t = SmsMessage.__table__
+    with db.session_scope(cfg.sqlalchemy_url) as s:
+        return s.scalar(sa.select(sa.func.min(t.c.next_try_at)).where(t.c.status == "queued"))
