@@ -390,20 +390,21 @@ class Call:
         if not self.url or self.ident is None or self.dialect == kml.TWIML:
             return  # Twilio reports the end to a status callback only, never to the voice URL
         method = self.spec.method or "GET"
+        url = self.url
         if self.dialect == kml.PLIVO:
             # Plivo's hangup URL defaults to the answer URL.
             billsec = int(self.facts.media_duration or 0)
             duration = int(max(0.0, (self.facts.ended_at or 0) - self.accepted_at_epoch)) if self.facts.ended_at else 0
             params = params_plivo.final_params(self.ident, self.facts.hangup_cause or "", max(duration, billsec),
                                                billsec)
-            method = "POST"
+            method, url = "POST", self.spec.app_url or self.url
         else:
             params = final_params(self.dialect, self.ident, ended_by_platform=self.ended_by_platform,
                                   final_status=self.final_status, process=self.process, data=self.process_data)
         if self.runtime.observers:
-            self.notify("request", f"{method} {self.url} {_fmt_params(params)}")
+            self.notify("request", f"{method} {url} {_fmt_params(params)}")
         try:
-            self.runtime.fetcher.fetch(self.url, params, method,
+            self.runtime.fetcher.fetch(url, params, method,
                                        read_timeout=min(FINAL_REQUEST_TIMEOUT, self.runtime.fetcher.read_timeout))
         except FetchError as exc:
             self._error(f"final event to {exc.url}: {exc.reason}")
