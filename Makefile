@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test e2e bench clean venv speech-tools
+.PHONY: run test e2e bench clean venv speech-tools browser-tools
 
 venv: $(STAMP)
 
@@ -22,7 +22,7 @@ run: venv
 	@$(PY) -m api.stack
 
 ## The whole test suite (real Redis, SQLite and PostgreSQL when one answers).
-test: venv speech-tools
+test: venv speech-tools browser-tools
 	@$(PY) -m pytest
 
 ## The speech tests' far ends talk with flite (Debian's package): installed when missing and we may (root, apt).
@@ -31,6 +31,14 @@ speech-tools:
 	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite; } >/dev/null 2>&1; } || \
 	echo "note: flite is not installed (apt-get install flite): the speech tests will be skipped"
+
+## The dashboard's browser tests drive Debian's chromium with its chromium-driver (selenium): installed when
+## missing and we may (root, apt); otherwise those tests are skipped and say why.
+browser-tools:
+	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1; } || \
+	echo "note: chromium and chromium-driver are not installed (apt-get install chromium chromium-driver): the dashboard's browser tests will be skipped"
 
 ## The end-to-end suite on a real FreeSWITCH (FREESWITCH_PREFIX=<its install prefix>) with sipp far ends.
 ## Without one it says so and succeeds: `make test` and CI never need a FreeSWITCH.
