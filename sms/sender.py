@@ -77,11 +77,13 @@ def heartbeat_key(prefix: str, worker_id: str) -> str:
 def claim(cfg, message_id: str, worker_id: str) -> SmsMessage | None:
     """Take a due queued message for ``worker_id`` (returns a detached copy), or None when it is not ours."""
     now = utcnow()
+    # RQ's scheduler keeps whole seconds: a retry's job may come up to a second before its next_try_at.
+    due = now + timedelta(seconds=1)
     t = SmsMessage.__table__
     with db.session_scope(cfg.sqlalchemy_url) as s:
         row = s.execute(sa.update(t).where(
             t.c.id == message_id, t.c.status == "queued",
-            sa.or_(t.c.next_try_at.is_(None), t.c.next_try_at <= now),
+            sa.or_(t.c.next_try_at.is_(None), t.c.next_try_at <= due),
         ).values(status="sending", claimed_by=worker_id, claimed_at=now, updated_at=now)
             .returning(*t.c)).first()
         if row is None:

@@ -176,6 +176,8 @@ class Bind:
 
     def _dispatch(self, c, p) -> None:
         cmd = p.command
+        if cmd == "unbind_resp":
+            return
         if cmd in ("submit_sm_resp", "generic_nack", "enquire_link_resp"):
             result = self._pending.pop(p.sequence, None)
             if result is not None:

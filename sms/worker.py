@@ -41,7 +41,7 @@ class SmsWorker:
     """One worker: ``start()``, then ``stop()``. Several may run in one process (tests, benchmarks)."""
 
     def __init__(self, cfg: Settings, *, worker_id: str | None = None, bind_config: BindConfig | None = None,
-                 sweep_every: float = 2.0):
+                 sweep_every: float = 2.0, scheduler_every: float = 1.0):
         import redis
 
         from dialer.pacing import Pacer
@@ -53,6 +53,7 @@ class SmsWorker:
         self.ctx = sender.Context(cfg, self.bind, Pacer(self.redis, cfg.key_prefix), self.id)
         self.pool = Pool(max(2, 2 * cfg.smpp_window))
         self.sweep_every = sweep_every
+        self.scheduler_every = scheduler_every
         self.greenlets: list[gevent.Greenlet] = []
         self.rq_worker = None
         self.sent = 0
@@ -100,7 +101,7 @@ class SmsWorker:
             _current.worker = self
             self.rq_worker.work(with_scheduler=False, logging_level="WARNING")
 
-        self.greenlets = [gevent.spawn(work), gevent.spawn(_scheduler_loop, queues, self.redis),
+        self.greenlets = [gevent.spawn(work), gevent.spawn(_scheduler_loop, queues, self.redis, self.scheduler_every),
                           gevent.spawn(self._heartbeat), gevent.spawn(self._sweeper)]
         return self
 
