@@ -31,7 +31,7 @@ MAX_LIVE_CALLS = 200
 CDR_PAGE = 100
 #: The rate chart: this many minutes back, one point every RATE_STEP seconds.
 RATE_MINUTES = 5
-RATE_STEP = 10
+RATE_STEP = 5
 #: Dial statuses in the order the outcome table shows them (the seed's CDR statistics counters).
 OUTCOMES = (("ANSWER", "answer_calls"), ("NOANSWER", "noanswer_calls"), ("BUSY", "busy_calls"),
             ("CANCEL", "cancel_calls"), ("CHANUNAVAIL", "chanunavail_calls"),
@@ -132,7 +132,7 @@ def rate_series(s, campaign_id: str, now: dt.datetime | None = None) -> dict[str
             lo += 1
         xs.append(round(epoch - i * RATE_STEP))
         ys.append(hi - lo)
-    return {"t": xs, "achieved": ys, "now": ys[-1] if ys else 0}
+    return {"t": xs, "achieved": ys, "now": ys[-1] if ys else 0, "minutes": RATE_MINUTES}
 
 
 def outcomes(s, account_id: str, campaign_id: str) -> list[dict[str, Any]]:
@@ -175,14 +175,15 @@ def live_calls_in(s, account_id: str, campaign_id: str | None = None) -> list[di
          .where(Attempt.account_id == account_id, Attempt.state.in_(LIVE_STATES)))
     if campaign_id:
         q = q.where(Attempt.campaign_id == campaign_id)
-    now = utcnow()
     rows = []
-    for a, name in s.execute(q.order_by(Attempt.claimed_at.desc()).limit(MAX_LIVE_CALLS)):
+    for a, name in s.execute(q.order_by(Attempt.claimed_at.desc(), Attempt.id).limit(MAX_LIVE_CALLS)):
         since = a.answered_at or a.claimed_at or a.created_at
+        # The start, not the elapsed time: the page counts the seconds itself, so the rows change (and
+        # are sent again) only when a call comes, goes or changes state.
         rows.append({"channel": a.origination_uuid, "number": seed_style(a.number or ""), "state": a.state,
                      "call_type": a.call_type, "campaign_id": a.campaign_id, "campaign_name": name,
                      "attempt_no": a.attempt_no,
-                     "seconds": max(0, int((now - since).total_seconds())) if since else 0})
+                     "since": int(since.replace(tzinfo=dt.timezone.utc).timestamp()) if since else None})
     return rows
 
 

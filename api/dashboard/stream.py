@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import socket
 import time
 from typing import Any, Callable, Iterator
 
-from flask import Response, get_template_attribute, stream_with_context
+from flask import Response, get_template_attribute, request, stream_with_context
 
 from api.dashboard import bp, data, signin
 
@@ -28,6 +30,31 @@ STREAM_INTERVAL = 1.0
 KEEPALIVE = 15.0
 STREAM_LIFETIME = 300.0
 RETRY_MS = 1000
+
+log = logging.getLogger("vaani.dashboard")
+
+
+def _client_socket(environ: dict) -> socket.socket | None:
+    """The client's socket, where the server shows it (gunicorn does; gevent's pywsgi through its input)."""
+    sock = environ.get("gunicorn.socket")
+    if sock is None:
+        rfile = getattr(environ.get("wsgi.input"), "rfile", None)
+        sock = getattr(getattr(rfile, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def client_gone(sock: socket.socket | None) -> bool:
+    """True when the client has closed its side (a quiet stream would only notice at its next write)."""
+    if sock is None:
+        return False
+    # gevent's socket would wait for data on EAGAIN: peek on the OS-level socket under it instead.
+    raw = getattr(sock, "_sock", sock)
+    try:
+        return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
 
 
 def _fragment(template: str, macro: str, *args: Any) -> str:
@@ -42,15 +69,21 @@ def event(payload: dict[str, Any], name: str = "update") -> str:
 def sse(snapshot: Callable[[], dict[str, Any]]) -> Response:
     """A streaming response sending ``snapshot()`` whenever it changes (see the module doc)."""
 
+    sock = _client_socket(request.environ)
+
     def generate() -> Iterator[str]:
         yield f"retry: {RETRY_MS}\n\n"
         started = last_sent = time.monotonic()
         digest = None
-        while time.monotonic() - started < STREAM_LIFETIME:
+        while time.monotonic() - started < STREAM_LIFETIME and not client_gone(sock):
             try:
                 payload = snapshot()
             except data.NotFound:
                 yield event({"error": "not found"}, "gone")
+                return
+            except Exception as exc:  # the store or Redis failing: end; the browser reconnects in RETRY_MS
+                log.warning("dashboard stream %s ended: %s", request.path, exc)
+                yield event({"error": "temporarily unavailable"}, "failed")
                 return
             text = event(payload)
             new = hashlib.sha256(text.encode()).digest()

@@ -27,13 +27,6 @@ def csrf_token() -> str:
     return signin.csrf_token()
 
 
-@bp.app_template_filter("duration")
-def duration(seconds: int | float | None) -> str:
-    """``75`` → ``1:15``."""
-    seconds = int(seconds or 0)
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 @bp.errorhandler(data.NotFound)
 def _not_found(exc: data.NotFound):
     return render_template("dashboard/error.html", status=404, message=str(exc),

@@ -18,6 +18,7 @@
       {label: "achieved / min", stroke: "#1f6feb", width: 2, fill: "rgba(31,111,235,0.10)"},
       {label: "calls_per_minute", stroke: "#d1242f", width: 1.5, dash: [6, 4]}
     ],
+    legend: {live: false},
     axes: [{}, {label: "calls / min", size: 50}]
   };
   var chart = new uPlot(opts, series(xs, ys), el);

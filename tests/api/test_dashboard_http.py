@@ -1,0 +1,249 @@
+"""The dashboard over real HTTP (no browser): sign-in and its cookie, isolation between accounts, CSV export, SSE.
+
+The API runs in the test process (tests/api/conftest.py's ``sqlite_stack``); requests talk to it over a
+loopback socket. Campaigns are created through the seed-002 API; CDRs are written with the store's own
+models (the browser tests, tests/api/test_dashboard_browser.py, export the CDRs of a real simulated run).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+import json
+import re
+
+import pytest
+import requests
+
+from api.dashboard import data as dash_data
+from dialer.store.models import Attempt, Campaign, Cdr
+
+
+def _campaign(stack, acct, name: str, numbers=("919979271234", "918000681234", "917000000001")) -> str:
+    list_id = stack.cpaas("POST", "/api/create_campaign_list", acct, json={"list_name": name}).json()[
+        "response"]["list_id"]
+    stack.cpaas("POST", "/api/add_contact_to_list", acct, json={"list_id": list_id, "contacts": [
+        {"contact_name": f"c{i}", "contact_number": n} for i, n in enumerate(numbers)]})
+    start = dt.datetime.utcnow() + dt.timedelta(days=1)  # scheduled: no dialer runs here anyway
+    r = stack.cpaas("POST", "/api/create_campaign", acct, json={
+        "list_id": list_id, "campaign_name": name, "campaign_type": "0", "campaign_caller_id": "15168148111",
+        "dynamic_announcement": "1", "recorded_filename": "", "announcement_text": "Hello",
+        "campaign_start_date": start.strftime("%Y-%m-%d %H:%M:%S"),
+        "campaign_end_date": (start + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"), "time_zone": "UTC",
+        "repeat": "1", "max_retries": "0", "retry_time": "60", "calls_per_minute": "30"})
+    assert r.status_code == 200, r.text
+    return r.json()["response"]["campaign_id"]
+
+
+def _cdr(stack, acct, campaign_id, number: str, status: str, when: dt.datetime, **kw) -> int:
+    with stack.session() as s:
+        row = Cdr(account_id=acct.account_id, campaign_id=campaign_id, request_id=campaign_id, call_date=when,
+                  customer_number=number, dialed_number=number, caller_id="+15168148111", dial_status=status,
+                  call_direction="outbound", is_dnd=status == "DND", billsec=12.5 if status == "ANSWER" else 0,
+                  call_duration=15.0, uniqueid=kw.pop("uniqueid", None), **kw)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def _signed_in(stack, acct) -> requests.Session:
+    http = requests.Session()
+    r = http.post(stack.url("/dashboard/login"), data={"account": acct.account_id, "auth": acct.auth},
+                  allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/", r.text
+    return http
+
+
+def _csrf(http, stack) -> str:
+    page = http.get(stack.url("/dashboard/"), timeout=10).text
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(sqlite_stack):
+    stack, acct = sqlite_stack, sqlite_stack.account()
+    http = requests.Session()
+    r = http.get(stack.url("/dashboard/campaigns/CM1?x=1"), allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/login?next=/dashboard/campaigns/CM1?x%3D1"
+    assert http.get(stack.url("/dashboard/events/campaigns"), timeout=10).status_code == 401
+
+    r = http.post(stack.url("/dashboard/login"), data={"account": acct.account_id, "auth": acct.auth + "x"},
+                  timeout=10)
+    assert r.status_code == 401 and "Unknown account or wrong auth secret" in r.text
+    assert "vaani_dashboard" not in r.cookies
+    r = http.post(stack.url("/dashboard/login"), data={"account": "nobody", "auth": acct.auth}, timeout=10)
+    assert r.status_code == 401
+
+    r = http.post(stack.url("/dashboard/login?next=//evil.example/x"),
+                  data={"account": acct.account_id, "auth": acct.auth}, allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"  # no open redirect
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/dashboard" in cookie
+    assert acct.auth not in cookie
+    page = http.get(stack.url("/dashboard/"), timeout=10)
+    assert page.status_code == 200 and acct.account_id in page.text
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Frame-Options"] == "DENY"
+
+    # A tampered cookie is no session.
+    forged = requests.Session()
+    value = http.cookies["vaani_dashboard"]
+    forged.cookies.set("vaani_dashboard", value[:-3] + ("AAA" if value[-3:] != "AAA" else "BBB"),
+                       domain="127.0.0.1", path="/dashboard")
+    assert forged.get(stack.url("/dashboard/"), allow_redirects=False, timeout=10).status_code == 302
+
+    # Sign-out is a POST with the form's token: without it, nothing happens.
+    assert http.post(stack.url("/dashboard/logout"), timeout=10).status_code == 400
+    assert http.get(stack.url("/dashboard/"), allow_redirects=False, timeout=10).status_code == 200
+    r = http.post(stack.url("/dashboard/logout"), data={"csrf": _csrf(http, stack)}, allow_redirects=False,
+                  timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/login"
+    assert http.get(stack.url("/dashboard/"), allow_redirects=False, timeout=10).status_code == 302
+
+
+def test_a_rotated_secret_signs_the_session_out(sqlite_stack):
+    from dialer.store import accounts
+
+    stack, acct = sqlite_stack, sqlite_stack.account()
+    http = _signed_in(stack, acct)
+    assert http.get(stack.url("/dashboard/"), allow_redirects=False, timeout=10).status_code == 200
+    with stack.session() as s:
+        accounts.rotate_secrets(s, acct.account_id)  # `vaani account rotate`
+    assert http.get(stack.url("/dashboard/"), allow_redirects=False, timeout=10).status_code == 302
+
+
+def test_one_account_never_sees_anothers_campaigns_calls_or_cdrs(sqlite_stack):
+    stack = sqlite_stack
+    first, second = stack.account(), stack.account()
+    campaign = _campaign(stack, first, "first-campaign")
+    own = _campaign(stack, second, "second-campaign")
+    now = dt.datetime.utcnow()
+    _cdr(stack, first, campaign, "+919979271234", "ANSWER", now)
+    channel = "0f0e0d0c-0b0a-4908-8706-050403020100"
+    with stack.session() as s:
+        s.add(Attempt(account_id=first.account_id, campaign_id=campaign, call_type="campaign",
+                      number="+918000681234", state="answered", origination_uuid=channel,
+                      fs_node=stack.cfg.freeswitch_nodes.split(",")[0].rsplit(":", 1)[0], claimed_at=now))
+    http = _signed_in(stack, second)
+    token = _csrf(http, stack)
+
+    page = http.get(stack.url("/dashboard/"), timeout=10).text
+    assert own in page and campaign not in page and "first-campaign" not in page
+    for path in (f"/dashboard/campaigns/{campaign}", f"/dashboard/events/campaigns/{campaign}"):
+        r = http.get(stack.url(path), timeout=10)
+        assert r.status_code == 404 and "first-campaign" not in r.text, path
+    for action in ("stop", "pause", "start"):
+        assert http.post(stack.url(f"/dashboard/campaigns/{campaign}/{action}"), data={"csrf": token},
+                         timeout=10).status_code == 404
+    with stack.session() as s:
+        assert s.get(Campaign, campaign).status == "scheduled"
+    calls = http.get(stack.url("/dashboard/calls"), timeout=10).text
+    assert channel not in calls and "918000681234" not in calls
+    r = http.post(stack.url(f"/dashboard/calls/{channel}/hangup"), data={"csrf": token}, timeout=10)
+    assert r.status_code == 404
+    r = http.post(stack.url(f"/dashboard/calls/{channel}/transfer"), data={"csrf": token, "transfer_to": "1001"},
+                  timeout=10)
+    assert r.status_code == 404
+    cdrs = http.get(stack.url(f"/dashboard/cdrs?campaign_id={campaign}"), timeout=10).text
+    assert "0 CDRs" in cdrs and "919979271234" not in cdrs
+    assert http.get(stack.url("/dashboard/cdrs.csv"), timeout=10).text.strip() == ",".join(dash_data.CSV_FIELDS)
+
+    # The first account sees its own, the same way.
+    mine = _signed_in(stack, first)
+    assert "first-campaign" in mine.get(stack.url(f"/dashboard/campaigns/{campaign}"), timeout=10).text
+    assert channel in mine.get(stack.url("/dashboard/calls"), timeout=10).text
+    assert "1 CDR" in mine.get(stack.url(f"/dashboard/cdrs?campaign_id={campaign}"), timeout=10).text
+
+
+def test_csv_export_has_the_searched_cdrs_in_the_seeds_shape(sqlite_stack):
+    stack, acct, other = sqlite_stack, sqlite_stack.account(), sqlite_stack.account()
+    campaign = _campaign(stack, acct, "export")
+    day = dt.datetime(2026, 3, 4, 10, 0, 0)
+    ids = {
+        "answer": _cdr(stack, acct, campaign, "+919979271234", "ANSWER", day, uniqueid="a1b2c3d4-0000-4000-8000-000000000001",
+                       dtmf_inputs="=1+2"),
+        "busy": _cdr(stack, acct, campaign, "+918000681234", "BUSY", day + dt.timedelta(minutes=1)),
+        "dnd": _cdr(stack, acct, campaign, "+917000000001", "DND", day + dt.timedelta(minutes=2)),
+        "next_day": _cdr(stack, acct, campaign, "+919979271234", "ANSWER", day + dt.timedelta(days=1)),
+    }
+    _cdr(stack, other, None, "+919979271234", "ANSWER", day)  # another account's: never exported
+    http = _signed_in(stack, acct)
+
+    r = http.get(stack.url("/dashboard/cdrs.csv"), params={"start": "2026-03-04", "end": "2026-03-04"}, timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    assert r.headers["Content-Disposition"] == f'attachment; filename="cdrs-{acct.account_id}.csv"'
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert list(rows[0]) == list(dash_data.CSV_FIELDS)
+    assert [int(x["id"]) for x in rows] == [ids["answer"], ids["busy"], ids["dnd"]]
+    answer, busy, dnd = rows
+    assert answer["call_date"] == "Wed, 04 Mar 2026 10:00:00 GMT" and answer["customer_number"] == "919979271234"
+    assert answer["dial_status"] == "ANSWER" and float(answer["billsec"]) == 12.5 and answer["is_dnd"] == "0"
+    assert answer["request_id"] == campaign and answer["uniqueid"] == "a1b2c3d4-0000-4000-8000-000000000001"
+    assert answer["dtmf_inputs"] == "'=1+2"  # a spreadsheet must not run it as a formula
+    assert busy["dial_status"] == "BUSY" and dnd["is_dnd"] == "1" and dnd["billsec"] == ""
+
+    by_status = http.get(stack.url("/dashboard/cdrs.csv"), params={"dial_status": "answer"}, timeout=10)
+    assert [int(x["id"]) for x in csv.DictReader(io.StringIO(by_status.text))] == [ids["answer"], ids["next_day"]]
+    by_number = http.get(stack.url("/dashboard/cdrs.csv"), params={"number": "+91 80006"}, timeout=10)
+    assert [int(x["id"]) for x in csv.DictReader(io.StringIO(by_number.text))] == [ids["busy"]]
+    # The page shows the same search, and links the export of exactly that search.
+    page = http.get(stack.url("/dashboard/cdrs"), params={"dial_status": "ANSWER"}, timeout=10).text
+    assert "2 CDRs" in page and "/dashboard/cdrs.csv?dial_status=ANSWER" in page
+    bad = http.get(stack.url("/dashboard/cdrs.csv"), params={"start": "yesterday"}, timeout=10)
+    assert bad.status_code == 400 and "not a date as YYYY-MM-DD" in bad.text
+    assert "not a date" in http.get(stack.url("/dashboard/cdrs"), params={"start": "x"}, timeout=10).text
+
+
+def _events(lines):
+    """The events of an SSE stream's lines as (name, data), as they arrive."""
+    name = None
+    for line in lines:
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            yield name, json.loads(line[6:])
+
+
+def test_the_campaign_stream_sends_what_changed(sqlite_stack):
+    stack, acct = sqlite_stack, sqlite_stack.account()
+    campaign = _campaign(stack, acct, "streamed", numbers=[f"9199792712{i:02d}" for i in range(10)])
+    http = _signed_in(stack, acct)
+    with http.get(stack.url(f"/dashboard/events/campaigns/{campaign}"), stream=True, timeout=10) as r:
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+        assert r.headers["Cache-Control"] == "no-store"
+        lines = r.iter_lines(chunk_size=None, decode_unicode=True)
+        assert next(lines) == "retry: 1000"  # the browser reconnects after a second when a stream ends
+        events = _events(lines)
+        name, first = next(events)
+        assert name == "update"
+        assert first["data"]["status"] == "scheduled" and first["data"]["calls_per_minute"] == 30
+        assert first["data"]["progress"]["remaining"] == 10 and first["data"]["progress"]["answered"] == 0
+        assert set(first["html"]) == {"campaign-summary", "campaign-actions", "outcome-rows", "call-rows",
+                                      "agent-view"}
+        assert 'data-count="remaining">10<' in first["html"]["campaign-summary"]
+        assert len(first["data"]["rate"]["t"]) == dash_data.RATE_MINUTES * 60 // dash_data.RATE_STEP + 1
+
+        # Three calls finish and one is on the air: the next event says so.
+        with stack.session() as s:
+            queued = s.query(Attempt).filter_by(campaign_id=campaign, state="queued").order_by(Attempt.id).all()
+            now = dt.datetime.utcnow()
+            for a, status in zip(queued[:3], ("ANSWER", "BUSY", "ANSWER")):
+                a.state, a.claimed_at, a.dial_status = "completed", now, status
+            queued[3].state, queued[3].claimed_at = "answered", now
+            queued[3].origination_uuid = "11111111-2222-4333-8444-555555555555"
+        for number, status in (("+919979271200", "ANSWER"), ("+919979271201", "BUSY"), ("+919979271202", "ANSWER")):
+            _cdr(stack, acct, campaign, number, status, now)
+        # A tick may fall between the two writes above; the one after it cannot.
+        later = next(p for _, p in itertools.islice(events, 5) if p["data"]["progress"]["answered"] == 2)
+        p = later["data"]["progress"]
+        assert (p["answered"], p["failed"], p["live"], p["remaining"], p["dialed"]) == (2, 1, 1, 6, 4)
+        assert p["answer_rate"] == pytest.approx(2 / 3, abs=1e-3)
+        assert later["data"]["rate"]["now"] == 4 and later["data"]["live_calls"] == 1
+        assert "11111111-2222-4333-8444-555555555555" in later["html"]["call-rows"]
+        assert 'data-status="BUSY"><td>BUSY</td><td class="num" data-field="count">1<' in later["html"]["outcome-rows"]
+
+    # The list page's stream carries every campaign's bar.
+    with http.get(stack.url("/dashboard/events/campaigns"), stream=True, timeout=10) as r:
+        _, listing = next(_events(r.iter_lines(chunk_size=None, decode_unicode=True)))
+        [row] = [c for c in listing["data"]["campaigns"] if c["campaign_id"] == campaign]
+        assert row["progress"]["answered"] == 2 and f'data-campaign="{campaign}"' in listing["html"]["campaign-rows"]
