@@ -245,8 +245,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dialer.store.accounts import AccountError
         from dialer.store.db import StoreError
 
+        from sqlalchemy.exc import DBAPIError
+
         if isinstance(exc, (AccountError, StoreError, ValueError)):
             print(f"vaani: {exc}", file=sys.stderr)
+        elif isinstance(exc, DBAPIError):  # the driver's message, not SQLAlchemy's statement dump
+            reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+            hint = " (no schema or an old one: vaani db upgrade)" if any(
+                w in reason for w in ("no such table", "no such column", "does not exist")) else ""
+            print(f"vaani: database error: {reason}{hint}", file=sys.stderr)
         else:
             print(f"vaani: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

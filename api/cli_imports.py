@@ -53,10 +53,10 @@ def run_import(importer: Callable, model, list_id: str, path: str, *, what: str,
     from api import store
     from api.cli_progress import open_tracked
     from api.errors import ApiError
-    from dialer.store import db
 
     cfg = _settings()
-    db.init_db(cfg.sqlalchemy_url)  # create or migrate the schema, as every vaani command does
+    # No migration here (it costs a run of alembic): the list must exist, so the schema does; a database
+    # without it is a database error that vaani's main prints as one line.
     # The importer reads its settings and database through api.store, from the current app: an app
     # holding just those (as api.app.create_app sets them), without the HTTP blueprints a CLI never serves.
     app = Flask("vaani-cli")

@@ -122,7 +122,7 @@ def test_dnd_import_and_a_file_with_no_valid_row(tmp_path):
         assert s.scalars(select(DndNumber.number).where(DndNumber.dnd_list_id == dnd_id)).all() == ["+919979271234"]
 
 
-def test_bad_input_is_one_readable_line_and_exit_status_1(tmp_path):
+def test_bad_input_is_one_readable_line_and_exit_status_1(tmp_path, capsys, monkeypatch):
     db_url = f"sqlite:///{tmp_path / 'vaani.db'}"
     list_id, dnd_id = _lists(db_url)
     env = cli_env(db_url, tmp_path)
@@ -131,18 +131,36 @@ def test_bad_input_is_one_readable_line_and_exit_status_1(tmp_path):
     malformed = tmp_path / "malformed.csv"
     # csv refuses a field over its 128 KiB limit: the importer names the line.
     malformed.write_text("919979271234,a\n918000681234,b\n918000681235," + "x" * 200_000 + "\n")
-    cases = [
+    # The real command, one child process per kind of refusal: the file, the list, the CSV itself.
+    for args, message in [
         (("contacts", "import", list_id, str(tmp_path / "missing.csv")), f"vaani: no such file: {tmp_path}/missing.csv"),
         (("contacts", "import", "LSnothing", str(good)), "vaani: unknown contact list 'LSnothing'"),
-        (("dnd", "import", list_id, str(good)), f"vaani: unknown DND list '{list_id}'"),
-        (("contacts", "import", list_id, str(tmp_path)), f"vaani: {tmp_path} is a directory, not a CSV file"),
         (("contacts", "import", list_id, str(malformed)),
          f"vaani: {malformed}: CSV is malformed at line 3: field larger than field limit (131072)"),
-    ]
-    for args, message in cases:
+    ]:
         out = vaani(env, *args)
         assert (out.returncode, out.stderr.strip()) == (1, message), out
         assert "Traceback" not in out.stderr + out.stdout
+    # The same main() in this process for the rest (a child's start-up costs a second each).
+    import config
+    from api.cli import main
+
+    for key in ("DATABASE_URL", "DATA_DIR"):
+        monkeypatch.setenv(key, env[key])
+    config.settings.cache_clear()
+    for args, message in [
+        (("dnd", "import", list_id, str(good)), f"vaani: unknown DND list '{list_id}'"),
+        (("contacts", "import", list_id, str(tmp_path)), f"vaani: {tmp_path} is a directory, not a CSV file"),
+    ]:
+        assert main(list(args)) == 1
+        assert capsys.readouterr().err.strip() == message
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    config.settings.cache_clear()
+    assert main(["contacts", "import", "LS1", str(good)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "vaani: database error: no such table: contact_lists (no schema or an old one: vaani db upgrade)")
+    config.settings.cache_clear()
+    db.dispose()
 
 
 def test_a_terminal_gets_a_progress_bar(tmp_path):
@@ -201,3 +219,4 @@ def test_bar(fraction, drawn):
     from api.cli_progress import bar
 
     assert bar(fraction) == drawn
+
