@@ -237,7 +237,8 @@ def main() -> int:
         scrape = [f"{c.name} {c.metrics_url}" for c in started if c.metrics_url]
         if scrape:
             print("\nPrometheus metrics (deploy/prometheus.yml scrapes them): " + ", ".join(scrape), flush=True)
-        print(f"\nThe API is at {cfg.base_url} (OpenAPI: {cfg.base_url}/openapi.json). Ctrl-C stops everything.",
+        print(f"\nThe API is at {cfg.base_url} (OpenAPI: {cfg.base_url}/openapi.json; the dashboard: "
+              f"{cfg.base_url}/dashboard/, signed in with an account id and its auth). Ctrl-C stops everything.",
               flush=True)
         while True:
             for child in started:
