@@ -178,6 +178,11 @@ class Call:
         record_mode = self.spec.click2call.recording_option if self.spec.click2call else "both"
         self.executor = Executor(self.session, self._exec_config(), record_mode=record_mode,
                                  heard=lambda text: self.notify("heard", text))
+        if self.spec.account_id:
+            from ivr.execute import SmsEnqueuer
+
+            self.executor.sms = SmsEnqueuer(self.runtime.redis, self.runtime.settings.key_prefix,
+                                            account_id=self.spec.account_id, sender=did, call_uuid=self.session.uuid)
         self.session.listeners.append(self._on_event)
         if self.spec.max_duration and self.spec.max_duration > 0:
             self.session.execute_async("sched_hangup", f"+{int(self.spec.max_duration)} ALLOTTED_TIMEOUT")

@@ -127,6 +127,8 @@ class Executor:
         self._tts_vars: tuple[str, str] | None = None
         self._delimiter_set = False
         self._last_prompt = ""
+        #: Sends an app's SMS (:class:`SmsEnqueuer`); None: <sendsms> is recorded as an app error.
+        self.sms: Callable[[str, str], str | None] | None = None
         self._answer_recording = ""
         session.listeners.append(self._on_event)
 
@@ -508,7 +510,48 @@ class Executor:
             self.run(prompt)
 
     def _do_send_sms(self, s: kml.SendSms) -> dict:
-        raise InstructionError("<sendsms> needs an SMS gateway; none is configured (the call carries on)")
+        to = (s.to or "").strip()
+        if not _NUMBER.match(to):
+            raise InstructionError(f"<sendsms> to {to!r} is not a number")
+        if self.sms is None:
+            raise InstructionError("<sendsms> needs the SMS path, which this call has not (the call carries on)")
+        sms_id = self.sms(to, s.text)
+        if sms_id is None:
+            raise InstructionError("<sendsms> could not be queued (Redis unavailable); the call carries on")
+        self.heard(f"SMS to {to} queued: {_shorten(s.text, 60)}")
+        return {}
+
+
+#: The RQ job an app's <sendsms> / <Sms> becomes, by dotted name: the runtime never imports the sms package.
+SMS_JOB = "sms.jobs.send_from_call"
+SMS_QUEUE_SUFFIX = "sms"
+
+
+class SmsEnqueuer:
+    """Sends an app's SMS through the platform's one SMS path: the job :data:`SMS_JOB` on ``<prefix>-sms``.
+
+    Called as ``enqueuer(to, text)``; returns the id the message is stored under (so a job run twice
+    stores one message), or None when Redis could not take it (logged, never raised into the call).
+    """
+
+    def __init__(self, redis_conn, key_prefix: str, *, account_id: str, sender: str | None, call_uuid: str):
+        from rq import Queue
+
+        self.queue = Queue(f"{key_prefix}-{SMS_QUEUE_SUFFIX}", connection=redis_conn)
+        self.account_id, self.sender, self.call_uuid = account_id, sender, call_uuid
+
+    def __call__(self, to: str, text: str) -> str | None:
+        import logging
+
+        sms_id = f"{self.call_uuid}:{_uuid.uuid4().hex}"
+        payload = {"sms_id": sms_id, "account_id": self.account_id, "to": to, "text": text,
+                   "from": self.sender, "call_uuid": self.call_uuid}
+        try:
+            self.queue.enqueue(SMS_JOB, payload, job_timeout=60, result_ttl=300, failure_ttl=7 * 86400)
+        except Exception as exc:  # noqa: BLE001 - a lost SMS must not take the call down
+            logging.getLogger(__name__).error("could not enqueue the SMS of call %s: %s", self.call_uuid, exc)
+            return None
+        return sms_id
 
 
 def dial_path(url: str, config: ExecConfig) -> str:

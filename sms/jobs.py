@@ -30,10 +30,10 @@ def dispatch(message_id: str, cfg=None) -> dict:
 
 def send_from_call(payload: dict, cfg=None) -> dict:
     """RQ job from the IVR runtime: ``{"sms_id", "account_id", "to", "text", "from", "call_uuid"}``."""
-    from config import settings
     from sms import messages
+    from sms.worker import current
 
-    cfg = cfg or settings()
+    cfg = cfg or current().cfg
     ref_id = "AC" + hashlib.sha256(str(payload["sms_id"]).encode()).hexdigest()[:32]
     try:
         with db.session_scope(cfg.sqlalchemy_url) as s:
