@@ -193,14 +193,14 @@ def live_calls(account_id: str) -> list[dict[str, Any]]:
         return live_calls_in(s, account_id)
 
 
-def live_attempt(account_id: str, channel: str) -> tuple[str | None, str]:
-    """(node, call_type) of the account's live call on ``channel``, as modify_call finds it; NotFound otherwise."""
+def account_call(account_id: str, channel: str) -> tuple[str | None, str, bool]:
+    """(node, call_type, still live) of the account's call on ``channel``, as modify_call finds it; else NotFound."""
     with store.session() as s:
         a = s.scalars(sa.select(Attempt).where(Attempt.origination_uuid == channel[:64],
                                                Attempt.account_id == account_id)).first()
-        if a is None or a.state not in LIVE_STATES:
-            raise NotFound(f"channel {channel!r}: no live call of this account")
-        return a.fs_node, a.call_type
+        if a is None:
+            raise NotFound(f"channel {channel!r}: no call of this account")
+        return a.fs_node, a.call_type, a.state in LIVE_STATES
 
 
 # ------------------------------------------------------------------ CDR search

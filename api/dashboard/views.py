@@ -135,7 +135,10 @@ def calls(account):
 def _modify(account, channel: str, modify_type: str, transfer_to: str | None, done: str) -> Response:
     from api import livecall
 
-    node, call_type = data.live_attempt(account.id, channel)
+    node, call_type, live = data.account_call(account.id, channel)
+    if not live:
+        flash(f"{done}: the call has ended already.", "error")
+        return _back(url_for("dashboard.calls"))
     try:
         message, _ = livecall.modify(node, channel, modify_type, transfer_to, call_type)
         flash(f"{done}: {message}.", "ok")

@@ -247,3 +247,66 @@ def test_the_campaign_stream_sends_what_changed(sqlite_stack):
         _, listing = next(_events(r.iter_lines(chunk_size=None, decode_unicode=True)))
         [row] = [c for c in listing["data"]["campaigns"] if c["campaign_id"] == campaign]
         assert row["progress"]["answered"] == 2 and f'data-campaign="{campaign}"' in listing["html"]["campaign-rows"]
+
+
+def test_hangup_and_transfer_buttons_act_on_the_calls_node(simulator, tmp_path):
+    """The buttons go through modify_call's ESL logic to the call's node (the simulator), and say what happened."""
+    import os
+    import uuid
+
+    from freeswitch.inbound import InboundClient
+    from tests.api.conftest import _cleanup_redis, _start
+    from tests.dialer.engine_helpers import wait_for
+
+    prefix, redis_url = f"test-{uuid.uuid4().hex[:12]}", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    node = f"{simulator.host}:{simulator.port}"
+    stack, server = _start(f"sqlite:///{tmp_path / 'vaani.db'}", str(tmp_path), redis_url, prefix,
+                           {"FREESWITCH_NODES": f"{node}:{simulator.password}"})
+    esl = InboundClient(simulator.host, simulator.port, simulator.password).start()
+    try:
+        assert esl.wait_connected(10)
+        acct = stack.account()
+        calls = {}
+        for name in ("moved", "ended"):
+            calls[name] = str(uuid.uuid4())
+            reply = esl.api(f"originate {{origination_uuid={calls[name]}}}sofia/gateway/gw/91997927{len(calls):04d} "
+                            f"&park()", timeout=10)
+            assert reply.startswith("+OK"), reply
+            with stack.session() as s:
+                s.add(Attempt(account_id=acct.account_id, call_type="campaign", number=f"+91997927{len(calls):04d}",
+                              state="answered", origination_uuid=calls[name], fs_node=node,
+                              claimed_at=dt.datetime.utcnow()))
+        http = _signed_in(stack, acct)
+        token = _csrf(http, stack)
+        page = http.get(stack.url("/dashboard/calls"), timeout=10).text
+        assert calls["moved"] in page and calls["ended"] in page
+
+        r = http.post(stack.url(f"/dashboard/calls/{calls['moved']}/transfer"),
+                      data={"csrf": token, "transfer_to": "1001", "kind": "blind"}, timeout=10)
+        assert "Transfer: blind transferred successfully." in r.text
+        target = wait_for(lambda: esl.api(f"uuid_getvar {calls['moved']} bridge_to").strip() not in ("", "_undef_")
+                          and esl.api(f"uuid_getvar {calls['moved']} bridge_to").strip(), timeout=5)
+        assert esl.uuid_exists(target)
+        r = http.post(stack.url(f"/dashboard/calls/{calls['moved']}/transfer"),
+                      data={"csrf": token, "transfer_to": "10 01; rm"}, timeout=10)
+        assert "give a number or a SIP user" in r.text
+
+        r = http.post(stack.url(f"/dashboard/calls/{calls['ended']}/hangup"), data={"csrf": token,
+                      "next": "/dashboard/calls"}, timeout=10)
+        assert r.url.endswith("/dashboard/calls") and "Hangup: call hangup successfully." in r.text
+        assert not esl.uuid_exists(calls["ended"])
+        # No dialer here marks it ended: the switch says it has no such channel.
+        r = http.post(stack.url(f"/dashboard/calls/{calls['ended']}/hangup"), data={"csrf": token}, timeout=10)
+        assert "Hangup failed" in r.text and "no such channel" in r.text
+        with stack.session() as s:
+            s.query(Attempt).filter_by(origination_uuid=calls["ended"]).update({"state": "completed"})
+        r = http.post(stack.url(f"/dashboard/calls/{calls['ended']}/hangup"), data={"csrf": token}, timeout=10)
+        assert "the call has ended already" in r.text
+        assert http.post(stack.url(f"/dashboard/calls/{calls['moved']}/hangup"), timeout=10).status_code == 400  # CSRF
+    finally:
+        esl.stop()
+        server.stop(timeout=1)
+        from dialer.store import db
+
+        db.dispose(stack.cfg.sqlalchemy_url)
+        _cleanup_redis(redis_url, prefix)
