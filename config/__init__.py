@@ -216,6 +216,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Tries of a message the SMSC refuses with a temporary error (throttled, queue full) before it fails."),
     Setting("sms_retry_backoff", "SMS_RETRY_BACKOFF", "2", _float,
             "Seconds before the first retry of a temporarily refused message; doubled on each retry."),
+    Setting("sms_worker_timeout", "SMS_WORKER_TIMEOUT", "6", _float,
+            "Seconds without a heartbeat after which an SMS worker counts as dead and the messages it held are "
+            "recovered by the others (parts it may have written are never written again)."),
 )
 
 
@@ -291,6 +294,7 @@ class Settings:
     sms_default_sender: str
     sms_max_tries: int
     sms_retry_backoff: float
+    sms_worker_timeout: float
 
     def path(self, value: str) -> str:
         """Resolve a configured path against DATA_DIR (absolute paths are kept)."""
