@@ -63,7 +63,7 @@ CALLS = int(os.environ.get("BENCH_IVR_CALLS", "2000"))
 # (connection i opens at i / CPS s, so a stalled driver catches up rather than silently slowing down).
 CPS = float(os.environ.get("BENCH_IVR_CPS", "100"))
 RAMP = CALLS / CPS    # seconds until every call is up (20 s for 2,000)
-HOLD = 10.0           # seconds each digit prompt plays and waits (no digit comes): a typical IVR menu
+HOLD = float(os.environ.get("BENCH_IVR_HOLD", "10"))  # seconds each digit prompt plays and waits: a typical menu
 # Enough menus that the first call is still up when the last one arrives: all CALLS are held together.
 STEPS = max(3, int(RAMP // HOLD) + 1)
 # The peers stand for other machines (FreeSWITCH's box, the customer's web server): on a small shared

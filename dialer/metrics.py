@@ -76,11 +76,24 @@ _node_status: dict[str, dict[str, float]] = {}
 
 # -- counted where it happens ------------------------------------------------------------------------
 
+#: Labelled children by (metric, label values): a dict lookup instead of prometheus_client's locked
+#: ``labels()`` on every call (bounded: nodes, call types, causes × statuses).
+_children: dict = {}
+
+
+def _child(metric, *values: str):
+    key = (metric, values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return child
+
+
 def sent(node: str, campaign_id: str | None, n: int) -> None:
     """``n`` originates of one group written and accepted by ``node``."""
     if not prom.ON or n <= 0:
         return
-    ORIGINATES.labels(node).inc(n)
+    _child(ORIGINATES, node).inc(n)
     if campaign_id is not None:
         times = _sent.get(campaign_id)
         if times is None:
@@ -92,7 +105,7 @@ def sent(node: str, campaign_id: str | None, n: int) -> None:
 def send_failed(node: str, reason: str) -> None:
     """An originate that was not placed (``not_connected``) or got no reply (``no_reply``)."""
     if prom.ON:
-        ORIGINATE_ERRORS.labels(node, reason).inc()
+        _child(ORIGINATE_ERRORS, node, reason).inc()
 
 
 def paced(campaign_id: str, calls_per_minute: float) -> None:
@@ -106,17 +119,17 @@ def claimed(campaign: bool, n: int, seconds: float) -> None:
     if not prom.ON:
         return
     lane = _LANE[campaign]
-    CLAIMS.labels(lane).inc()
+    _child(CLAIMS, lane).inc()
     if n:
-        CLAIMED.labels(lane).inc(n)
-    CLAIM_SECONDS.labels(lane).observe(seconds)
+        _child(CLAIMED, lane).inc(n)
+    _child(CLAIM_SECONDS, lane).observe(seconds)
 
 
 def call_answered(a) -> None:
     """An attempt's answer, applied by this process (its transition changed the row)."""
     if not prom.ON:
         return
-    ANSWERED.labels(a.call_type or "").inc()
+    _child(ANSWERED, a.call_type or "").inc()
     if a.origination_uuid:
         _answered.add(a.origination_uuid)
 
@@ -130,10 +143,10 @@ def call_ended(a, answered: bool) -> None:
         if u in _answered:
             _answered.discard(u)
         else:
-            ANSWERED.labels(a.call_type or "").inc()
+            _child(ANSWERED, a.call_type or "").inc()
     else:
         _answered.discard(u)
-        FAILED.labels(a.call_type or "", a.hangup_cause or "", a.dial_status or "").inc()
+        _child(FAILED, a.call_type or "", a.hangup_cause or "", a.dial_status or "").inc()
     if len(_answered) > 200_000:  # answers whose ends another worker applied: forget them in bulk
         _answered.clear()
 
@@ -141,7 +154,7 @@ def call_ended(a, answered: bool) -> None:
 def not_dialled(call_type: str, cause: str, status: str) -> None:
     """An attempt failed before any originate (an undialable number)."""
     if prom.ON:
-        FAILED.labels(call_type or "", cause, status).inc()
+        _child(FAILED, call_type or "", cause, status).inc()
 
 
 def dnd_skipped(n: int = 1) -> None:
@@ -176,7 +189,7 @@ def callback_try(outcome: str, try_no: int, seconds: float) -> None:
     """One status-callback try: ``delivered``, ``retry`` or ``failed``."""
     if not prom.ON:
         return
-    CALLBACK_TRIES.labels(outcome).inc()
+    _child(CALLBACK_TRIES, outcome).inc()
     if try_no > 1:
         CALLBACK_RETRIES.inc()
     CALLBACK_SECONDS.observe(seconds)
