@@ -159,7 +159,7 @@ def as_number(ctx: Ctx, el: Any, tag: str, raw: str) -> str:
         ctx.error(el, f"`{tag}` needs a phone number to dial")
         return value
     body = value[1:] if value.startswith("+") else value
-    if not body or any(c not in DTMF_KEYS for c in body):
+    if not body or body.strip(DTMF_KEYS):  # strip leaves something only when a character is not a key
         ctx.error(el, f"`{tag}` number \"{value}\" may contain only digits, * and # (and a leading +)")
     return value
 

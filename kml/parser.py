@@ -59,13 +59,13 @@ PLIVO_ATTRS = frozenset(("digitTimeout", "retries", "redirect", "validDigits", "
 def vendor_dialect(root: Any) -> str | None:
     """``twiml`` or ``plivo`` when a ``Response`` document uses a name only that platform has, else None.
 
-    Elements decide first (``Enqueue``, ``Sip``... TwiML; ``GetInput``, ``PreAnswer``, ``User``... Plivo),
-    in document order, then attributes KML lacks; a ``Conference`` outside ``Dial`` is Plivo's. A
-    document that uses only KML's names is None (it stays KML). Only ``Response``-rooted documents
-    whose verbs KML knows by name get here, so this walks a handful of elements.
+    The first such name in document order decides, as in :func:`detect_dialect`: an element
+    (``Enqueue``, ``Sip``... TwiML; ``GetInput``, ``PreAnswer``, ``User``... Plivo; a ``Conference``
+    outside ``Dial`` is Plivo's) or an attribute KML lacks (a TwiML-only attribute on a Plivo-spelled
+    element, ``Speak``/``GetDigits``/``Wait``, or after one, counts as Plivo's). A document that uses
+    only KML's names is None: it stays KML.
     """
     plivo_named = False
-    attr_vote: str | None = None
     for el in root.iter():
         name = el.tag
         if name.__class__ is not str or el is root:
@@ -76,27 +76,23 @@ def vendor_dialect(root: Any) -> str | None:
             return PLIVO
         if name in TWIML_ONLY:
             return TWIML
-        if name == "Conference" and el.getparent() is root:
-            return PLIVO
         if name in PLIVO_NAMES:
             plivo_named = True
-        if attr_vote is None and el.attrib:
+        elif name == "Conference" and el.getparent() is root:
+            return PLIVO
+        attrib = el.attrib
+        if attrib:
             known = _KML_ATTRS.get(name, ())
-            for key in el.attrib:
+            for key in attrib:
                 if key in known:
-                    if key == "record" and el.attrib[key].startswith(("record-", "do-not-record")):
-                        attr_vote = TWIML  # TwiML's record values; KML's record is true/false
-                        break
+                    if key == "record" and attrib[key].startswith(("record-", "do-not-record")):
+                        return PLIVO if plivo_named else TWIML  # TwiML's values; KML's record is true/false
                     continue
                 if key in PLIVO_ATTRS:
-                    attr_vote = PLIVO
-                    break
+                    return PLIVO
                 if key in TWIML_ATTRS:
-                    attr_vote = TWIML
-                    break
-    if attr_vote == TWIML and plivo_named:
-        return PLIVO  # Plivo names with a shared extension attribute: Plivo wrote it
-    return attr_vote
+                    return PLIVO if plivo_named else TWIML
+    return None
 
 
 def detect_dialect(root: Any) -> str:

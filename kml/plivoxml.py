@@ -15,7 +15,7 @@ from kml.model import (
     PLIVO, App, CollectDigits, Conference, Dial, GoTo, Hangup, Instruction, Pause, Play, PreAnswer, Recognize,
     Record, Reject, SendDigits, SendSms, Speak,
 )
-from kml.twiml import SPEECH_AUTO_MS
+from kml.twiml import ACTIONS, SPEECH_AUTO_MS, STOPS
 
 P = "Plivo"
 LANGUAGE = "en-US"
@@ -67,8 +67,8 @@ def build(root: Any, ctx: c.Ctx) -> App:
         if stop is not None:
             ctx.warn_at(instr.line, name, f"`{name}` after `{stop_name}` (line {stop.line}) never runs: "
                         "the call leaves this document there")
-        elif isinstance(instr, (Hangup, Reject, GoTo)) or (
-                getattr(instr, "action", None) and getattr(instr, "action_on_empty", True)):
+        elif instr.__class__ in STOPS or (instr.__class__ in ACTIONS and instr.action
+                                          and getattr(instr, "action_on_empty", True)):
             stop, stop_name = instr, name
         instructions.append(instr)
     return App(PLIVO, tuple(instructions), None, False, tuple(ctx.warnings))

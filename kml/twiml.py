@@ -50,6 +50,9 @@ REFUSED_VERBS = {
     "Leave": "`Leave` only runs in an `Enqueue` waitUrl document, and Vaani plays waitUrl as an audio file "
              "(see docs/twiml.md, Enqueue)",
 }
+#: Instructions after which the call always leaves the document; those that leave it when they have an action.
+STOPS = frozenset((Hangup, Reject, GoTo))
+ACTIONS = frozenset((CollectDigits, Recognize, Record, Dial, DialQueue, Enqueue, Conference))
 TOP_VERBS = ("Say", "Play", "Pause", "Gather", "Record", "Dial", "Enqueue", "Hangup", "Redirect", "Reject", "Sms",
              "Message")
 
@@ -65,22 +68,26 @@ def build(root: Any, ctx: c.Ctx) -> App:
     instructions: list[Instruction] = []
     stop: Instruction | None = None
     stop_name = ""
-    for el in root:
-        name = c.local_name(el.tag)
-        if name is None:
-            continue
-        builder = _BUILDERS.get(name)
-        if builder is None:
-            _unknown_verb(ctx, el, name, "")
-            continue
-        instr = builder(ctx, el, name)
-        if instr is None:
-            continue
+    last = [None, None]
+    for el in root[:]:  # a slice makes the children's proxies in one C call
+        name = el.tag
+        if name == "Say":
+            instr = _say_fast(ctx, el, last)
+        else:
+            if name.__class__ is not str:
+                continue  # a comment or processing instruction
+            if name[0] == "{":
+                name = name.split("}", 1)[1]
+            builder = _BUILDERS.get(name)
+            if builder is None:
+                _unknown_verb(ctx, el, name, "")
+                continue
+            instr = builder(ctx, el, name)
         if stop is not None:
             ctx.warn_at(instr.line, name, f"`{name}` after `{stop_name}` (line {stop.line}) never runs: "
                         "the call leaves this document there")
-        elif isinstance(instr, (Hangup, Reject, GoTo)) or (
-                getattr(instr, "action", None) and getattr(instr, "action_on_empty", True)):
+        elif instr.__class__ in STOPS or (instr.__class__ in ACTIONS and instr.action
+                                          and getattr(instr, "action_on_empty", True)):
             stop, stop_name = instr, name
         instructions.append(instr)
     return App(TWIML, tuple(instructions), None, False, tuple(ctx.warnings))
@@ -96,25 +103,97 @@ def _unknown_verb(ctx: c.Ctx, el: Any, name: str, inside: str) -> None:
     ctx.unknown(el, f"`{name}` is not a TwiML verb{where}{hint}")
 
 
-def _leaf(ctx: c.Ctx, el: Any, shown: str, what: str = "no text") -> str:
-    c.no_children(ctx, el, shown)
-    return c.text_of(el)
+def _leaf(ctx: c.Ctx, el: Any, shown: str) -> str:
+    if len(el):
+        c.no_children(ctx, el, shown)
+    text = el.text
+    return text.strip() if text else ""
+
+
+_MEMO: dict[tuple, tuple] = {}
+
+
+def _settings(ctx: c.Ctx, el: Any, shown: str, compute) -> tuple:
+    """``compute(ctx, el, shown)`` — what a verb's attributes say — memoised per spelling of them.
+
+    Apps repeat the same voice, the same Gather attributes, the same Pause: reading and checking
+    them once per distinct attribute set is most of the saving that keeps a TwiML parse near lxml's
+    own time (bench/bench_kml.py). Only sets that raised no error or warning are remembered, so a
+    problem is reported every time it occurs.
+    """
+    key = (shown, *el.items())
+    hit = _MEMO.get(key)
+    if hit is not None:
+        return hit
+    before = len(ctx.errors) + len(ctx.warnings)
+    value = compute(ctx, el, shown)
+    if len(ctx.errors) + len(ctx.warnings) == before:
+        if len(_MEMO) >= 4096:
+            _MEMO.clear()
+        _MEMO[key] = value
+    return value
+
+
+_SEND_KEYS = c.DTMF_KEYS + "wW"
+_new = object.__new__
+_speak_init = Speak.__init__
+_pause_init = Pause.__init__
 
 
 # --- prompts -------------------------------------------------------------------------------
 
 
-def _say(ctx: c.Ctx, el: Any, shown: str) -> Speak:
+def _say_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
     a = c.checked_attrs(ctx, el, shown, ("voice", "language", "loop"), {}, P)
-    for child in el:
-        if c.local_name(child.tag):
-            ctx.error(child, f"`{shown}` may not contain `{c.local_name(child.tag)}`: {_SSML}")
-    text = c.text_of(el)
+    loop = c.as_int(ctx, el, shown, "loop", a["loop"], 1, 0) if "loop" in a else 1
+    return a.get("language", LANGUAGE).strip() or LANGUAGE, c.vendor_voice(a.get("voice")), loop
+
+
+def _say_fast(ctx: c.Ctx, el: Any, last: list) -> Speak:
+    """``Say`` (most of an app) with its settings memoised; ``last`` holds the previous Say's items and
+    settings: a run of prompts with the same voice is recognised by comparing short lists, which is
+    cheaper than hashing them (the same trick as kml.kookoo's playtext)."""
+    items = el.items()
+    if items == last[0]:
+        lang, voice, loop = last[1]
+    else:
+        settings = _MEMO.get(("Say", *items))
+        if settings is None:
+            settings = _settings(ctx, el, "Say", _say_settings)
+        else:
+            last[0], last[1] = items, settings
+        lang, voice, loop = settings
+    if len(el):
+        for child in el:
+            if c.local_name(child.tag):
+                ctx.error(child, f"`Say` may not contain `{c.local_name(child.tag)}`: {_SSML}")
+    text = el.text
+    if text:
+        text = text.strip()
+    if not text:
+        ctx.error(el, "`Say` has no text to speak")
+        text = ""
+    speak = _new(Speak)  # not Speak(..., line=...): see kookoo._new
+    _speak_init(speak, text, lang, voice, None, None, None, None, None, None, None, None, loop, line=el.sourceline)
+    return speak
+
+
+def _say(ctx: c.Ctx, el: Any, shown: str) -> Speak:
+    settings = _MEMO.get((shown, *el.items()))  # the commonest verb: _settings' lookup inlined
+    lang, voice, loop = settings if settings is not None else _settings(ctx, el, shown, _say_settings)
+    if len(el):
+        for child in el:
+            if c.local_name(child.tag):
+                ctx.error(child, f"`{shown}` may not contain `{c.local_name(child.tag)}`: {_SSML}")
+    text = el.text
+    if text:
+        text = text.strip()
     if not text:
         ctx.error(el, f"`{shown}` has no text to speak")
-    loop = c.as_int(ctx, el, shown, "loop", a["loop"], 1, 0) if "loop" in a else 1
-    return Speak(text, a.get("language", LANGUAGE).strip() or LANGUAGE, c.vendor_voice(a.get("voice")), loop=loop,
-                 line=el.sourceline)
+        text = ""
+    speak = _new(Speak)  # not Speak(..., line=...): see kookoo._new
+    _speak_init(speak, text, lang, voice, None, None, None, None, None, None, None, None, loop, line=el.sourceline)
+    return speak
 
 
 def _play(ctx: c.Ctx, el: Any, shown: str) -> Play | SendDigits:
@@ -132,11 +211,20 @@ def _play(ctx: c.Ctx, el: Any, shown: str) -> Play | SendDigits:
     return Play(c.as_url(ctx, el, shown, url, "the URL of an audio file"), loop, line=el.sourceline)
 
 
-def _pause(ctx: c.Ctx, el: Any, shown: str) -> Pause:
+def _pause_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
     a = c.checked_attrs(ctx, el, shown, ("length",), {}, P)
-    if _leaf(ctx, el, shown):
-        ctx.error(el, "`Pause` takes no text; give the seconds in `length`")
-    return Pause(c.seconds_attr(ctx, el, shown, a, "length", 1), line=el.sourceline)
+    return (c.seconds_attr(ctx, el, shown, a, "length", 1),)
+
+
+def _pause(ctx: c.Ctx, el: Any, shown: str) -> Pause:
+    settings = _MEMO.get((shown, *el.items()))
+    (length,) = settings if settings is not None else _settings(ctx, el, shown, _pause_settings)
+    if el.text is not None or len(el):
+        if _leaf(ctx, el, shown):
+            ctx.error(el, "`Pause` takes no text; give the seconds in `length`")
+    pause = _new(Pause)
+    _pause_init(pause, length, line=el.sourceline)
+    return pause
 
 
 _PROMPTS = {"Say": _say, "Play": _play, "Pause": _pause}
@@ -151,17 +239,26 @@ _GATHER_REFUSED = {"dtmfDetection": "DTMF detection is always on in FreeSWITCH"}
 
 
 def _gather(ctx: c.Ctx, el: Any, shown: str) -> CollectDigits | Recognize:
-    a = c.checked_attrs(ctx, el, shown, _GATHER_ACCEPTED, _GATHER_REFUSED, P)
     if c.text_of(el):
         ctx.error(el, "`Gather` may not contain loose text; put the prompt in `Say`")
     prompts = []
-    for child in el:
-        name = c.local_name(child.tag)
-        if name is None:
+    last = [None, None]
+    for child in el[:]:
+        name = child.tag
+        if name == "Say":
+            prompts.append(_say_fast(ctx, child, last))
             continue
-        if name in _PROMPTS:
-            prompt = _PROMPTS[name](ctx, child, name)
-            if isinstance(prompt, SendDigits):
+        if name == "Pause":
+            prompts.append(_pause(ctx, child, name))
+            continue
+        if name.__class__ is not str:
+            continue
+        if name[0] == "{":
+            name = name.split("}", 1)[1]
+        builder = _PROMPTS.get(name)
+        if builder is not None:
+            prompt = builder(ctx, child, name)
+            if prompt.__class__ is SendDigits:
                 ctx.error(child, "`Play digits` may not be a `Gather` prompt")
             else:
                 prompts.append(prompt)
@@ -169,6 +266,15 @@ def _gather(ctx: c.Ctx, el: Any, shown: str) -> CollectDigits | Recognize:
             ctx.error(child, f"`Gather` may not contain `{name}` (only Say, Play and Pause)")
         else:
             _unknown_verb(ctx, child, name, "Gather")
+    speech, args = _settings(ctx, el, shown, _gather_settings)
+    if speech:
+        return Recognize(*args[:7], tuple(prompts), *args[7:], line=el.sourceline)
+    return CollectDigits(tuple(prompts), *args, line=el.sourceline)
+
+
+def _gather_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
+    """(speech?, the model's arguments but the prompts) from Gather's attributes."""
+    a = c.checked_attrs(ctx, el, shown, _GATHER_ACCEPTED, _GATHER_REFUSED, P)
     modes = set((a.get("input") or "dtmf").replace(",", " ").split())
     if not modes or modes - {"dtmf", "speech"}:
         ctx.error(el, f"`Gather` attribute `input` must be dtmf, speech or \"dtmf speech\", not \"{a.get('input')}\"")
@@ -188,8 +294,7 @@ def _gather(ctx: c.Ctx, el: Any, shown: str) -> CollectDigits | Recognize:
         for speech_only in ("speechTimeout", "hints", "partialResultCallback", "speechModel"):
             if speech_only in a:
                 ctx.warn(el, f"`Gather` attribute `{speech_only}` applies to input=\"speech\"; it has no effect here")
-        return CollectDigits(tuple(prompts), num or GATHER_MAX_DIGITS, finish, timeout, action, method, on_empty,
-                             line=el.sourceline)
+        return False, (num or GATHER_MAX_DIGITS, finish, timeout, action, method, on_empty)
     speech_timeout = (a.get("speechTimeout") or "").strip()
     if speech_timeout.lower() == "auto":
         silence = SPEECH_AUTO_MS
@@ -198,11 +303,10 @@ def _gather(ctx: c.Ctx, el: Any, shown: str) -> CollectDigits | Recognize:
     else:
         silence = timeout  # Twilio: speechTimeout defaults to timeout
     hints = tuple(h.strip() for h in (a.get("hints") or "").split(",") if h.strip())
-    return Recognize(a.get("speechModel", "").strip() or "default", timeout, silence,
-                     a.get("language", LANGUAGE).strip() or LANGUAGE, 1, None, None, tuple(prompts),
-                     hints, "dtmf" in modes, num if "dtmf" in modes else 0, finish if "dtmf" in modes else "",
-                     action, method, on_empty, c.url_attr(ctx, el, shown, a, "partialResultCallback"),
-                     line=el.sourceline)
+    return True, (a.get("speechModel", "").strip() or "default", timeout, silence,
+                  a.get("language", LANGUAGE).strip() or LANGUAGE, 1, None, None,
+                  hints, "dtmf" in modes, num if "dtmf" in modes else 0, finish if "dtmf" in modes else "",
+                  action, method, on_empty, c.url_attr(ctx, el, shown, a, "partialResultCallback"))
 
 
 _RECORD_ACCEPTED = ("action", "method", "timeout", "finishOnKey", "maxLength", "playBeep", "trim",
@@ -221,9 +325,13 @@ def _trim(ctx: c.Ctx, el: Any, shown: str, a: dict[str, str]) -> None:
 
 
 def _record(ctx: c.Ctx, el: Any, shown: str) -> Record:
-    a = c.checked_attrs(ctx, el, shown, _RECORD_ACCEPTED, _RECORD_REFUSED, P)
     if _leaf(ctx, el, shown):
         ctx.error(el, "`Record` takes no text")
+    return Record(*_settings(ctx, el, shown, _record_settings), line=el.sourceline)
+
+
+def _record_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
+    a = c.checked_attrs(ctx, el, shown, _RECORD_ACCEPTED, _RECORD_REFUSED, P)
     _trim(ctx, el, shown, a)
     events = set((a.get("recordingStatusCallbackEvent") or "completed").replace(",", " ").split())
     if events - {"completed"}:
@@ -233,11 +341,11 @@ def _record(ctx: c.Ctx, el: Any, shown: str) -> Record:
     silence = c.seconds_attr(ctx, el, shown, a, "timeout", RECORD_TIMEOUT_S)
     transcribe = c.bool_attr(ctx, el, shown, a, "transcribe", False)
     callback = c.url_attr(ctx, el, shown, a, "transcribeCallback")
-    return Record(None, "wav", silence or maxlen, maxlen, c.keys_attr(ctx, el, shown, a, "finishOnKey", ANY_KEY),
-                  c.bool_attr(ctx, el, shown, a, "playBeep", True), c.url_attr(ctx, el, shown, a, "action"),
-                  c.method_attr(ctx, el, shown, a), c.url_attr(ctx, el, shown, a, "recordingStatusCallback"),
-                  c.method_attr(ctx, el, shown, a, "recordingStatusCallbackMethod"),
-                  transcribe or callback is not None, callback, line=el.sourceline)
+    return (None, "wav", silence or maxlen, maxlen, c.keys_attr(ctx, el, shown, a, "finishOnKey", ANY_KEY),
+            c.bool_attr(ctx, el, shown, a, "playBeep", True), c.url_attr(ctx, el, shown, a, "action"),
+            c.method_attr(ctx, el, shown, a), c.url_attr(ctx, el, shown, a, "recordingStatusCallback"),
+            c.method_attr(ctx, el, shown, a, "recordingStatusCallbackMethod"),
+            transcribe or callback is not None, callback)
 
 
 # --- connecting ----------------------------------------------------------------------------
@@ -272,12 +380,31 @@ _CONF_REFUSED = {"maxParticipants": "rooms have no size limit", "statusCallback"
                  "eventCallbackUrl": _STATUS_CB}
 
 
-def _dial(ctx: c.Ctx, el: Any, shown: str) -> Dial | Conference | DialQueue:
+def _dial_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
     a = c.checked_attrs(ctx, el, shown, _DIAL_ACCEPTED, _DIAL_REFUSED, P)
     _trim(ctx, el, shown, a)
     if "answerOnBridge" in a and c.as_bool(ctx, el, shown, "answerOnBridge", a["answerOnBridge"], False):
         ctx.error(el, "`Dial` attribute `answerOnBridge=\"true\"` is not supported: the call is answered before "
                       "its first verb runs")
+    rec = DIAL_RECORD.get((a.get("record") or "do-not-record").strip())
+    if "record" in a and a["record"].strip() not in DIAL_RECORD:
+        ctx.error(el, f"`Dial` attribute `record` must be one of {', '.join(DIAL_RECORD)}, not \"{a['record']}\"")
+    caller_id = a.get("callerId", "").strip() or None
+    if caller_id and caller_id.lower().startswith("client:"):
+        caller_id = None
+    return (rec, caller_id, c.url_attr(ctx, el, shown, a, "action"), c.method_attr(ctx, el, shown, a),
+            c.seconds_attr(ctx, el, shown, a, "timeLimit", DIAL_TIME_LIMIT_S, 0.001),
+            c.seconds_attr(ctx, el, shown, a, "timeout", DIAL_TIMEOUT_S, 0.001),
+            c.bool_attr(ctx, el, shown, a, "hangupOnStar", False))
+
+
+def _leg_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
+    a = c.checked_attrs(ctx, el, shown, ("sendDigits",), _SIP_REFUSED if shown == "Sip" else _NUMBER_REFUSED, P)
+    return (_send_digits(ctx, el, a),)
+
+
+def _dial(ctx: c.Ctx, el: Any, shown: str) -> Dial | Conference | DialQueue:
+    rec, caller_id, action, method, limit, timeout, hangup_on_star = _settings(ctx, el, shown, _dial_settings)
     numbers: list[str] = []
     sips: list[str] = []
     clients: list[str] = []
@@ -288,16 +415,14 @@ def _dial(ctx: c.Ctx, el: Any, shown: str) -> Dial | Conference | DialQueue:
         if name is None:
             continue
         if name == "Number":
-            na = c.checked_attrs(ctx, child, name, ("sendDigits",), _NUMBER_REFUSED, P)
             numbers.append(c.as_number(ctx, child, name, _leaf(ctx, child, name)))
-            digits = _send_digits(ctx, child, na) or digits
+            digits = _settings(ctx, child, name, _leg_settings)[0] or digits
         elif name == "Sip":
-            sa = c.checked_attrs(ctx, child, name, ("sendDigits",), _SIP_REFUSED, P)
             uri = _leaf(ctx, child, name)
             if not uri.lower().startswith(("sip:", "sips:")) or " " in uri:
                 ctx.error(child, f"`Sip` needs a SIP URI such as sip:alice@example.com, not \"{uri}\"")
             sips.append(uri)
-            digits = _send_digits(ctx, child, sa) or digits
+            digits = _settings(ctx, child, name, _leg_settings)[0] or digits
         elif name == "Client":
             c.checked_attrs(ctx, child, name, (), dict(_NUMBER_REFUSED), P)
             ident = c.text_of(child)
@@ -325,15 +450,6 @@ def _dial(ctx: c.Ctx, el: Any, shown: str) -> Dial | Conference | DialQueue:
             ctx.error(el, "`Dial` has both a number as text and nested nouns; use one")
         else:
             numbers.append(c.as_number(ctx, el, shown, body))
-    rec = DIAL_RECORD.get((a.get("record") or "do-not-record").strip())
-    if "record" in a and a["record"].strip() not in DIAL_RECORD:
-        ctx.error(el, f"`Dial` attribute `record` must be one of {', '.join(DIAL_RECORD)}, not \"{a['record']}\"")
-    caller_id = a.get("callerId", "").strip() or None
-    if caller_id and caller_id.lower().startswith("client:"):
-        caller_id = None
-    action = c.url_attr(ctx, el, shown, a, "action")
-    method = c.method_attr(ctx, el, shown, a)
-    limit = c.seconds_attr(ctx, el, shown, a, "timeLimit", DIAL_TIME_LIMIT_S, 0.001)
     if others:
         name, child = others[0]
         if numbers or sips or clients or len(others) > 1:
@@ -348,15 +464,14 @@ def _dial(ctx: c.Ctx, el: Any, shown: str) -> Dial | Conference | DialQueue:
         return _conference(ctx, child, caller_id, limit, action, method, el.sourceline)
     if not (numbers or sips or clients):
         ctx.error(el, "`Dial` needs a number, `Sip`, `Client`, `Conference` or `Queue`")
-    timeout = c.seconds_attr(ctx, el, shown, a, "timeout", DIAL_TIMEOUT_S, 0.001)
     return Dial(tuple(numbers), caller_id, rec is not None, limit, timeout, "ring", None, action, method,
                 tuple(sips), tuple(clients), rec[0] if rec else "answer", rec[1] if rec else False,
-                c.bool_attr(ctx, el, shown, a, "hangupOnStar", False), digits, True, line=el.sourceline)
+                hangup_on_star, digits, True, line=el.sourceline)
 
 
 def _send_digits(ctx: c.Ctx, el: Any, a: dict[str, str]) -> str:
     digits = a.get("sendDigits", "").strip()
-    if digits and any(ch not in c.DTMF_KEYS + "wW" for ch in digits):
+    if digits and digits.strip(_SEND_KEYS):
         ctx.error(el, f"`sendDigits` may hold only 0-9, *, # and w (a half-second wait), not \"{digits}\"")
     return digits
 
@@ -392,9 +507,6 @@ def _conference(ctx: c.Ctx, el: Any, caller_id: str | None, limit: int, action: 
 
 
 def _enqueue(ctx: c.Ctx, el: Any, shown: str) -> Enqueue:
-    a = c.checked_attrs(ctx, el, shown, ("action", "method", "waitUrl", "waitUrlMethod"),
-                        {"workflowSid": "TaskRouter is Twilio's cloud; queues here are FreeSWITCH fifos",
-                         "maxQueueSize": "queues have no size limit"}, P)
     for child in el:
         name = c.local_name(child.tag)
         if name == "Task":
@@ -403,13 +515,19 @@ def _enqueue(ctx: c.Ctx, el: Any, shown: str) -> Enqueue:
             ctx.error(child, f"`Enqueue` may not contain `{name}`")
     queue = c.text_of(el)
     _queue_name(ctx, el, queue)
+    return Enqueue(queue, *_settings(ctx, el, shown, _enqueue_settings), line=el.sourceline)
+
+
+def _enqueue_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
+    a = c.checked_attrs(ctx, el, shown, ("action", "method", "waitUrl", "waitUrlMethod"),
+                        {"workflowSid": "TaskRouter is Twilio's cloud; queues here are FreeSWITCH fifos",
+                         "maxQueueSize": "queues have no size limit"}, P)
     music = c.url_attr(ctx, el, shown, a, "waitUrl")
     if music and not music.lower().split("?", 1)[0].endswith(AUDIO_SUFFIXES):
         ctx.error(el, f"`Enqueue` attribute `waitUrl` must be an audio file ({', '.join(AUDIO_SUFFIXES)}): a "
                       f"TwiML wait document is not supported, not \"{music}\"")
     c.method_attr(ctx, el, shown, a, "waitUrlMethod")
-    return Enqueue(queue, music, c.url_attr(ctx, el, shown, a, "action"), c.method_attr(ctx, el, shown, a),
-                   line=el.sourceline)
+    return music, c.url_attr(ctx, el, shown, a, "action"), c.method_attr(ctx, el, shown, a)
 
 
 # --- control -------------------------------------------------------------------------------
