@@ -6,7 +6,7 @@
     vaani account list
     vaani account rotate ACCOUNT_ID           new secrets (the old ones stop working)
     vaani account allow-ip ACCOUNT_ID CIDR... replace the Kairos IP allow-list
-    vaani flow create ACCOUNT_ID APP_URL [--name N] [--fallback-url U] [--dialect kookoo|kml] [--callback-url U]
+    vaani flow create ACCOUNT_ID APP_URL [--name N] [--fallback-url U] [--dialect kookoo|kml|twiml|plivo] [--callback-url U]
     vaani flow list [ACCOUNT_ID]
     vaani template create ACCOUNT_ID NAME TEXT   an OTP announce template (TEXT holds {otp})
     vaani contacts import LIST_ID FILE        import a contacts CSV (progress bar, rejected rows by line)
@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--name")
     f.add_argument("--flow-id", help="8-character flow id (default: random)")
     f.add_argument("--fallback-url")
-    f.add_argument("--dialect", choices=("kookoo", "kml"), default="kookoo")
+    f.add_argument("--dialect", choices=("kookoo", "kml", "twiml", "plivo"), default="kookoo")
     f.add_argument("--callback-url")
     f.set_defaults(func=cmd_flow_create)
     fls = fl.add_parser("list", help="list flows")

@@ -26,7 +26,7 @@ CREATE_FLOW = s(
     Field("flow_name", max_length=200, default=""),
     Field("app_url", "url", required=True, description="the IVR app (KooKoo XML or KML) each call runs"),
     Field("fallback_url", "url"),
-    Field("dialect", "enum", default="kookoo", choices=("kookoo", "kml")),
+    Field("dialect", "enum", default="kookoo", choices=("kookoo", "kml", "twiml", "plivo")),
     Field("method", "enum", default="GET", choices=("GET", "POST")),
     Field("callback_url", "url", description="where each call's status is posted"),
 )

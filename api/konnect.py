@@ -40,7 +40,7 @@ admin_bp = Blueprint("konnect_admin", __name__)
 
 PREFIX = "/api/v1/Accounts"
 DIRECTIONS = ("outbound", "inbound", "2way")
-DIALECT = Field("dialect", "enum", choices=("auto", "kml", "kookoo"),
+DIALECT = Field("dialect", "enum", choices=("auto", "kml", "kookoo", "twiml", "plivo"),
                 description="ours: what doc_url serves; auto (the default) detects it from the app's first document")
 
 

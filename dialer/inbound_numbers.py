@@ -24,7 +24,7 @@ from dialer.store import db
 from dialer.store.accounts import get_account
 from dialer.store.models import InboundNumber, new_id
 
-DIALECTS = ("kookoo", "kml", "auto")
+DIALECTS = ("kookoo", "kml", "twiml", "plivo", "auto")
 METHODS = ("GET", "POST")
 
 

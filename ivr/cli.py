@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try_.add_argument("--dtmf", default="", help="digits the caller presses, one entry per prompt: 1,2#")
     try_.add_argument("--speak-seconds", type=float, default=3.0, help="how long the caller talks when recorded")
     try_.add_argument("--hangup-after", type=float, default=None, help="the caller hangs up after N seconds")
-    try_.add_argument("--dialect", choices=("auto", "kookoo", "kml"), default="auto",
+    try_.add_argument("--dialect", choices=("auto", "kookoo", "kml", "twiml", "plivo"), default="auto",
                       help="the app's dialect (default auto: detected from its first document)")
     try_.add_argument("--method", choices=("GET", "POST"), default="GET")
     try_.add_argument("--speed", type=float, default=10.0, help="simulator time factor (default 10)")
