@@ -1,7 +1,7 @@
 """Originates the switch refuses before making a channel (over its sps or max-sessions) are dialled again.
 
 The dialer is told more capacity than the switch has (FREESWITCH_NODES says sps 500; the simulator, like
-a FreeSWITCH with a lower ``sessions-per-second``, takes 3 a second and answers the rest
+a FreeSWITCH with a lower ``sessions-per-second``, takes 6 a second and answers the rest
 ``-ERR DESTINATION_OUT_OF_ORDER``, as FreeSWITCH 1.10 does). Every contact must still be reached, once
 answered, and none recorded as failed.
 """
@@ -20,7 +20,7 @@ from .engine_helpers import Monitor, Sim, make_campaign, numbers, settings_for, 
 
 
 def test_refused_originates_are_paced_around_not_failed(db_url, key_prefix):
-    sim = Sim(free_port(), speed=50, sps=3)
+    sim = Sim(free_port(), speed=50, sps=6)
     port = sim.port
     cfg = settings_for(db_url, key_prefix, port, free_port(), FREESWITCH_NODES=f"127.0.0.1:{port}:ClueCon:10000:500")
     nums = numbers(12)
