@@ -177,9 +177,10 @@ def live_calls_in(s, account_id: str, campaign_id: str | None = None) -> list[di
         q = q.where(Attempt.campaign_id == campaign_id)
     rows = []
     for a, name in s.execute(q.order_by(Attempt.claimed_at.desc(), Attempt.id).limit(MAX_LIVE_CALLS)):
-        since = a.answered_at or a.claimed_at or a.created_at
-        # The start, not the elapsed time: the page counts the seconds itself, so the rows change (and
-        # are sent again) only when a call comes, goes or changes state.
+        # Since it was dialled, on our clock (the switch's answer time may be on another one). The start,
+        # not the elapsed time: the page counts the seconds itself, so the rows change (and are sent
+        # again) only when a call comes, goes or changes state.
+        since = a.claimed_at or a.created_at
         rows.append({"channel": a.origination_uuid, "number": seed_style(a.number or ""), "state": a.state,
                      "call_type": a.call_type, "campaign_id": a.campaign_id, "campaign_name": name,
                      "attempt_no": a.attempt_no,
@@ -191,6 +192,13 @@ def live_calls(account_id: str) -> list[dict[str, Any]]:
     """The account's calls on the air."""
     with store.session() as s:
         return live_calls_in(s, account_id)
+
+
+def live_counts(account_id: str) -> dict[str, int]:
+    """The account's live calls by kind, as seed 002's get_live_call_statistics counts them (dialer.live)."""
+    from api.cpaas_records import live_statistics
+
+    return live_statistics(account_id)
 
 
 def account_call(account_id: str, channel: str) -> tuple[str | None, str, bool]:

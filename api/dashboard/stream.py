@@ -142,8 +142,9 @@ def calls_events(account):
     account_id = account.id
 
     def snapshot() -> dict[str, Any]:
-        rows = data.live_calls(account_id)
-        return {"html": {"call-rows": _fragment("dashboard/_parts.html", "call_rows", rows)},
-                "data": {"live_calls": len(rows), "channels": [r["channel"] for r in rows]}}
+        rows, counts = data.live_calls(account_id), data.live_counts(account_id)
+        return {"html": {"call-rows": _fragment("dashboard/_parts.html", "call_rows", rows),
+                         "live-counts": _fragment("dashboard/_parts.html", "live_counts", counts)},
+                "data": {"live_calls": len(rows), "channels": [r["channel"] for r in rows], "counts": counts}}
 
     return sse(snapshot)

@@ -129,7 +129,7 @@ def campaign_action(account, campaign_id: str, action: str):
 def calls(account):
     """The account's live calls, with hangup and transfer buttons."""
     return render_template("dashboard/calls.html", account=account, calls=data.live_calls(account.id),
-                           stream=url_for("dashboard.calls_events"))
+                           counts=data.live_counts(account.id), stream=url_for("dashboard.calls_events"))
 
 
 def _modify(account, channel: str, modify_type: str, transfer_to: str | None, done: str) -> Response:

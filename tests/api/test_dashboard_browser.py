@@ -241,6 +241,8 @@ def test_hang_up_a_live_call_from_the_page(stack, browser, campaign):
         const row = [...document.querySelectorAll('#call-rows tr.call')]
             .find(r => r.cells[0].textContent.trim() === arguments[0]);
         return row && row.dataset.channel;""", number), timeout=10)
+    # The counters by kind are get_live_call_statistics' (the dialer's answered channels): the long call is one.
+    assert int(_text(browser, "#live_calls_campaign")) >= 1 and _text(browser, "#live_calls_otp") == "0"
     _screenshot(browser, "dashboard-calls.png")
     hung_up_at = time.monotonic()
     _click(browser, f'#call-rows tr[data-channel="{channel}"] button.hangup')

@@ -310,3 +310,31 @@ def test_hangup_and_transfer_buttons_act_on_the_calls_node(simulator, tmp_path):
 
         db.dispose(stack.cfg.sqlalchemy_url)
         _cleanup_redis(redis_url, prefix)
+
+
+def test_an_agent_campaign_shows_what_agent_statistics_computes(sqlite_stack):
+    from tests.api.test_agents import _agent
+    from tests.api.test_agents import _campaign as agent_campaign
+
+    stack, acct = sqlite_stack, sqlite_stack.account()
+    cid = agent_campaign(stack, acct, dial_mode="predictive", abandon_target=0.02)
+    a, b, c = (_agent(stack, acct, endpoint=f"user/10{i:02d}") for i in range(3))
+    for agent in (a, b, c):
+        stack.cpaas("POST", f"/api/agents/{agent}/login", acct, json={"campaign_ids": [cid]})
+    stack.cpaas("POST", f"/api/agents/{c}/pause", acct, json={"reason": "coffee"})
+    with stack.session() as s:
+        for i in range(40):
+            s.add(Cdr(uniqueid=f"00000000-0000-4000-8000-{i:012d}", account_id=acct.account_id, campaign_id=cid,
+                      call_type="campaign", dial_status="ANSWER", customer_number=f"+91999{i:07d}",
+                      answer=dt.datetime.utcnow(), call_date=dt.datetime.utcnow(), abandoned=i < 2))
+    api = stack.cpaas("GET", f"/api/campaigns/{cid}/agent_statistics", acct).json()["response"]
+    assert api["agents"]["ready"] == 2 and api["agents"]["paused"] == 1
+    http = _signed_in(stack, acct)
+    page = http.get(stack.url(f"/dashboard/campaigns/{cid}"), timeout=10).text
+    assert '<b id="agents-ready">2</b>' in page and '<b id="agents-paused">1</b>' in page
+    assert '<b id="agents-logged_in">3</b>' in page and '<b id="agents-on_call">0</b>' in page
+    assert f'<b id="agents-abandon-24h">{100 * api["abandonment"]["last_24h"]:.2f} %</b>' in page
+    assert "target 2.0 %" in page
+    with http.get(stack.url(f"/dashboard/events/campaigns/{cid}"), stream=True, timeout=10) as r:
+        _, first = next(_events(r.iter_lines(chunk_size=None, decode_unicode=True)))
+    assert '<b id="agents-ready">2</b>' in first["html"]["agent-view"]
