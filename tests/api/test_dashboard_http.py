@@ -1,7 +1,7 @@
 """The dashboard over real HTTP (no browser): sign-in and its cookie, isolation between accounts, CSV export, SSE.
 
-The API runs in the test process (tests/api/conftest.py's ``sqlite_stack``); requests talk to it over a
-loopback socket. Campaigns are created through the seed-002 API; CDRs are written with the store's own
+The API runs in the test process (tests/api/conftest.py's ``sqlite_stack``, and ``api_stack`` on SQLite and
+PostgreSQL for the queries that differ most between them); requests talk to it over a loopback socket. Campaigns are created through the seed-002 API; CDRs are written with the store's own
 models (the browser tests, tests/api/test_dashboard_browser.py, export the CDRs of a real simulated run).
 """
 
@@ -112,8 +112,8 @@ def test_a_rotated_secret_signs_the_session_out(sqlite_stack):
     assert http.get(stack.url("/dashboard/"), allow_redirects=False, timeout=10).status_code == 302
 
 
-def test_one_account_never_sees_anothers_campaigns_calls_or_cdrs(sqlite_stack):
-    stack = sqlite_stack
+def test_one_account_never_sees_anothers_campaigns_calls_or_cdrs(api_stack):
+    stack = api_stack
     first, second = stack.account(), stack.account()
     campaign = _campaign(stack, first, "first-campaign")
     own = _campaign(stack, second, "second-campaign")
@@ -155,8 +155,8 @@ def test_one_account_never_sees_anothers_campaigns_calls_or_cdrs(sqlite_stack):
     assert "1 CDR" in mine.get(stack.url(f"/dashboard/cdrs?campaign_id={campaign}"), timeout=10).text
 
 
-def test_csv_export_has_the_searched_cdrs_in_the_seeds_shape(sqlite_stack):
-    stack, acct, other = sqlite_stack, sqlite_stack.account(), sqlite_stack.account()
+def test_csv_export_has_the_searched_cdrs_in_the_seeds_shape(api_stack):
+    stack, acct, other = api_stack, api_stack.account(), api_stack.account()
     campaign = _campaign(stack, acct, "export")
     day = dt.datetime(2026, 3, 4, 10, 0, 0)
     ids = {
