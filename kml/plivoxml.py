@@ -206,7 +206,9 @@ def _get_input(ctx: c.Ctx, el: Any, shown: str) -> CollectDigits | Recognize:
         if "numDigits" in a else GETINPUT_MAX
     digit_end = _auto_seconds(ctx, el, shown, a, "digitEndTimeout", GETINPUT_DIGIT_END_S * 1000)
     method = c.method_attr(ctx, el, shown, a)
-    c.method_attr(ctx, el, shown, a, "interimSpeechResultsCallbackMethod")
+    if c.method_attr(ctx, el, shown, a, "interimSpeechResultsCallbackMethod") != "POST":
+        ctx.error(el, "`GetInput` attribute `interimSpeechResultsCallbackMethod=\"GET\"` is not supported: interim "
+                      "results are POSTed")
     if "speech" not in modes:
         return CollectDigits(tuple(prompts), num, finish, timeout, action, method, False,
                              digit_timeout_ms=digit_end, line=el.sourceline)
@@ -231,8 +233,9 @@ def _record(ctx: c.Ctx, el: Any, shown: str) -> Record:
     if c.bool_attr(ctx, el, shown, a, "startOnDialAnswer", False):
         ctx.error(el, "`Record` attribute `startOnDialAnswer=\"true\"` is not supported: record the bridged call "
                       "with `Dial` and `recordSession`, or start `Record` after the `Dial`")
-    if (a.get("recordChannelType") or "mono").strip() not in ("mono", "stereo"):
-        ctx.error(el, f"`Record` attribute `recordChannelType` must be mono or stereo, not \"{a['recordChannelType']}\"")
+    if (a.get("recordChannelType") or "mono").strip() != "mono":
+        ctx.error(el, "`Record` attribute `recordChannelType` is not supported beyond \"mono\": `Record` takes the "
+                      "caller alone")
     kind = (a.get("transcriptionType") or "").strip()
     if kind and kind not in ("auto", "hybrid"):
         ctx.error(el, f"`Record` attribute `transcriptionType` must be auto or hybrid, not \"{kind}\"")

@@ -290,6 +290,9 @@ def _gather_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
     on_empty = c.bool_attr(ctx, el, shown, a, "actionOnEmptyResult", False)
     for flag in ("profanityFilter", "enhanced", "debug"):
         c.bool_attr(ctx, el, shown, a, flag, False)
+    if c.method_attr(ctx, el, shown, a, "partialResultCallbackMethod") != "POST":
+        ctx.error(el, "`Gather` attribute `partialResultCallbackMethod=\"GET\"` is not supported: interim results "
+                      "are POSTed")
     if "speech" not in modes:
         for speech_only in ("speechTimeout", "hints", "partialResultCallback", "speechModel"):
             if speech_only in a:
