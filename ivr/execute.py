@@ -353,6 +353,7 @@ class Executor:
         seconds = str(round(ms / 1000))
         return {"data": url, "duration": seconds, "media_url": url, "record_duration": seconds,
                 "terminator": _DTMF_KEYS.sub("", done.headers.get("variable_playback_terminator_used") or ""),
+                "hung_up": self.session.hung_up,
                 "recording": {"name": os.path.basename(path), "url": url, "duration_ms": ms}}
 
     # -- connecting ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ finished verb adds:
   Recognize result's ``speech_result``/``confidence`` (``Digits`` when the
   caller pressed keys instead);
 * ``Record``: ``RecordingUrl``, ``RecordingDuration``, ``RecordingSid`` and
-  ``Digits`` (the key that ended it, or ``hangup``);
+  ``Digits`` (the key that ended it, ``hangup`` when the caller hung up, else empty);
 * ``Dial``: ``DialCallStatus`` (completed, busy, no-answer, failed, canceled),
   ``DialCallSid``, ``DialCallDuration`` and, when recorded, ``RecordingUrl``;
 * ``Enqueue``: ``QueueResult``, ``QueueSid``, ``QueueTime``.
@@ -66,7 +66,8 @@ def request_params(ident, event: str | None, result: dict) -> dict[str, str]:
     elif event == kml.EVENT_RECORD:
         rec = result.get("recording") or {}
         params.update(RecordingUrl=result.get("media_url", ""), RecordingDuration=result.get("record_duration", "0"),
-                      RecordingSid=recording_sid(rec), Digits=result.get("terminator") or "hangup")
+                      RecordingSid=recording_sid(rec),
+                      Digits=result.get("terminator") or ("hangup" if result.get("hung_up") else ""))
     elif event == kml.EVENT_DIAL:
         params.update(DialCallStatus=dial_status(result), DialCallSid=result.get("dial_uuid", ""),
                       DialCallDuration=result.get("dial_duration", "0"))
