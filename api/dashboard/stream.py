@@ -22,7 +22,7 @@ import socket
 import time
 from typing import Any, Callable, Iterator
 
-from flask import Response, get_template_attribute, request, stream_with_context
+from flask import Response, get_template_attribute, request, stream_with_context, url_for
 
 from api.dashboard import bp, data, signin
 
@@ -120,6 +120,7 @@ def campaign_events(account, campaign_id: str):
     """One campaign's stream: progress, rate, outcomes, live calls and agents."""
     account_id = account.id
     data.campaign_live(account_id, campaign_id)  # 404 before the stream starts
+    page = url_for("dashboard.campaign", campaign_id=campaign_id)  # where the call buttons come back to
 
     def snapshot() -> dict[str, Any]:
         c = data.campaign_live(account_id, campaign_id)
@@ -127,7 +128,7 @@ def campaign_events(account, campaign_id: str):
         return {"html": {"campaign-summary": _fragment(parts, "campaign_summary", c),
                          "campaign-actions": _fragment(parts, "campaign_actions", c),
                          "outcome-rows": _fragment(parts, "outcome_rows", c["outcomes"]),
-                         "call-rows": _fragment(parts, "call_rows", c["calls"]),
+                         "call-rows": _fragment(parts, "call_rows", c["calls"], page),
                          "agent-view": _fragment(parts, "agent_view", c["agents"])},
                 "data": {"status": c["status"], "progress": c["progress"], "rate": c["rate"],
                          "calls_per_minute": c["calls_per_minute"], "live_calls": len(c["calls"])}}
@@ -140,10 +141,11 @@ def campaign_events(account, campaign_id: str):
 def calls_events(account):
     """The live-calls page's stream."""
     account_id = account.id
+    page = url_for("dashboard.calls")
 
     def snapshot() -> dict[str, Any]:
         rows, counts = data.live_calls(account_id), data.live_counts(account_id)
-        return {"html": {"call-rows": _fragment("dashboard/_parts.html", "call_rows", rows),
+        return {"html": {"call-rows": _fragment("dashboard/_parts.html", "call_rows", rows, page),
                          "live-counts": _fragment("dashboard/_parts.html", "live_counts", counts)},
                 "data": {"live_calls": len(rows), "channels": [r["channel"] for r in rows], "counts": counts}}
 
