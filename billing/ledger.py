@@ -54,7 +54,11 @@ class Balance:
 
 @dataclass(frozen=True)
 class Grant:
-    """The outcome of a reservation. ``ok`` False: refused (``reason`` ``balance`` or ``no_rate``).
+    """The outcome of a reservation. ``ok`` False: refused, ``reason`` one of
+
+    * ``balance``: the account cannot pay the call and holds nothing that could free up (it is out);
+    * ``wait``: it cannot pay now, but calls in progress hold reservations whose unused part comes back;
+    * ``no_rate``: the rate card has no rate for the number.
 
     ``seconds`` is the talk time held (None: unlimited, the account is not metered or the rate is free).
     """
@@ -170,7 +174,7 @@ def reserve_calls(session: Session, account_id: str, calls: list[tuple[str, str]
             continue
         seconds = rate.affordable_seconds(row.balance - row.reserved, want_seconds)
         if seconds <= 0:
-            out[key] = Grant(ok=False, reason="balance")
+            out[key] = Grant(ok=False, reason="wait" if row.reserved > 0 else "balance")
             continue
         amount = rate.price_seconds(seconds)
         row.reserved += amount

@@ -71,6 +71,8 @@ AGENT_RETRY_SECONDS = 15
 #: Seconds between sweeps of stale balance reservations, and how long past its talk time plus ringing a
 #: reservation may stay held before its call is taken to be over.
 BILLING_SWEEP_EVERY = 30.0
+#: Seconds a call its account cannot pay yet waits while other calls' reservations are still held.
+BILLING_WAIT_SECONDS = 2.0
 BILLING_SWEEP_GRACE = 300.0
 
 
@@ -131,6 +133,7 @@ class Dialer:
         self.launched: set[str] = set()  # call uuids this process sent (bgapi accepted)
         self.billed: set[str] = set()  # call uuids holding a balance reservation made here
         self._billing_swept = 0.0
+        self._balance_pauses: set[str] = set()  # campaigns to pause when their lane's batch is out
         self._live_cache: set[str] = set()
         self.originates_sent = 0
         self._last_send = 0.0  # monotonic time of the last originate written (see dialing_now)
@@ -416,12 +419,16 @@ class Dialer:
         of calls due together. False when a concurrency cap is full (the rest went back to the queue).
         """
         ready = self.prepare(buffer, camp)
-        for key, group in _groups(ready):
-            if not self.admit_and_send(group, camp, buffer):
-                self.give_back_many(buffer)
-                buffer.clear()
-                return False
-        return True
+        try:
+            for key, group in _groups(ready):
+                if not self.admit_and_send(group, camp, buffer):
+                    self.give_back_many(buffer)
+                    buffer.clear()
+                    return False
+            return True
+        finally:
+            if camp is not None and camp.id in self._balance_pauses:
+                self._pause_for_balance(camp)
 
     def prepare(self, buffer: list[Attempt], camp: Campaign | None) -> list["_Call"]:
         """Settle what needs no call (DND, outside calling hours, undialable) and build the originates."""
@@ -669,6 +676,16 @@ class Dialer:
         self.billed.update(u for u, g in grants.items() if g.ok and g.amount)
         return grants
 
+    def _pause_for_balance(self, camp: Campaign) -> None:
+        """Pause a campaign whose account cannot pay its next call, with a hold that a top-up releases."""
+        self._balance_pauses.discard(camp.id)
+        if self._move(camp.id, ["running"], "paused"):
+            from billing import holds
+
+            with db.session_scope(self.db_url) as s:
+                holds.hold(s, camp.id, camp.account_id)
+            log.info("campaign %s paused: account %s is out of balance", camp.id, camp.account_id)
+
     def _sweep_billing(self) -> None:
         """Every BILLING_SWEEP_EVERY seconds, free reservations whose calls must be over (lost records, dead workers)."""
         now = time.monotonic()
@@ -689,16 +706,15 @@ class Dialer:
 
     def _out_of_balance(self, a: Attempt, camp: Campaign | None, grant, buffer: list[Attempt],
                         later: list) -> None:
-        """A call its account cannot pay: a campaign is paused (not failed) until a top-up; a single
-        request fails as a barred call; a destination without a rate fails either way."""
+        """A call its account cannot pay: while calls in progress hold reservations it waits for them to
+        settle; once nothing is held a campaign is paused (not failed) until a top-up and a single request
+        fails as a barred call; a destination without a rate fails either way."""
+        if grant.reason == "wait":
+            later.append((a, utcnow() + timedelta(seconds=BILLING_WAIT_SECONDS)))
+            return
         if camp is not None and grant.reason == "balance":
             later.append((a, None))
-            if self._move(camp.id, ["running"], "paused"):
-                from billing import holds
-
-                with db.session_scope(self.db_url) as s:
-                    holds.hold(s, camp.id, camp.account_id)
-                log.info("campaign %s paused: account %s is out of balance", camp.id, camp.account_id)
+            self._balance_pauses.add(camp.id)  # once the batch's paid calls are out (_dial_batch)
             return
         buffer.remove(a)
         why = "insufficient balance" if grant.reason == "balance" else f"no rate for {a.number}"

@@ -1,0 +1,129 @@
+"""A campaign on a prepaid account, end to end on real parts: the API's CLI, the dialer engine, the FreeSWITCH
+simulator over TCP, the IVR runtime, the records and callbacks queues on Redis, a real HTTP app and callback
+receiver.
+
+The balance pays 30 calls of their 20-second reservation: those 30 go out (each cut by FreeSWITCH's
+sched_hangup when its 20 s are up, while the app would have waited a minute), the campaign is *paused* —
+not failed — with its other 20 contacts still queued, and the balance never goes below zero. ``vaani balance
+topup`` resumes it and the rest are called. Every status callback carries the call's price and balance.
+"""
+
+from __future__ import annotations
+
+import json
+
+import gevent
+import redis as redislib
+import sqlalchemy as sa
+from rq import Queue, SimpleWorker
+
+from dialer.engine import Dialer, EngineOptions
+from dialer.store import db
+from dialer.store.billing_models import BillingHold, BillingReservation
+from dialer.store.models import Attempt, Campaign, Cdr
+from ivr.runtime import build_runtime
+from ivr.server import IvrServer
+from tests.billing.helpers import balance, set_rates, topup
+from tests.conftest import free_port
+from tests.dialer.engine_helpers import Sim, make_campaign, numbers, settings_for, wait_for
+from tests.dialer.store_helpers import store  # noqa: F401
+from tests.ivr.appserver import AppServer
+
+CARD = "service,prefix,rate,pulse\nvoice,1,0.60,1/1\n"
+WAIT_A_MINUTE = '<response><collectdtmf l="1" o="60000"><playtext>Press a key</playtext></collectdtmf></response>'
+
+
+def _app(params):
+    return WAIT_A_MINUTE if params.get("event") == "NewCall" else "<response><hangup/></response>"
+
+
+def test_campaign_pauses_when_the_balance_runs_out_and_resumes_on_topup(store, redis_url, key_prefix, monkeypatch):
+    app = AppServer().start()
+    app.route("/ivr", _app)
+    app.route("/cb", lambda p: "ok")
+    env = {"DATABASE_URL": store, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix,
+           "BILLING_RESERVE_SECONDS": "20", "CALLBACK_BACKOFF": "0"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    import config
+
+    config.settings.cache_clear()
+    ivr_port, port = free_port(), free_port()
+    sim = Sim(port, speed=50)
+    cfg = settings_for(store, key_prefix, port, ivr_port, REDIS_URL=redis_url, BILLING_RESERVE_SECONDS=20)
+    runtime = build_runtime(cfg)
+    server = IvrServer(runtime, f"127.0.0.1:{ivr_port}").start()
+    account_id, campaign_id = make_campaign(store, numbers(50), campaign_type=1, doc_url=app.url("/ivr"),
+                                            dialect="kookoo", callback_url=app.url("/cb"), calls_per_minute=6000)
+    set_rates(store, account_id, CARD)
+    topup(store, account_id, "6")  # 30 reservations of 20 s at 0.60/min (0.20 each)
+    conn = redislib.Redis.from_url(redis_url)
+    queues = [Queue(f"{key_prefix}-records", connection=conn), Queue(f"{key_prefix}-callbacks", connection=conn)]
+    lowest = []
+    running = [True]
+
+    def work():
+        while running[0]:
+            SimpleWorker(queues, connection=conn).work(burst=True)
+            lowest.append(balance(store, account_id).available)
+            gevent.sleep(0.1)
+
+    worker = gevent.spawn(work)
+    dialer = Dialer(cfg, options=EngineOptions(foreign_delay=0.1)).start()
+    try:
+        from dialer import submit
+
+        submit.start_campaign(campaign_id, cfg=cfg)
+        def status():
+            with db.session_scope(store) as s:
+                return s.get(Campaign, campaign_id).status
+
+        wait_for(lambda: status() == "paused", 30)
+
+        def settled(n):
+            with db.session_scope(store) as s:
+                done = s.scalar(sa.select(sa.func.count()).select_from(BillingReservation)
+                                .where(BillingReservation.state == "settled"))
+                return done == n and s.scalar(sa.select(sa.func.count()).select_from(Cdr)
+                                              .where(Cdr.callback_queued.is_(True))) == n
+
+        wait_for(lambda: settled(30), 30)
+        def states():
+            with db.session_scope(store) as s:
+                return dict(s.execute(sa.select(Attempt.state, sa.func.count()).where(
+                    Attempt.campaign_id == campaign_id).group_by(Attempt.state)).all())
+
+        # Paused, not failed: nobody was given up (lanes that had claimed give theirs back).
+        wait_for(lambda: states() == {"completed": 30, "queued": 20}, 10)
+        with db.session_scope(store) as s:
+            assert s.get(BillingHold, campaign_id) is not None
+        assert balance(store, account_id).balance == 0
+
+        from api import cli
+
+        assert cli.main(["balance", "topup", account_id, "4", "--note", "second tranche", "--by", "ops"]) == 0
+        wait_for(lambda: status() == "completed", 40)
+        wait_for(lambda: settled(50), 20)
+        wait_for(lambda: len([r for r in app.requests_to("/cb") if r["body"]]) >= 50, 20)
+    finally:
+        dialer.stop()
+        running[0] = False
+        worker.join(10)
+        sim.stop()
+        server.stop(timeout=1)
+        app.stop()
+        config.settings.cache_clear()
+    bal = balance(store, account_id)
+    assert bal.balance == 0 and bal.reserved == 0
+    assert min(lowest) >= 0
+    with db.session_scope(store) as s:
+        rows = s.execute(sa.select(Cdr.billsec, Cdr.hangup_cause).where(Cdr.campaign_id == campaign_id)).all()
+        assert s.get(BillingHold, campaign_id) is None
+    assert len(rows) == 50
+    # FreeSWITCH cut every call when its 20 reserved seconds were up (the app would have waited 60 s).
+    assert {cause for _, cause in rows} == {"ALLOTTED_TIMEOUT"}
+    assert all(19.5 <= b <= 26 for b, _ in rows), sorted(b for b, _ in rows)  # the simulator runs 50x: ms of jitter are seconds
+    payloads = [json.loads(r["body"]) for r in app.requests_to("/cb") if r["body"]]
+    assert {p["price"] for p in payloads} == {"0.20"}
+    assert all(p["status"] == "delivered" for p in payloads)
+    assert "0.00" in {p["balance"] for p in payloads}
