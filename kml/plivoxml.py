@@ -382,7 +382,9 @@ def _hangup(ctx: c.Ctx, el: Any, shown: str) -> Hangup | Reject:
 
 
 def _message(ctx: c.Ctx, el: Any, shown: str) -> SendSms:
-    a = c.checked_attrs(ctx, el, shown, ("src", "dst", "type", "callbackUrl", "callbackMethod"), {}, P)
+    a = c.checked_attrs(ctx, el, shown, ("src", "dst", "type"),
+                        {"callbackUrl": "the message's delivery is not reported to the app",
+                         "callbackMethod": "the message's delivery is not reported to the app"}, P)
     if (a.get("type") or "sms").strip().lower() != "sms":
         ctx.error(el, f"`Message` attribute `type` must be sms (MMS is not supported), not \"{a['type']}\"")
     attrs = {"to": a.get("dst", "")}

@@ -558,8 +558,14 @@ def _reject(ctx: c.Ctx, el: Any, shown: str) -> Reject:
 
 
 def _sms(ctx: c.Ctx, el: Any, shown: str) -> SendSms:
-    a = c.checked_attrs(ctx, el, shown, ("to", "from", "action", "method", "statusCallback"), {}, P)
+    a = c.checked_attrs(ctx, el, shown, ("to", "from"), _SMS_REFUSED, P)
     return c.send_sms(ctx, el, shown, shown, a)
+
+
+#: An app's SMS goes through the platform's SMS path (sms/) from the call's own number; its delivery is
+#: not reported back to the app.
+_SMS_REFUSED = {name: "the message's delivery is not reported to the app" for name in
+                ("action", "method", "statusCallback")}
 
 
 _BUILDERS = {

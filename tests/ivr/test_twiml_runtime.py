@@ -146,20 +146,34 @@ def test_a_twiml_document_tells_an_auto_call_its_dialect(rig):
     assert call.facts.app_errors == []
 
 
-def test_what_the_platform_cannot_do_is_reported_not_skipped(rig):
+def test_sms_goes_through_the_sms_path_and_what_cannot_be_honoured_is_refused(rig, key_prefix, redis_url):
+    from rq import Queue
+
     app = rig.app
 
     def voice(p):
         r = VoiceResponse()
         r.sms("Thanks for calling", to="+919900000009")
-        r.say("Still here")
+        r.redirect("/stream")
+        return str(r)
+
+    def stream(p):
+        r = VoiceResponse()
+        r.connect().stream(url="wss://media.example/live")
         return str(r)
 
     app.route("/voice", voice)
-    uuid = rig.call(CallSpec(call_type="konnect", app_url=app.url("/voice"), dialect="twiml"))
+    app.route("/stream", stream)
+    uuid = rig.call(CallSpec(call_type="konnect", account_id="AC42", app_url=app.url("/voice"), dialect="twiml"))
     call = rig.wait(uuid)
-    assert any("SMS gateway" in e for e in call.facts.app_errors)
-    assert "speech (Joanna): Still here" in heard(rig, uuid)
+    assert "SMS to +919900000009 queued: Thanks for calling" in heard(rig, uuid)
+    [job] = Queue(f"{key_prefix}-sms", connection=redis.Redis.from_url(redis_url)).jobs
+    [message] = job.args
+    assert (message["account_id"], message["to"], message["text"]) == ("AC42", "+919900000009", "Thanks for calling")
+    # <Connect><Stream> needs Twilio's cloud: the document is refused with the reason, and the call apologises.
+    assert any("TwiML `Connect` is not supported: media streams" in e for e in call.facts.app_errors)
+    assert heard(rig, uuid)[-1].startswith("speech: We are sorry")
+    assert call.facts.final_status == "error"
 
 
 def test_plivo_app_inbound_getdigits_record_and_hangup_url(rig, key_prefix, redis_url):
