@@ -27,6 +27,9 @@ TWILIO_BASE = {"CallSid", "AccountSid", "From", "To", "Caller", "Called", "CallS
 def rig(tmp_path, redis_url, key_prefix):
     r = Rig(tmp_path, redis_url, key_prefix)
     yield r
+    speech = getattr(r.runtime.exec_config, "speech", None)
+    if speech is not None:
+        speech.close()  # the recogniser's worker processes
     r.stop()
 
 
@@ -229,3 +232,48 @@ def test_plivo_app_inbound_getdigits_record_and_hangup_url(rig, key_prefix, redi
                         "caller pressed '1'"]
     assert "speech (female): Thank you" in said
     assert call.facts.dtmf_inputs == ["1"] and call.facts.app_errors == []
+
+
+@pytest.mark.skipif(__import__("freeswitch.sim.speech", fromlist=["synthesiser"]).synthesiser() is None,
+                    reason="no speech synthesiser: apt-get install flite (or espeak-ng)")
+def test_speech_results_reach_twilio_and_plivo_apps_under_their_names(rig):
+    """The caller speaks (flite audio from the simulator's far end); the runtime recognises it and a Twilio app
+    gets SpeechResult/Confidence, a Plivo app Speech/SpeechConfidenceScore/InputType."""
+    from freeswitch.sim.scenario import Scenario
+
+    rig.sim.switch.scenario = Scenario.from_data({"rules": [
+        {"match": "919900000131", "speech": ["say:support"]}, {"match": "919900000132", "speech": ["say:sales"]}]})
+    app = rig.app
+
+    def voice(p):
+        r = VoiceResponse()
+        r.gather(input="speech", hints="sales, support", speech_timeout="1", timeout=5,
+                 action="/said").say("Say sales or support")
+        return str(r)
+
+    def answer(p):
+        if p.get("Event") == "Hangup":
+            return ""
+        r = px.ResponseElement()
+        gi = px.GetInputElement(action=app.url("/plivo-said"), input_type="speech", hints="sales,support",
+                                speech_end_timeout=1, execution_timeout=5)
+        gi.add_speak("Say sales or support")
+        r.add(gi)
+        return r.to_string()
+
+    app.route("/voice", voice)
+    app.route("/said", lambda p: say(f"You said {p['SpeechResult']}"))
+    app.route("/answer", answer)
+    app.route("/plivo-said", lambda p: px.ResponseElement().add_speak(f"You said {p['Speech']}").to_string())
+    uuid = rig.call(CallSpec(call_type="konnect", app_url=app.url("/voice"), dialect="twiml"), number="919900000131")
+    rig.wait(uuid, timeout=30)
+    [said] = app.requests_to("/said")
+    assert said["method"] == "POST" and said["params"]["SpeechResult"] == "support"
+    assert 0.0 < float(said["params"]["Confidence"]) <= 1.0 and said["params"]["CallSid"] == uuid
+    assert "speech (Joanna): You said support" in heard(rig, uuid)
+    uuid = rig.call(CallSpec(call_type="konnect", app_url=app.url("/answer"), dialect="plivo"), number="919900000132")
+    rig.wait(uuid, timeout=30)
+    [said] = app.requests_to("/plivo-said")
+    assert (said["params"]["InputType"], said["params"]["Speech"]) == ("speech", "sales")
+    assert 0.0 < float(said["params"]["SpeechConfidenceScore"]) <= 1.0
+    assert "speech (female): You said sales" in heard(rig, uuid)
