@@ -37,15 +37,15 @@ IMG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "img")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--window-size=1280,1000")
-#: The simulator's speed: a ring of 1 s lasts 0.25 s, the long announcement below about 20 s.
+#: The simulator's speed: a ring of 1 s lasts 0.25 s, the long announcement below 25 s.
 SPEED = 4
 LONG_TEXT = ("This is a long message from Sahakari Bank about your account, your statements and the new "
              "branch hours, which we will now read to you slowly and completely, so please stay on the line "
-             "until the end of this message. ") * 2
+             "until the end of this message. ") * 6  # ~1,400 characters: 100 s of speech, 25 s at SPEED
 #: The campaign's contacts: the first hears a long message (the call to hang up), two are DND, some fail.
 LONG_NUMBER = "+919979271000"
 NUMBERS = [LONG_NUMBER, "+919979271001", "+919979272486", "+919979272503"] + [
-    f"+9199792710{i:02d}" for i in range(2, 31)]  # ...486 is busy, ...503 congested (the default scenario)
+    f"+9199792710{i:02d}" for i in range(2, 60)]  # ...486 is busy, ...503 congested (the default scenario)
 DND = ["+919979271003", "+919979271007"]
 
 
@@ -236,7 +236,7 @@ def test_hang_up_a_live_call_from_the_page(stack, browser, campaign):
 
     browser.get(stack.url("/dashboard/calls"))
     number = LONG_NUMBER.lstrip("+")
-    # The long announcement keeps its call on the air for about 20 s: its row is there, with its buttons.
+    # The long announcement keeps its call on the air for 25 s: its row is there, with its buttons.
     channel = wait_for(lambda: browser.execute_script("""
         const row = [...document.querySelectorAll('#call-rows tr.call')]
             .find(r => r.cells[0].textContent.trim() === arguments[0]);
@@ -251,7 +251,7 @@ def test_hang_up_a_live_call_from_the_page(stack, browser, campaign):
     with stack.session() as s:
         attempt = s.query(Attempt).filter_by(origination_uuid=channel).one()
         assert attempt.account_id and attempt.campaign_id == campaign
-    # The call ends at once (its announcement had ~15 s to go) and leaves the page by itself.
+    # The call ends at once (its announcement had many seconds to go) and leaves the page by itself.
     wait_for(lambda: _attempt_state(stack, channel) == "completed", timeout=5)
     assert time.monotonic() - hung_up_at < 5
     wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, f'#call-rows tr[data-channel="{channel}"]'),
