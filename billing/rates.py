@@ -153,7 +153,10 @@ def parse_csv(text: str) -> list[Rate]:
             raise RateError(f"line {i}: rate: {exc}") from None
         if rate < 0:
             raise RateError(f"line {i}: rate must not be negative")
-        initial, increment = (1, 1) if service == "sms" else parse_pulse(row.get("pulse") or "60/60")
+        try:
+            initial, increment = (1, 1) if service == "sms" else parse_pulse(row.get("pulse") or "60/60")
+        except RateError as exc:
+            raise RateError(f"line {i}: {exc}") from None
         if (service, prefix) in seen:
             raise RateError(f"line {i}: {service} prefix {prefix or '(any)'} is given twice")
         seen.add((service, prefix))
