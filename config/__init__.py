@@ -111,6 +111,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Address FreeSWITCH is told to connect to in `&socket(...)`. Empty: IVR_LISTEN."),
     Setting("ivr_dial_endpoint", "IVR_DIAL_ENDPOINT", "sofia/gateway/vaani_trunk/{number}", _str,
             "FreeSWITCH endpoint an IVR app's `<dial>` bridges to; `{number}` is replaced by the number dialled."),
+    Setting("ivr_sip_endpoint", "IVR_SIP_ENDPOINT", "sofia/vaani/{uri}", _str,
+            "FreeSWITCH endpoint a TwiML `Sip` / Plivo `User` SIP URI is dialled through; `{uri}` is the URI."),
+    Setting("ivr_client_endpoint", "IVR_CLIENT_ENDPOINT", "user/{name}", _str,
+            "FreeSWITCH endpoint a TwiML `Client` (a user registered on the switch) is dialled through."),
     Setting("app_connect_timeout", "APP_CONNECT_TIMEOUT", "3", _float,
             "Seconds to connect to a customer's IVR app (doc_url) before falling back."),
     Setting("app_read_timeout", "APP_READ_TIMEOUT", "10", _float,
@@ -245,6 +249,8 @@ class Settings:
     ivr_listen: str
     ivr_socket_address: str
     ivr_dial_endpoint: str
+    ivr_sip_endpoint: str
+    ivr_client_endpoint: str
     app_connect_timeout: float
     app_read_timeout: float
     app_max_bytes: int

@@ -86,7 +86,7 @@ class ExecConfig:
     #: The carrier's country (DEFAULT_REGION): reads numbers written without a country code.
     region: str = "IN"
     #: How a SIP URI of TwiML ``Sip`` / Plivo ``User`` is dialled, and a user registered on the switch (``Client``).
-    sip_endpoint: str = "sofia/external/{uri}"
+    sip_endpoint: str = "sofia/vaani/{uri}"
     client_endpoint: str = "user/{name}"
     #: Where Recognize sends utterances (an ivr.speech.pool.SpeechPool); None: no speech engine.
     speech: object = None

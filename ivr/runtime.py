@@ -97,6 +97,8 @@ def build_runtime(settings: Settings, *, redis_conn=None, report: bool = True) -
         recordings_dir=os.path.abspath(settings.path(settings.recordings_dir)),
         public_url=settings.base_url,
         dial_endpoint=settings.ivr_dial_endpoint,
+        sip_endpoint=settings.ivr_sip_endpoint,
+        client_endpoint=settings.ivr_client_endpoint,
         number_format=settings.dialer_number_format,
         region=settings.default_region,
         # Recognition runs in worker subprocesses, started on the first <recognize> (ivr/speech/pool.py).
