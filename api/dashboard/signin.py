@@ -41,6 +41,12 @@ def sign_in(account_id: str, secret: str) -> Account | None:
     return account
 
 
+def start_anonymous() -> None:
+    """Give a browser that is not signed in a CSRF token for the sign-in form (kept until it signs in)."""
+    if not session.get("csrf"):
+        session["csrf"] = secrets.token_urlsafe(24)
+
+
 def sign_out() -> None:
     """End the session."""
     session.clear()

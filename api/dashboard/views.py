@@ -63,10 +63,13 @@ def login():
     """The sign-in form: the account id and its seed-002 ``auth`` secret."""
     error, status = None, 200
     if request.method == "POST":
+        # The form's token too: another site must not sign a browser in to an account of its choosing.
+        signin.check_csrf()
         account = signin.sign_in(request.form.get("account", ""), request.form.get("auth", ""))
         if account is not None:
             return redirect(signin.safe_next(request.args.get("next")))
         error, status = "Unknown account or wrong auth secret.", 401
+    signin.start_anonymous()
     return render_template("dashboard/login.html", error=error, account=None,
                            account_value=request.form.get("account", "")), status
 

@@ -48,9 +48,16 @@ def _cdr(stack, acct, campaign_id, number: str, status: str, when: dt.datetime, 
         return row.id
 
 
+def _login_form(http, stack) -> str:
+    """The sign-in form's CSRF token (the form is fetched first, as a browser does)."""
+    page = http.get(stack.url("/dashboard/login"), timeout=10).text
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
 def _signed_in(stack, acct) -> requests.Session:
     http = requests.Session()
-    r = http.post(stack.url("/dashboard/login"), data={"account": acct.account_id, "auth": acct.auth},
+    r = http.post(stack.url("/dashboard/login"), data={"account": acct.account_id, "auth": acct.auth,
+                                                       "csrf": _login_form(http, stack)},
                   allow_redirects=False, timeout=10)
     assert r.status_code == 302 and r.headers["Location"] == "/dashboard/", r.text
     return http
@@ -68,15 +75,23 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(sqlite_stack):
     assert r.status_code == 302 and r.headers["Location"] == "/dashboard/login?next=/dashboard/campaigns/CM1?x%3D1"
     assert http.get(stack.url("/dashboard/events/campaigns"), timeout=10).status_code == 401
 
-    r = http.post(stack.url("/dashboard/login"), data={"account": acct.account_id, "auth": acct.auth + "x"},
-                  timeout=10)
+    # Without the form's token (another site posting its own credentials into this browser): refused.
+    r = http.post(stack.url("/dashboard/login"), data={"account": acct.account_id, "auth": acct.auth},
+                  allow_redirects=False, timeout=10)
+    assert r.status_code == 400 and http.get(stack.url("/dashboard/"), allow_redirects=False,
+                                             timeout=10).status_code == 302
+    token = _login_form(http, stack)
+    r = http.post(stack.url("/dashboard/login"), data={"account": acct.account_id, "auth": acct.auth + "x",
+                                                       "csrf": token}, timeout=10)
     assert r.status_code == 401 and "Unknown account or wrong auth secret" in r.text
-    assert "vaani_dashboard" not in r.cookies
-    r = http.post(stack.url("/dashboard/login"), data={"account": "nobody", "auth": acct.auth}, timeout=10)
+    r = http.post(stack.url("/dashboard/login"), data={"account": "nobody", "auth": acct.auth, "csrf": token},
+                  timeout=10)
     assert r.status_code == 401
+    assert http.get(stack.url("/dashboard/"), allow_redirects=False, timeout=10).status_code == 302
 
     r = http.post(stack.url("/dashboard/login?next=//evil.example/x"),
-                  data={"account": acct.account_id, "auth": acct.auth}, allow_redirects=False, timeout=10)
+                  data={"account": acct.account_id, "auth": acct.auth, "csrf": token}, allow_redirects=False,
+                  timeout=10)
     assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"  # no open redirect
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/dashboard" in cookie
