@@ -97,6 +97,7 @@ def test_twilio_app_gather_record_dial(rig, tmp_path):
     assert status["params"]["RecordingUrl"] == rec["RecordingUrl"] and status["params"]["CallSid"] == uuid
     [dial] = [r["params"] for r in app.requests_to("/dialed")]
     assert dial["DialCallStatus"] == "completed" and int(dial["DialCallDuration"]) >= 1
+    assert dial["DialCallSid"] and dial["DialCallSid"] != uuid  # the called leg's own uuid
     assert dial["RecordingUrl"].startswith("http://api.example/recordings/")
     # record-from-answer: the called leg recorded the bridged call from its answer on.
     assert (tmp_path / "recordings" / dial["RecordingUrl"].rsplit("/", 1)[1]).exists()
