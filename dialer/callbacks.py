@@ -279,12 +279,18 @@ def _http() -> requests.Session:
     return session
 
 
+#: A payload ``{FORM: {...}}`` is posted as an HTML form (TwiML's transcribeCallback), any other as JSON.
+FORM = "_form"
+
+
 def _post(url: str, payload: dict, cfg) -> tuple[int | None, str | None]:
     """POST once: ``(status_code, None)`` when the receiver answered, ``(None, error)`` when it did not."""
+    form = payload.get(FORM) if isinstance(payload, dict) else None
+    body = {"data": form} if isinstance(form, dict) else {"json": payload}
     try:
         response = _http().post(
             url,
-            json=payload,
+            **body,
             timeout=(cfg.callback_connect_timeout, cfg.callback_read_timeout),
             allow_redirects=False,
             stream=True,  # the body is not read: a receiver cannot make us download anything

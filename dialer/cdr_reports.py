@@ -51,6 +51,10 @@ def to_seed(row: Cdr) -> dict[str, Any]:
         "request_id": row.request_id or "",
         "uniqueid": row.uniqueid or "",
     }
+    if row.transcript_status:
+        # Asked for (seed 002 click2call transcript=on, TwiML transcribe): ours, beside recording_name.
+        out["transcript"] = row.transcript or ""
+        out["transcript_status"] = row.transcript_status
     if row.campaign_id:
         out["is_dnd"] = "1" if row.is_dnd else "0"
         out["list_id"] = row.list_id or ""

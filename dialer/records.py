@@ -56,6 +56,8 @@ class Recorded:
     deliveries: list[int] = field(default_factory=list)
     #: IVR facts only: these were the first facts of their call (a duplicate job must not be learned twice).
     first_facts: bool = False
+    #: IVR facts only: a recording of the call asks for a transcript, newly pending (dialer/transcripts.py).
+    transcribe: bool = False
 
 
 # ---------------------------------------------------------------- the upsert
@@ -422,6 +424,9 @@ def record_ivr_facts(session: Session, facts: CallFacts) -> Recorded:
             row.call_date = _epoch(facts.ended_at) or row.call_date
     row.ivr_recorded = True
     result = Recorded(cdr_id=row.id, uniqueid=row.uniqueid, first_facts=first)
+    if not row.transcript_status and any(isinstance(r, dict) and r.get("transcribe") for r in facts.recordings):
+        row.transcript_status = "pending"
+        result.transcribe = True
     _complete_if_ready(session, row, result)
     return result
 
@@ -504,6 +509,10 @@ def ivr_call_finished(facts: dict, cfg=None) -> dict:
         result = record_ivr_facts(session, parsed)
         launched = _launch_time(session, parsed) if result.first_facts else None
     _enqueue(result, cfg)
+    if result.transcribe:
+        from dialer import transcripts
+
+        transcripts.enqueue(result.uniqueid, cfg=cfg)
     if launched is not None:
         _learn(parsed, launched, cfg)
     return {"cdr_id": result.cdr_id, "completed": result.completed}

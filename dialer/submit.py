@@ -76,7 +76,8 @@ def request_spec(req: CallRequest, attempt: Attempt) -> CallSpec:
     if kind in ("click2call", "callback"):
         spec.click2call = ClickToCall(destination=p.get("destination_number") or "", caller_id=p.get("caller_id"),
                                       recording_option=p.get("recording_option") or "off",
-                                      timeout=int(p.get("timeout") or 45))
+                                      timeout=int(p.get("timeout") or 45),
+                                      transcript=p.get("transcript") or "off")
     elif kind == "otp":
         spec.otp = Otp(text=p.get("text") or "", repeat=int(p.get("repeat") or 1), voice=p.get("voice"),
                        volume=p.get("volume"), rate=p.get("rate"), pitch=p.get("pitch"),

@@ -37,7 +37,7 @@ from dialer.engine import Dialer, EngineOptions
 
 log = logging.getLogger(__name__)
 
-QUEUE_SUFFIXES = ("records", "callbacks")
+QUEUE_SUFFIXES = ("records", "callbacks", "transcripts")  # in priority order: transcripts wait for the rest
 
 
 def _rq_worker(cfg: Settings, name: str):

@@ -67,6 +67,8 @@ def _click2call(spec: CallSpec) -> kml.App:
     if not c2c.destination:
         raise ValueError("click2call has no destination")
     dial = kml.Dial(numbers=(c2c.destination,), caller_id=c2c.caller_id or spec.caller_id,
-                    record=(c2c.recording_option or "off") != "off", timeout_ms=int(c2c.timeout or 45) * 1000,
+                    # A transcript needs a recording: transcript on records the call even with recording off.
+                    record=(c2c.recording_option or "off") != "off" or getattr(c2c, "transcript", "off") == "on",
+                    timeout_ms=int(c2c.timeout or 45) * 1000,
                     moh="ring")
     return kml.App(kml.KML, (dial, kml.Hangup()))

@@ -302,7 +302,15 @@ class Call:
         if isinstance(instr, kml.CollectDigits) and result.get("data"):
             self.facts.dtmf_inputs.append(result["data"])
         if result.get("recording"):
-            self.facts.recordings.append(result["recording"])
+            recording = result["recording"]
+            # Transcripts are made after the call by the dialer (dialer/transcripts.py), for TwiML's
+            # Record transcribe/transcribeCallback and seed 002's click2call transcript=on.
+            c2c = self.spec.click2call if self.spec is not None else None
+            if getattr(instr, "transcribe", False) or (c2c is not None and c2c.transcript == "on"):
+                recording = {**recording, "transcribe": True}
+                if getattr(instr, "transcribe_callback", None):
+                    recording["transcribe_callback"] = urljoin(self.url or "", instr.transcribe_callback)
+            self.facts.recordings.append(recording)
         if result.get("dial"):
             self.facts.dial_results.append(result["dial"])
 

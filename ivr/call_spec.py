@@ -94,6 +94,9 @@ class ClickToCall:
     caller_id: str | None = None
     recording_option: str = "off"  # both | agent | customer | off
     timeout: int = 45
+    #: seed 002 ``transcript``: on → the call is recorded (both sides when recording_option is off) and
+    #: transcribed after it ends (dialer/transcripts.py).
+    transcript: str = "off"
 
 
 #: What an agent campaign's call does on a machine (``AgentCall.machine_action``).

@@ -421,6 +421,11 @@ class Cdr(Base):
     abandoned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     amd_result: Mapped[str] = mapped_column(String(16), default="", server_default="")
     disposition: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # transcripts (docs/speech.md): the text of every transcribed recording, '' | pending | done | failed, and
+    # per recording {name, url, text, confidence, engine, status, error} (dialer/transcripts.py)
+    transcript: Mapped[str] = mapped_column(Text, default="", server_default="")
+    transcript_status: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    transcripts: Mapped[Optional[list[Any]]] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
