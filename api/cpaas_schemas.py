@@ -41,7 +41,7 @@ CLICK2CALL = s(
     Field("recording_option", "enum", default="off", choices=RECORDING_OPTIONS,
           description="both, agent, customer or off (on = both)"),
     Field("transcript", "enum", default="off", choices=ON_OFF,
-          description="stored as requested; transcription itself is not provided yet"),
+          description="on: the call is recorded and transcribed after it ends; the CDR carries transcript"),
     example={"agent_number": "919979271234", "caller_id": "15168148111", "destination_number": "918000681234",
              "recording_option": "on", "transcript": "on"},
 )
