@@ -53,7 +53,9 @@ def make(command: str, seq_source, **fields):
 
 def response_to(request, command: str, seq_source, **fields):
     """The response PDU of ``request`` (same sequence number)."""
-    resp = make(command, seq_source, sequence=request.sequence, **fields)
+    resp = make(command, seq_source, **fields)
+    # Set after construction: smpplib's constructor ignores a ``sequence`` keyword (its property shadows it).
+    resp.sequence = request.sequence
     return resp
 
 

@@ -23,7 +23,7 @@ puts the message back with a back-off (``SMS_RETRY_BACKOFF``, doubled) until
 ``SMS_MAX_TRIES``; a permanent one fails it. Either way the parts already
 taken stay taken.
 
-**Recovery.** Every worker keeps a heartbeat key in Redis; :func:`sweep` finds
+**Recovery.** Every worker keeps a heartbeat key in Redis (TTL ``SMS_WORKER_TIMEOUT``); :func:`sweep` finds
 ``sending`` messages whose worker has none, marks their ``submitting`` parts
 ``unknown`` and puts the message back to ``queued`` (if parts are left) or
 ``sent``; it also enqueues again due ``queued`` messages whose job was lost.
@@ -47,7 +47,6 @@ from sms.smpp import Bind, NotSent, Refused, Uncertain
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_TTL = 6  # seconds; refreshed every HEARTBEAT_TTL / 3
 EXPIRED = ("EXPIRED", "Expired before it could be sent")
 
 
@@ -220,9 +219,13 @@ def _finish(cfg, msg: SmsMessage, status: str, error_code: str = "", error_reaso
 # ---------------------------------------------------------------- recovery
 
 
-def sweep(cfg, client, *, stale_after: float = 5.0, lost_after: float = 10.0, limit: int = 500) -> dict:
-    """Recover messages of dead workers and re-enqueue due messages whose job was lost; returns counts."""
+def sweep(cfg, client, *, lost_after: float = 10.0, limit: int = 500) -> dict:
+    """Recover messages of dead workers and re-enqueue due messages whose job was lost; returns counts.
+
+    A worker is dead when its heartbeat key (TTL ``SMS_WORKER_TIMEOUT``) is gone.
+    """
     now = utcnow()
+    stale_after = cfg.sms_worker_timeout / 2
     t, pt = SmsMessage.__table__, SmsPart.__table__
     recovered, requeued = 0, []
     with db.session_scope(cfg.sqlalchemy_url) as s:

@@ -163,6 +163,7 @@ class Smsc:
         self.binds = 0
         self.enquire_links = 0
         self.receipts_sent = 0
+        self.dropped: list[dict] = []  # deliver_sm refused more than ``redeliveries`` times
         self._tries: dict[tuple[str, bytes], int] = {}
         self._outbox: dict[str, list[tuple]] = {}
         self._server: StreamServer | None = None
@@ -177,12 +178,23 @@ class Smsc:
         self._server = StreamServer((self.host, self.port), self._connection)
         self._server.start()
         self.port = self._server.server_port
+        self._retrier = gevent.spawn(self._retry_loop)
         return self
+
+    def _retry_loop(self, every: float = 0.2) -> None:
+        # What waits for a bind (none was bound, or the one chosen died) is offered again, as an SMSC retries.
+        while True:
+            gevent.sleep(every)
+            for system_id in list(self._outbox):
+                if self._outbox.get(system_id):
+                    self._flush(system_id)
 
     def stop(self) -> None:
         """Close the listener and every connection."""
         if self._server is not None:
             self._server.stop(timeout=1)
+        if getattr(self, "_retrier", None) is not None:
+            self._retrier.kill(block=False)
         self.drop_binds()
 
     def drop_binds(self) -> None:
@@ -239,6 +251,8 @@ class Smsc:
                 if tries <= self.redeliveries:
                     fields = {**fields, "_tries": tries}
                     gevent.spawn_later(self.redelivery_delay, self._deliver, s.system_id, fields, kind)
+                else:
+                    self.dropped.append(fields)
         elif cmd in ("enquire_link_resp", "generic_nack"):
             pass
         else:

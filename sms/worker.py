@@ -10,9 +10,9 @@ moves RQ's scheduled jobs (retries after a temporary refusal) with the
 dialer's scheduler loop.
 
 Greenlets: the bind's reader and keep-alive; the RQ loop; the scheduler; a
-heartbeat (``<prefix>:sms:worker:<id>``, TTL 6 s) and the sweep that recovers
-dead workers' messages (:func:`sms.sender.sweep`, every 2 s, one worker at a
-time under a Redis lock).
+heartbeat (``<prefix>:sms:worker:<id>``, TTL ``SMS_WORKER_TIMEOUT``) and the sweep that recovers
+dead workers' messages (:func:`sms.sender.sweep`, every third of the timeout, one
+worker at a time under a Redis lock).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class SmsWorker:
     """One worker: ``start()``, then ``stop()``. Several may run in one process (tests, benchmarks)."""
 
     def __init__(self, cfg: Settings, *, worker_id: str | None = None, bind_config: BindConfig | None = None,
-                 sweep_every: float = 2.0, scheduler_every: float = 1.0):
+                 sweep_every: float | None = None, scheduler_every: float = 1.0):
         import redis
 
         from dialer.pacing import Pacer
@@ -52,7 +52,8 @@ class SmsWorker:
         self.bind = Bind(bind_config or BindConfig.from_settings(cfg), self._on_deliver)
         self.ctx = sender.Context(cfg, self.bind, Pacer(self.redis, cfg.key_prefix), self.id)
         self.pool = Pool(max(2, 2 * cfg.smpp_window))
-        self.sweep_every = sweep_every
+        # Often enough that a dead worker's messages wait little longer than SMS_WORKER_TIMEOUT.
+        self.sweep_every = sweep_every or max(0.2, cfg.sms_worker_timeout / 3)
         self.scheduler_every = scheduler_every
         self.greenlets: list[gevent.Greenlet] = []
         self.rq_worker = None
@@ -117,7 +118,8 @@ class SmsWorker:
         self.redis.delete(sender.heartbeat_key(self.cfg.key_prefix, self.id))
 
     def _beat(self) -> None:
-        self.redis.set(sender.heartbeat_key(self.cfg.key_prefix, self.id), "1", ex=sender.HEARTBEAT_TTL)
+        self.redis.set(sender.heartbeat_key(self.cfg.key_prefix, self.id), "1",
+                       px=max(1000, int(self.cfg.sms_worker_timeout * 1000)))
 
     def _heartbeat(self) -> None:
         while True:
@@ -125,14 +127,14 @@ class SmsWorker:
                 self._beat()
             except Exception:  # noqa: BLE001
                 log.warning("SMS worker heartbeat failed", exc_info=True)
-            gevent.sleep(sender.HEARTBEAT_TTL / 3)
+            gevent.sleep(self.cfg.sms_worker_timeout / 4)
 
     def _sweeper(self) -> None:
         lock_key = f"{self.cfg.key_prefix}:sms:sweep"
         while True:
             gevent.sleep(self.sweep_every)
             try:
-                if self.redis.set(lock_key, self.id, nx=True, ex=max(1, int(self.sweep_every))):
+                if self.redis.set(lock_key, self.id, nx=True, px=max(100, int(self.sweep_every * 900))):
                     sender.sweep(self.cfg, self.redis)
             except Exception:  # noqa: BLE001
                 log.warning("SMS sweep failed", exc_info=True)
