@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kml.model import ParseIssue, SendSms
+from kml.model import (
+    CollectDigits, Conference, Dial, DialQueue, Enqueue, GoTo, Hangup, Instruction, ParseIssue, Recognize, Record,
+    Reject, SendSms,
+)
 from kml.xmlload import element_column, source_lines
 
 DTMF_KEYS = "0123456789*#"
@@ -281,3 +284,29 @@ def vendor_voice(voice: str | None) -> str | None:
         if v.endswith("-Neural"):
             v = v[: -len("-Neural")]
     return v or None
+
+
+#: Instructions after which the call always leaves the document; those that leave it when they have an action.
+STOPS = frozenset((Hangup, Reject, GoTo))
+ACTIONS = frozenset((CollectDigits, Recognize, Record, Dial, DialQueue, Enqueue, Conference))
+
+
+class Order:
+    """Warns about verbs that never run: those after one that always leaves the document (TwiML/Plivo rule:
+    Hangup, Reject, Redirect, or a verb with an ``action`` — a Gather without input falls through)."""
+
+    __slots__ = ("ctx", "stop", "stop_name")
+
+    def __init__(self, ctx: Ctx):
+        self.ctx = ctx
+        self.stop: Instruction | None = None
+        self.stop_name = ""
+
+    def note(self, instr: Instruction, name: str) -> None:
+        """Record ``instr`` (written as ``name``), warning when it comes after the document was left."""
+        if self.stop is not None:
+            self.ctx.warn_at(instr.line, name, f"`{name}` after `{self.stop_name}` (line {self.stop.line}) never "
+                             "runs: the call leaves this document there")
+        elif instr.__class__ in STOPS or (instr.__class__ in ACTIONS and instr.action
+                                          and getattr(instr, "action_on_empty", True)):
+            self.stop, self.stop_name = instr, name

@@ -474,6 +474,13 @@ class SendSms(Instruction):
     line: int | None = _line_field()
 
 
+def _action_only(instr: "Enqueue | DialQueue") -> NextRequest | None:
+    """The instruction's event to its ``action``; None (carry on) without one."""
+    if not instr.action:
+        return None
+    return NextRequest(NEXT_ACTION, instr.action, instr.method, instr.event)
+
+
 @dataclass(slots=True)
 class SendDigits(Instruction):
     """Send DTMF ``digits`` on the call (``w`` = wait 0.5 s, ``W`` = 1 s). TwiML ``Play digits``; Plivo ``DTMF``."""
@@ -505,9 +512,7 @@ class Enqueue(Instruction):
 
     def next_request(self, app: "App") -> NextRequest | None:
         """The Enqueue request to ``action``; without one the document carries on."""
-        if not self.action:
-            return None
-        return NextRequest(NEXT_ACTION, self.action, self.method, EVENT_ENQUEUE)
+        return _action_only(self)
 
 
 @dataclass(slots=True)
@@ -526,9 +531,7 @@ class DialQueue(Instruction):
 
     def next_request(self, app: "App") -> NextRequest | None:
         """The Dial request to ``action``; without one the document carries on."""
-        if not self.action:
-            return None
-        return NextRequest(NEXT_ACTION, self.action, self.method, EVENT_DIAL)
+        return _action_only(self)
 
 
 @dataclass(slots=True)

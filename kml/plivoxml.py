@@ -15,7 +15,7 @@ from kml.model import (
     PLIVO, App, CollectDigits, Conference, Dial, GoTo, Hangup, Instruction, Pause, Play, PreAnswer, Recognize,
     Record, Reject, SendDigits, SendSms, Speak,
 )
-from kml.twiml import ACTIONS, SPEECH_AUTO_MS, STOPS
+from kml.twiml import SPEECH_AUTO_MS
 
 P = "Plivo"
 LANGUAGE = "en-US"
@@ -51,8 +51,7 @@ def build(root: Any, ctx: c.Ctx) -> App:
     if c.text_of(root):
         ctx.error(root, "`Response` may not contain loose text; put words to speak in `Speak`")
     instructions: list[Instruction] = []
-    stop: Instruction | None = None
-    stop_name = ""
+    order = c.Order(ctx)
     for el in root:
         name = c.local_name(el.tag)
         if name is None:
@@ -64,12 +63,7 @@ def build(root: Any, ctx: c.Ctx) -> App:
         instr = builder(ctx, el, name)
         if instr is None:
             continue
-        if stop is not None:
-            ctx.warn_at(instr.line, name, f"`{name}` after `{stop_name}` (line {stop.line}) never runs: "
-                        "the call leaves this document there")
-        elif instr.__class__ in STOPS or (instr.__class__ in ACTIONS and instr.action
-                                          and getattr(instr, "action_on_empty", True)):
-            stop, stop_name = instr, name
+        order.note(instr, name)
         instructions.append(instr)
     return App(PLIVO, tuple(instructions), None, False, tuple(ctx.warnings))
 

@@ -50,9 +50,6 @@ REFUSED_VERBS = {
     "Leave": "`Leave` only runs in an `Enqueue` waitUrl document, and Vaani plays waitUrl as an audio file "
              "(see docs/twiml.md, Enqueue)",
 }
-#: Instructions after which the call always leaves the document; those that leave it when they have an action.
-STOPS = frozenset((Hangup, Reject, GoTo))
-ACTIONS = frozenset((CollectDigits, Recognize, Record, Dial, DialQueue, Enqueue, Conference))
 TOP_VERBS = ("Say", "Play", "Pause", "Gather", "Record", "Dial", "Enqueue", "Hangup", "Redirect", "Reject", "Sms",
              "Message")
 
@@ -66,8 +63,7 @@ def build(root: Any, ctx: c.Ctx) -> App:
     if c.text_of(root):
         ctx.error(root, "`Response` may not contain loose text; put words to speak in `Say`")
     instructions: list[Instruction] = []
-    stop: Instruction | None = None
-    stop_name = ""
+    order = c.Order(ctx)
     last = [None, None]
     for el in root[:]:  # a slice makes the children's proxies in one C call
         name = el.tag
@@ -83,12 +79,7 @@ def build(root: Any, ctx: c.Ctx) -> App:
                 _unknown_verb(ctx, el, name, "")
                 continue
             instr = builder(ctx, el, name)
-        if stop is not None:
-            ctx.warn_at(instr.line, name, f"`{name}` after `{stop_name}` (line {stop.line}) never runs: "
-                        "the call leaves this document there")
-        elif instr.__class__ in STOPS or (instr.__class__ in ACTIONS and instr.action
-                                          and getattr(instr, "action_on_empty", True)):
-            stop, stop_name = instr, name
+        order.note(instr, name)
         instructions.append(instr)
     return App(TWIML, tuple(instructions), None, False, tuple(ctx.warnings))
 
@@ -136,7 +127,6 @@ def _settings(ctx: c.Ctx, el: Any, shown: str, compute) -> tuple:
 
 _SEND_KEYS = c.DTMF_KEYS + "wW"
 _new = object.__new__
-_speak_init = Speak.__init__
 
 
 # --- prompts -------------------------------------------------------------------------------
@@ -186,21 +176,8 @@ def _say_fast(ctx: c.Ctx, el: Any, last: list) -> Speak:
 
 
 def _say(ctx: c.Ctx, el: Any, shown: str) -> Speak:
-    settings = _MEMO.get((shown, *el.items()))  # the commonest verb: _settings' lookup inlined
-    lang, voice, loop = settings if settings is not None else _settings(ctx, el, shown, _say_settings)
-    if len(el):
-        for child in el:
-            if c.local_name(child.tag):
-                ctx.error(child, f"`{shown}` may not contain `{c.local_name(child.tag)}`: {_SSML}")
-    text = el.text
-    if text:
-        text = text.strip()
-    if not text:
-        ctx.error(el, f"`{shown}` has no text to speak")
-        text = ""
-    speak = _new(Speak)  # not Speak(..., line=...): see kookoo._new
-    _speak_init(speak, text, lang, voice, None, None, None, None, None, None, None, None, loop, line=el.sourceline)
-    return speak
+    """``Say`` reached by a builder table (a namespaced tag): as :func:`_say_fast`."""
+    return _say_fast(ctx, el, [None, None])
 
 
 def _play(ctx: c.Ctx, el: Any, shown: str) -> Play | SendDigits:
