@@ -56,6 +56,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.register_blueprint(konnect_balance.bp, url_prefix="/api/v1/Accounts")
     app.register_blueprint(snapcall.bp, url_prefix="/api/v1/Accounts")
     app.register_blueprint(snapcall.apps_bp)
+    import billing.sms
+
+    billing.sms.install()  # messages accepted here are charged per part (docs/billing.md)
     app.register_blueprint(kairos.bp, url_prefix="/kairos-apis")
     app.register_blueprint(recordings.bp)
     app.register_blueprint(apps.bp)

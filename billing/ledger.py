@@ -84,7 +84,8 @@ class Settlement:
         return {"price": money.plain(self.price), "balance": money.plain(self.balance)}
 
 
-def _locked(session: Session, account_id: str) -> BillingAccount | None:
+def locked_account(session: Session, account_id: str) -> BillingAccount | None:
+    """The account's balance row, locked for this transaction (None: not metered)."""
     return session.scalars(select(BillingAccount).where(BillingAccount.account_id == account_id)
                            .with_for_update().execution_options(populate_existing=True)).first()
 
@@ -106,12 +107,12 @@ def topup(session: Session, account_id: str, amount: int, *, actor: str = "", no
         raise BillingError(f"no account {account_id!r}")
     if kind == "topup" and amount <= 0:
         raise BillingError("a top-up must be a positive amount")
-    row = _locked(session, account_id)
+    row = locked_account(session, account_id)
     if row is None:
         row = BillingAccount(account_id=account_id, mode="trial", balance=0, reserved=0)
         session.add(row)
         session.flush()
-        row = _locked(session, account_id)
+        row = locked_account(session, account_id)
     if kind == "adjust" and row.balance - row.reserved + amount < 0:
         raise BillingError("the adjustment would take the balance below what calls in progress hold")
     row.balance += amount
@@ -152,7 +153,7 @@ def reserve_calls(session: Session, account_id: str, calls: list[tuple[str, str]
     """
     if not calls:
         return {}
-    row = _locked(session, account_id)
+    row = locked_account(session, account_id)
     if row is None:
         return {key: UNMETERED for key, _ in calls}
     card = rates.card(session, account_id, "voice")
@@ -193,7 +194,7 @@ def reserve_sms(session: Session, account_id: str, key: str, number: str, parts:
     Settle it with ``settle(session, key, parts=parts)`` once the SMSC accepted it (or ``parts=0`` / 
     :func:`release` when it was refused).
     """
-    row = _locked(session, account_id)
+    row = locked_account(session, account_id)
     if row is None:
         return UNMETERED
     held = session.get(BillingReservation, key)
@@ -223,7 +224,7 @@ def settle(session: Session, key: str, *, billsec: float | None = None, parts: i
     held = session.get(BillingReservation, key)
     if held is None:
         return None
-    row = _locked(session, held.account_id)
+    row = locked_account(session, held.account_id)
     held = session.scalars(select(BillingReservation).where(BillingReservation.id == key).with_for_update()
                            .execution_options(populate_existing=True)).first()
     if row is None or held is None:
@@ -262,7 +263,7 @@ def release(session: Session, keys: Iterable[str]) -> int:
                                                              BillingReservation.state == "held")).all()
     n = 0
     for account_id in sorted({h.account_id for h in helds}):
-        row = _locked(session, account_id)
+        row = locked_account(session, account_id)
         for h in session.scalars(select(BillingReservation).where(
                 BillingReservation.id.in_(keys), BillingReservation.account_id == account_id,
                 BillingReservation.state == "held").with_for_update().execution_options(populate_existing=True)):

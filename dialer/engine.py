@@ -677,13 +677,18 @@ class Dialer:
         return grants
 
     def _pause_for_balance(self, camp: Campaign) -> None:
-        """Pause a campaign whose account cannot pay its next call, with a hold that a top-up releases."""
-        self._balance_pauses.discard(camp.id)
-        if self._move(camp.id, ["running"], "paused"):
-            from billing import holds
+        """Pause a campaign whose account cannot pay its next call, with a hold that a top-up releases
+        (status and hold in one transaction: a paused campaign is never seen without its reason)."""
+        from billing import holds
 
-            with db.session_scope(self.db_url) as s:
+        self._balance_pauses.discard(camp.id)
+        with db.session_scope(self.db_url, immediate=True) as s:
+            moved = s.execute(sa.update(Campaign).where(Campaign.id == camp.id, Campaign.status == "running")
+                              .values(status="paused", updated_at=utcnow())).rowcount
+            if moved:
                 holds.hold(s, camp.id, camp.account_id)
+        if moved:
+            self.control.set_state(camp.id, "paused", wait=0)
             log.info("campaign %s paused: account %s is out of balance", camp.id, camp.account_id)
 
     def _sweep_billing(self) -> None:
