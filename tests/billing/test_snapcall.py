@@ -8,17 +8,12 @@ from __future__ import annotations
 import json
 import re
 
-import redis as redislib
 import sqlalchemy as sa
-from rq import Queue, SimpleWorker
 
-from dialer.engine import Dialer, EngineOptions
 from dialer.store import db
 from dialer.store.models import Cdr, InboundNumber
-from ivr.runtime import build_runtime
-from ivr.server import IvrServer
-from tests.conftest import free_port
-from tests.dialer.engine_helpers import Sim, settings_for, wait_for
+from tests.billing.helpers import VoiceRig
+from tests.dialer.engine_helpers import wait_for
 from tests.ivr.appserver import AppServer
 
 KONNECT_TIME = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4} \d{1,2}:\d{2}:\d{2} [AP]M UTC$")
@@ -71,39 +66,18 @@ def test_missed_call_is_refused_unanswered_and_reported(sqlite_stack, monkeypatc
     v = stack.konnect("POST", "/SnapCall/Verifications", acct,
                       json={"id": "V-1", "phone_number": "919979270001", "callback_url": receiver.url("/verified"),
                             "expiry": 120}).json()
-    for name, value in (("DATABASE_URL", cfg0.sqlalchemy_url), ("REDIS_URL", cfg0.redis_url),
-                        ("REDIS_KEY_PREFIX", cfg0.key_prefix)):
-        monkeypatch.setenv(name, value)
-    import config
-
-    config.settings.cache_clear()
-    ivr_port, port = free_port(), free_port()
-    cfg = settings_for(cfg0.sqlalchemy_url, cfg0.key_prefix, port, ivr_port, REDIS_URL=cfg0.redis_url)
-    server = IvrServer(build_runtime(cfg), f"127.0.0.1:{ivr_port}").start()
-    sim = Sim(port, speed=20)
-    sim.args += ["--inbound-socket", f"127.0.0.1:{ivr_port}"]
-    sim.restart()
-    dialer = Dialer(cfg, options=EngineOptions(foreign_delay=0.1)).start()
-    conn = redislib.Redis.from_url(cfg0.redis_url)
+    rig = VoiceRig(cfg0, monkeypatch)
     try:
-        from tests.ivr.harness import EslClient
-
-        esl = EslClient("127.0.0.1", port)
-        assert esl.api("sim_inbound 919979270001 918000680000").startswith("+OK")
-        esl.close()
-        queue = Queue(f"{cfg0.key_prefix}-callbacks", connection=conn)
+        assert rig.esl_api("sim_inbound 919979270001 918000680000").startswith("+OK")
 
         def delivered():
-            SimpleWorker([queue], connection=conn).work(burst=True)
+            rig.work()
             return receiver.requests_to("/missed") and receiver.requests_to("/verified")
 
         wait_for(delivered, 20, every=0.2)
     finally:
-        dialer.stop()
-        sim.stop()
-        server.stop(timeout=1)
+        rig.stop()
         receiver.stop()
-        config.settings.cache_clear()
     with db.session_scope(cfg0.sqlalchemy_url) as s:
         row = s.execute(sa.select(Cdr).where(Cdr.dialed_number == "+918000680000")).scalar_one()
     # Refused before any answer: the caller's network bills nothing.
