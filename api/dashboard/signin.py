@@ -100,10 +100,10 @@ def signed_in(view: Callable) -> Callable:
     return wrapper
 
 
-def safe_next(target: str | None) -> str:
-    """Where to go after sign-in: a path of the dashboard only (never another site: no open redirect)."""
+def safe_next(target: str | None, default: str | None = None) -> str:
+    """Where to go after sign-in or an action: a path of the dashboard only (never another site: no open redirect)."""
     from api.dashboard import URL_PREFIX
 
     if target and target.startswith(URL_PREFIX + "/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("dashboard.campaigns")
+    return default or url_for("dashboard.campaigns")

@@ -41,8 +41,9 @@ def _http_error(exc: HTTPException):
 
 @bp.after_request
 def _headers(resp: Response) -> Response:
-    # Pages with an account's data are never cached, nor framed by another site.
-    resp.headers.setdefault("Cache-Control", "no-store")
+    # Pages with an account's data are never cached, nor framed by another site (the static files may be).
+    if request.endpoint != "dashboard.static":
+        resp.headers.setdefault("Cache-Control", "no-store")
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -51,8 +52,7 @@ def _headers(resp: Response) -> Response:
 
 
 def _back(default: str) -> Response:
-    target = request.form.get("next") or ""
-    return redirect(target if target.startswith("/dashboard/") and not target.startswith("//") else default)
+    return redirect(signin.safe_next(request.form.get("next"), default))
 
 
 # ------------------------------------------------------------------ sign-in

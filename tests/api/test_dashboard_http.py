@@ -100,6 +100,9 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(sqlite_stack):
     assert page.status_code == 200 and acct.account_id in page.text
     assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Frame-Options"] == "DENY"
 
+    # The chart library is the vendored uPlot, served as a static file (cacheable, unlike the pages).
+    lib = http.get(stack.url("/dashboard/static/vendor/uPlot.iife.min.js"), timeout=10)
+    assert lib.status_code == 200 and "uPlot" in lib.text[:200] and "no-store" not in lib.headers.get("Cache-Control", "")
     # A tampered cookie is no session.
     forged = requests.Session()
     value = http.cookies["vaani_dashboard"]
