@@ -356,3 +356,26 @@ def test_an_agent_campaign_shows_what_agent_statistics_computes(sqlite_stack):
     with http.get(stack.url(f"/dashboard/events/campaigns/{cid}"), stream=True, timeout=10) as r:
         _, first = next(_events(r.iter_lines(chunk_size=None, decode_unicode=True)))
     assert '<b id="agents-ready">2</b>' in first["html"]["agent-view"]
+
+
+def test_pause_resume_and_stop_go_through_the_campaign_logic(sqlite_stack):
+    stack, acct = sqlite_stack, sqlite_stack.account()
+    campaign = _campaign(stack, acct, "controlled")  # scheduled: its start date is tomorrow
+    http = _signed_in(stack, acct)
+    token = _csrf(http, stack)
+
+    def press(action: str) -> str:
+        r = http.post(stack.url(f"/dashboard/campaigns/{campaign}/{action}"), data={"csrf": token}, timeout=10)
+        assert r.status_code == 200 and r.url.endswith(f"/dashboard/campaigns/{campaign}")
+        with stack.session() as s:
+            return s.get(Campaign, campaign).status
+
+    assert press("pause") == "paused"
+    assert press("start") == "scheduled"  # resumed: waiting for its start date again
+    assert press("stop") == "stopped"
+    with stack.session() as s:  # stop_campaign cancelled every queued attempt
+        assert {a.state for a in s.query(Attempt).filter_by(campaign_id=campaign)} == {"cancelled"}
+    r = http.post(stack.url(f"/dashboard/campaigns/{campaign}/start"), data={"csrf": token}, timeout=10)
+    assert "The campaign is stopped: it cannot start." in r.text
+    assert http.post(stack.url(f"/dashboard/campaigns/{campaign}/launch"), data={"csrf": token},
+                     timeout=10).status_code == 404
