@@ -20,7 +20,7 @@ makes (one originate, its claim share, its events' lag, its answer and end for t
 menu's event→command spans and app fetch, the end for the runtime) in a tight loop, on and off, as
 microseconds per call and as a percentage of the CPU one call costs with metrics off.
 
-Runs alternate on, off, off, on, ... (``BENCH_METRICS_REPS`` pairs, default 2 for the IVR and 3 for the
+After one warm-up run of each (not counted), runs alternate on, off, off, on, ... (``BENCH_METRICS_REPS`` pairs, default 2 for the IVR and 3 for the
 dialer) so that drift in the machine's load falls on both sides; figures are medians. The cost is
 ``(off − on) / off`` of throughput (calls a second; calls per CPU second), in percent.
 """
@@ -127,7 +127,13 @@ def dialer(redis_url: str, tmp: str) -> dict:
     runs: dict[bool, list[dict]] = {True: [], False: []}
     try:
         monitor = bd._Monitor(port)
-        for i, on in enumerate(_order(reps)):
+        # A warm-up campaign, not counted (the simulator's and SQLite's first run is slower), then the pairs.
+        for i, on in enumerate([None] + _order(reps)):
+            if on is None:
+                prefix = f"bench-metrics-{uuid.uuid4().hex[:6]}-warm"
+                _dialer_once(redis_url, prefix, tmp, port, ivr, min(n, 500), True, monitor)
+                _cleanup(redis_url, prefix)
+                continue
             prefix = f"bench-metrics-{uuid.uuid4().hex[:6]}-{i}"
             runs[on].append(_dialer_once(redis_url, prefix, tmp, port, ivr, n, on, monitor))
             _cleanup(redis_url, prefix)
@@ -186,6 +192,8 @@ def ivr() -> dict:
     runs: dict[bool, list[dict]] = {True: [], False: []}
     server = None
     try:
+        prom.configure(True)
+        bi.main()  # warm-up, not counted: the first run in a process pays imports, caches and the pool's growth
         for on in _order(reps):
             prom.configure(on)
             server = prom.serve("127.0.0.1", bi._free_port(), name="bench ivr") if on else None
