@@ -219,13 +219,17 @@ def _finish(cfg, msg: SmsMessage, status: str, error_code: str = "", error_reaso
 # ---------------------------------------------------------------- recovery
 
 
-def sweep(cfg, client, *, lost_after: float = 10.0, limit: int = 500) -> dict:
+def sweep(cfg, client, *, limit: int = 500) -> dict:
     """Recover messages of dead workers and re-enqueue due messages whose job was lost; returns counts.
 
-    A worker is dead when its heartbeat key (TTL ``SMS_WORKER_TIMEOUT``) is gone.
+    A worker is dead when its heartbeat key (TTL ``SMS_WORKER_TIMEOUT``) is gone. A queued message is lost
+    when it has been due for SMS_WORKER_TIMEOUT and no job waits in the queue (a worker took its job and
+    died before claiming it, or Redis lost it); enqueueing it again is harmless if it was not: the claim
+    lets one job through.
     """
     now = utcnow()
     stale_after = cfg.sms_worker_timeout / 2
+    lost_after = cfg.sms_worker_timeout
     t, pt = SmsMessage.__table__, SmsPart.__table__
     recovered, requeued = 0, []
     with db.session_scope(cfg.sqlalchemy_url) as s:

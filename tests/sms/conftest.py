@@ -1,6 +1,6 @@
 """The SMS path for real: the SMSC stand-in over TCP, the API over HTTP, an SMS worker, HTTP callback receivers.
 
-``sms_stack`` (module scope, SQLite and PostgreSQL) starts the stand-in with
+``sms_stack`` (session scope, one per database: SQLite and PostgreSQL) starts the stand-in with
 the scenario below, the API (``api.app.create_app`` in a gevent WSGIServer) on
 a fresh database, and one :class:`sms.worker.SmsWorker` bound to the stand-in,
 all in the test process; Redis is the real one under a unique prefix.
@@ -78,7 +78,7 @@ def sms_env(smsc_port: int, **extra) -> dict:
             "CALLBACK_BACKOFF": "0.2", "CALLBACK_MAX_TRIES": "3", **extra}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def sms_stack(request, tmp_path_factory):
     import sqlalchemy as sa
 
