@@ -260,6 +260,7 @@ def start_platform(workdir: Path, prefix: str, *, key_prefix: str, redis_url: st
     p.fs.start()
     pcap_audio.person(workdir / "person.pcap")
     pcap_audio.machine(workdir / "machine.pcap")
+    _speaker_pcap(workdir / "speaker.pcap")
     p.carrier = Sipp(["-sf", str(SIPP_DIR / "carrier_uas.xml"), "-i", "127.0.0.1", "-p", str(p.carrier_port),
                       "-mp", str(free_port()), "-trace_err", "-error_file", str(workdir / "carrier.err")],
                      workdir / "carrier.log", cwd=workdir).start()
@@ -280,6 +281,18 @@ def start_platform(workdir: Path, prefix: str, *, key_prefix: str, redis_url: st
         p.stop()
         raise
     return p
+
+
+def _speaker_pcap(path: Path) -> None:
+    """The 703 far end's words, spoken by flite (tests/e2e/test_speech.py skips when there is no synthesiser)."""
+    from freeswitch.sim import speech
+
+    if speech.synthesiser() == "flite":  # 8 kHz; espeak-ng's 22 kHz would need resampling
+        pcap_audio.speaker(path, speech.audio_path("say:" + SPEAKER_SAYS))
+
+
+#: What the carrier's 703 far end says (tests/e2e/test_speech.py).
+SPEAKER_SAYS = "check my balance"
 
 
 def start_stack(p: Platform) -> None:

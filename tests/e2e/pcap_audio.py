@@ -75,6 +75,18 @@ def write_pcap(path: Path, samples: list[int], ssrc: int = 0x5A5A0001) -> Path:
     return path
 
 
+def speaker(path: Path, wav: str) -> Path:
+    """A caller answering a question: 1.5 s of silence, the 8 kHz 16-bit mono WAV ``wav``, then 20 s of silence."""
+    import array
+    import wave
+
+    with wave.open(wav, "rb") as w:
+        if (w.getframerate(), w.getsampwidth(), w.getnchannels()) != (RATE, 2, 1):
+            raise ValueError(f"{wav}: 8 kHz 16-bit mono expected")
+        samples = array.array("h", w.readframes(w.getnframes())).tolist()
+    return write_pcap(path, silence(1.5) + samples + silence(20))
+
+
 def person(path: Path) -> Path:
     """A person: a moment's pause, "hello?" (0.6 s), then waiting in silence for 20 s."""
     return write_pcap(path, silence(0.8) + speech(0.6) + silence(20))
