@@ -7,6 +7,11 @@ up), ``Dial``/``Queue`` runs ``fifo <queue> out nowait`` on the agent's call
 Twilio's ``QueueResult`` is derived from how the wait ended: ``bridged`` when
 the caller was connected, ``hangup`` when they hung up waiting, ``error``
 when the switch could not queue them.
+
+A switch without mod_fifo would hang the call up on the unknown application
+(switch_core_session_execute_application does, with DESTINATION_OUT_OF_ORDER):
+so the runtime asks ``module_exists mod_fifo`` first, once per call, and
+refuses the verb with that reason instead (an app error; the call carries on).
 """
 
 from __future__ import annotations
@@ -27,9 +32,28 @@ def queue_name(name: str) -> str:
     return name
 
 
+class FifoMissing(ValueError):
+    """The switch has no mod_fifo loaded."""
+
+
+def require_fifo(executor) -> None:
+    """Raise :class:`FifoMissing` unless the call's switch has mod_fifo loaded (asked once per call)."""
+    known = getattr(executor, "fifo_loaded", None)
+    if known is None:
+        try:
+            known = executor.session.api("module_exists mod_fifo").strip() == "true"
+        except Exception:  # noqa: BLE001 - an api the switch refuses means no module to rely on
+            known = False
+        executor.fifo_loaded = known
+    if not known:
+        raise FifoMissing("queues need FreeSWITCH's mod_fifo, which this switch has not loaded "
+                          "(freeswitch/conf/README.md)")
+
+
 def enqueue(executor, e: kml.Enqueue, media_arg) -> dict:
     """Wait in fifo ``e.queue``; returns QueueResult/QueueTime as ``queue_result``/``queue_time``."""
     queue = queue_name(e.queue)
+    require_fifo(executor)
     music = media_arg(e.hold_music) if e.hold_music else MOH
     executor.heard(f"waiting in queue {queue}")
     executor._bridged_at = None
@@ -52,6 +76,7 @@ def enqueue(executor, e: kml.Enqueue, media_arg) -> dict:
 def dial_queue(executor, d: kml.DialQueue) -> dict:
     """Take the longest-waiting caller of fifo ``d.queue``; reported like a dial."""
     queue = queue_name(d.queue)
+    require_fifo(executor)
     executor.heard(f"taking the next caller from queue {queue}")
     executor._bridged_at = None
     done = executor.session.execute("fifo", f"{queue} out nowait")

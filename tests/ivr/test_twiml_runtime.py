@@ -278,3 +278,24 @@ def test_speech_results_reach_twilio_and_plivo_apps_under_their_names(rig):
     assert (said["params"]["InputType"], said["params"]["Speech"]) == ("speech", "sales")
     assert 0.0 < float(said["params"]["SpeechConfidenceScore"]) <= 1.0
     assert "speech (female): You said sales" in heard(rig, uuid)
+
+
+def test_enqueue_on_a_switch_without_mod_fifo_is_refused_and_the_call_carries_on(rig):
+    """The simulator, like a FreeSWITCH without mod_fifo, has no fifo application: executing one would hang the
+    caller up, so the runtime asks module_exists first and refuses Enqueue / Dial Queue with the reason."""
+    app = rig.app
+
+    def voice(p):
+        r = VoiceResponse()
+        r.enqueue("support", action="/left")
+        r.dial().queue("support")
+        r.say("The queue is not available")
+        return str(r)
+
+    app.route("/voice", voice)
+    uuid = rig.call(CallSpec(call_type="konnect", app_url=app.url("/voice"), dialect="twiml"))
+    call = rig.wait(uuid)
+    assert [e.split(":")[0] for e in call.facts.app_errors] == ["<Enqueue>", "<Dial><Queue>"]
+    assert all("mod_fifo" in e for e in call.facts.app_errors)
+    assert heard(rig, uuid)[-1] == "speech (Joanna): The queue is not available"
+    assert app.requests_to("/left") == []
