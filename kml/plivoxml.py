@@ -236,6 +236,9 @@ def _record(ctx: c.Ctx, el: Any, shown: str) -> Record:
     fmt = c.as_choice(ctx, el, shown, "fileFormat", a["fileFormat"], ("mp3", "wav"), "mp3") \
         if "fileFormat" in a else "mp3"
     maxlen = c.seconds_attr(ctx, el, shown, a, "maxLength", RECORD_MAX_S, 1)
+    if "callbackUrl" in a and c.bool_attr(ctx, el, shown, a, "recordSession", False):
+        ctx.error(el, "`Record` attribute `callbackUrl` is not supported with `recordSession=\"true\"`: the session "
+                      "recording is complete only when the call ends, and is reported in the call's CDR")
     transcript_url = c.url_attr(ctx, el, shown, a, "transcriptionUrl")
     c.method_attr(ctx, el, shown, a, "transcriptionMethod")
     return Record(None, fmt, c.seconds_attr(ctx, el, shown, a, "timeout", RECORD_TIMEOUT_S) or maxlen, maxlen,
