@@ -336,8 +336,9 @@ class Executor:
             # Plivo recordSession: the rest of the call, in the background; the document carries on.
             self.heard("recording the rest of the call")
             self.session.execute("record_session", path)
-            return {"media_url": url, "record_duration": "-1",
-                    "recording": {"name": os.path.basename(path), "url": url, "duration_ms": -1}}
+            # Its length is known only when the call ends (the CDR's media duration bounds it).
+            return {"media_url": url, "record_duration": "",
+                    "recording": {"name": os.path.basename(path), "url": url, "duration_ms": None}}
         terminators = _DTMF_KEYS.sub("", r.finish_on_key or "") or "none"
         self.session.set_var("playback_terminators", terminators)
         if r.play_beep:
