@@ -1,4 +1,4 @@
-"""``kml validate FILE|URL``: check a KooKoo or KML app the way the IVR runtime will read it.
+"""``kml validate FILE|URL``: check a KooKoo, KML, TwiML or Plivo XML app the way the IVR runtime will read it.
 
 Prints the instruction list as JSON and exits 0, or prints each problem as
 ``SOURCE:LINE:COLUMN: message`` (``--json``: a JSON object with ``errors``) and
@@ -81,11 +81,11 @@ def validate(source: str, dialect: str | None, lenient: bool, as_json: bool, out
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point ``kml``."""
-    parser = argparse.ArgumentParser(prog="kml", description="KooKoo XML / KML app tools")
+    parser = argparse.ArgumentParser(prog="kml", description="KooKoo XML / KML / TwiML / Plivo XML app tools")
     sub = parser.add_subparsers(dest="command", required=True)
     val = sub.add_parser("validate", help="validate an app and print its instructions as JSON")
     val.add_argument("source", help="a file path or an http(s) URL")
-    val.add_argument("--dialect", choices=kml.DIALECTS, help="default: detected from the root element")
+    val.add_argument("--dialect", choices=kml.DIALECTS, help="default: detected from the document (docs/kml.md)")
     val.add_argument("--lenient", action="store_true", help="skip unknown tags/attributes with a warning")
     val.add_argument("--json", action="store_true", help="print errors as JSON too")
     args = parser.parse_args(argv)
