@@ -230,7 +230,7 @@ def test_each_metrics_endpoint_matches_the_cdrs(stack):
             return len(cdrs) == len(CAMPAIGN) + len(KONNECT) and not facts and done >= 3 and not open_
         last: list = []
         try:
-            _wait(settled, 30, "every CDR and callback")
+            _wait(settled, 60, "every CDR and callback")
         except AssertionError:
             raise AssertionError(f"not settled: {last}") from None
         with db.session_scope(stack["db"]) as s:
