@@ -8,6 +8,7 @@ Starts, in order, each part waiting for the previous one to accept connections:
    for a real FreeSWITCH configured with ``freeswitch/conf``);
 4. the IVR runtime on IVR_LISTEN;
 5. DIALER_WORKERS dialer processes;
+   then the SMSC stand-in (unless SMSC_STANDIN=0, for a real SMSC) and SMS_WORKERS SMS workers (docs/sms.md);
 6. the HTTP API on HTTP_HOST:HTTP_PORT (gunicorn with gevent workers, ``api/gunicorn_conf.py``).
 
 Each child logs to ``DATA_DIR/log/<name>.log``. Ctrl-C (or SIGTERM, or the terminal closing) stops them all,
@@ -117,6 +118,12 @@ def plan(cfg: Settings) -> list[Child]:
         port = cfg.dialer_metrics_port + n if metrics and cfg.dialer_metrics_port else 0
         children.append(Child(f"dialer-{n + 1}", [sys.executable, "-m", "dialer", "worker", "--metrics-port", str(port)],
                               metrics_url=_metrics_url(cfg, port)))
+    if cfg.smsc_standin:
+        # The SMSC stand-in (sms/standin.py) on the SMPP address, before the SMS workers bind to it.
+        standin = [sys.executable, "-m", "sms.standin", "--host", cfg.smpp_host, "--port", str(cfg.smpp_port)]
+        children.append(Child("smsc-standin", standin, (cfg.smpp_host, cfg.smpp_port)))
+    for n in range(max(1, cfg.sms_workers)):
+        children.append(Child(f"sms-{n + 1}", [sys.executable, "-m", "sms", "worker"]))
     children.append(
         Child(
             "http-api",

@@ -200,7 +200,7 @@ class Bind:
             status = consts.SMPP_ESME_RSYSERR
         try:
             self._send(c, pdus.response_to(p, "deliver_sm_resp", c, status=status, message_id=""))
-        except (OSError, exceptions.ConnectionError):
+        except (OSError, exceptions.ConnectionError, NotSent):
             pass  # unanswered: the SMSC sends it again on the next bind
 
     def _keepalive(self, c) -> None:

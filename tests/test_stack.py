@@ -51,7 +51,8 @@ def test_plan_starts_simulator_only_when_configured():
     assert sim.args[sim.args.index("--inbound-socket") + 1] == "127.0.0.1:9084"
     assert sim.args[sim.args.index("--scenario") + 1] == stack.DEMO_SCENARIO
     without = stack.plan(load({"FREESWITCH_SIMULATOR": "0", "DIALER_WORKERS": "3"}))
-    assert [c.name for c in without] == ["ivr-runtime", "dialer-1", "dialer-2", "dialer-3", "http-api"]
+    assert [c.name for c in without] == ["ivr-runtime", "dialer-1", "dialer-2", "dialer-3", "smsc-standin", "sms-1",
+                                         "http-api"]
 
 
 def test_bad_node_setting_is_a_readable_error():
@@ -102,7 +103,8 @@ def test_the_stack_stops_cleanly(tmp_path, redis_url, key_prefix, how):
     env = {**os.environ, "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": redis_url,
            "REDIS_KEY_PREFIX": key_prefix, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(free_port()),
            "HTTP_WORKERS": "1", "FREESWITCH_NODES": f"127.0.0.1:{free_port()}:ClueCon",
-           "FREESWITCH_SIMULATOR": "1", "IVR_LISTEN": f"127.0.0.1:{free_port()}", "DIALER_WORKERS": "1"}
+           "FREESWITCH_SIMULATOR": "1", "IVR_LISTEN": f"127.0.0.1:{free_port()}", "DIALER_WORKERS": "1",
+           "SMPP_PORT": str(free_port())}
     proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, "ignored" if "ignore" in how else "default"],
                             stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)
@@ -130,7 +132,8 @@ def test_the_stack_stops_cleanly(tmp_path, redis_url, key_prefix, how):
     assert status == 0, text
     assert "stopping ..." in text and "Traceback" not in text and "error:" not in text, text
     logs = {p.name: p.read_text(errors="replace") for p in (tmp_path / "log").glob("*.log")}
-    assert {"freeswitch-simulator.log", "ivr-runtime.log", "dialer-1.log", "http-api.log"} <= set(logs)
+    assert {"freeswitch-simulator.log", "ivr-runtime.log", "dialer-1.log", "smsc-standin.log", "sms-1.log",
+            "http-api.log"} <= set(logs)
     for name, content in logs.items():
         assert "Traceback" not in content, f"{name}:\n{content}"
     # Each part ran its own stop to the end (exit status 0 of every one is the supervisor's 0).
