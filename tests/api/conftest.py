@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, nodelay_listener
 
 
 @dataclass
@@ -72,7 +72,8 @@ def _start(db_url: str, tmp_dir: str, redis_url: str, prefix: str, extra: dict |
     from api.app import create_app
     from config import load
 
-    port = free_port()
+    listener = nodelay_listener()
+    port = listener.getsockname()[1]
     env = {
         "DATA_DIR": tmp_dir, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": prefix,
         "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(port),
@@ -82,7 +83,7 @@ def _start(db_url: str, tmp_dir: str, redis_url: str, prefix: str, extra: dict |
     }
     cfg = load(env)
     app = create_app(cfg)
-    server = WSGIServer(("127.0.0.1", port), app, log=None, error_log=None)
+    server = WSGIServer(listener, app, log=None, error_log=None)
     server.start()
     return ApiStack(base=f"http://127.0.0.1:{port}", cfg=cfg, data_dir=tmp_dir), server
 
