@@ -113,3 +113,19 @@ def test_engine_refuses_what_it_cannot_do(tmp_path):
         load_recognizer("no.such.module:Engine")
     with wave.open(path) as w:
         assert w.getframerate() == 8000  # telephone audio, as the runtime gets it from a PCMU/PCMA call
+
+
+def test_sim_speech_variable_says_one_utterance_per_recording(rig):
+    """sim_speech on the originate: 'yes' to the first question, 'no' to the second (yesno grammar)."""
+    seen: list[dict] = []
+
+    def ivr(p):
+        seen.append(p)
+        if len(seen) < 3:
+            return '<response><recognize silence="1" grammar="yesno"/></response>'
+        return "<response><hangup/></response>"
+
+    rig.app.route("/ivr", ivr)
+    uuid = rig.call(CallSpec(call_type="campaign", app_url=rig.app.url("/ivr")), speech="say:yes|say:no")
+    rig.wait(uuid, timeout=30)
+    assert [p["data"] for p in seen if p["event"] == "Recognize"] == ["yes", "no"]
