@@ -334,6 +334,11 @@ class Dialer:
                         gevent.sleep(0.1 if campaign_id is None else 0.05)
                         continue
                     camp = self._campaigns.get(campaign_id) if campaign_id else None
+                    if campaign_id is not None and camp is None:
+                        # Paused or stopped since the claim: its attempts are not requests to dial without it.
+                        self.give_back_many(buffer, cancel=self._stopped_id(campaign_id))
+                        buffer.clear()
+                        continue
                     if not self._dial_batch(buffer, camp):
                         gevent.sleep(0.05)
                 except Exception:
@@ -598,7 +603,10 @@ class Dialer:
         return self.pacer.slots_key("campaign", campaign_id)
 
     def _stopped(self, camp: Campaign | None) -> bool:
-        return camp is not None and self.control.state(camp.id) == "stopped"
+        return camp is not None and self._stopped_id(camp.id)
+
+    def _stopped_id(self, campaign_id: str) -> bool:
+        return self.control.state(campaign_id) == "stopped"
 
 
     def _still_dialable(self, camp: Campaign | None) -> bool:
