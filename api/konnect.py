@@ -91,11 +91,14 @@ INBOUND = s(
 )
 
 
-def _lower_keys(data: Any) -> Any:
-    # The seed's own 2way curl example sends "Id": keys are matched case-insensitively.
+def lower_keys(data: Any) -> Any:
+    """Konnect request keys matched case-insensitively (the seed's own 2way curl example sends ``"Id"``)."""
     if isinstance(data, dict):
         return {(k.lower() if isinstance(k, str) else k): v for k, v in data.items()}
     return data
+
+
+_lower_keys = lower_keys
 
 
 def announce_app_url(media_url: str) -> str:

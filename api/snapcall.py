@@ -30,6 +30,7 @@ from api import store
 from api.auth import konnect_account
 from api.endpoints import endpoint
 from api.errors import ApiError
+from api.konnect import lower_keys as _lower_keys
 from api.schemas import Field, s
 from dialer import numbers, snapcall
 
@@ -58,12 +59,6 @@ VERIFY = s(
           description="seconds the verification waits for the missed call"),
     example={"id": "A10579090909094", "phone_number": "919886038842", "callback_url": "http://myapp.com/verified"},
 )
-
-
-def _lower_keys(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {(k.lower() if isinstance(k, str) else k): v for k, v in data.items()}
-    return data
 
 
 def _configure(account_id: str, data: dict[str, Any]):
