@@ -495,6 +495,8 @@ class Dialer:
             self.give_back(a, next_try_at=opening)
         settled = {id(a) for a, _ in dnd} | {id(a) for a, _ in later}
         buffer[:] = [a for a in buffer if id(a) not in settled]
+        if not ready and camp is not None and camp.id in self._balance_pauses:
+            self._pause_for_balance(camp)  # nothing of this batch was paid for: nothing to let go out first
         return ready
 
     def admit_and_send(self, calls: list["_Call"], camp: Campaign | None, buffer: list[Attempt]) -> bool:
