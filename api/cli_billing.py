@@ -121,9 +121,10 @@ def cmd_rates_import(args) -> int:
 
 def cmd_rates_show(args) -> int:
     """An account's rate card, longest prefixes first."""
+    from sqlalchemy import select
+
     from billing import money
     from dialer.store.billing_models import BillingRate
-    from sqlalchemy import select
 
     with _session() as s:
         rows = s.scalars(select(BillingRate).where(BillingRate.account_id == args.account_id)).all()

@@ -26,7 +26,6 @@ from ivr.server import IvrServer
 from tests.billing.helpers import balance, set_rates, topup
 from tests.conftest import free_port
 from tests.dialer.engine_helpers import Sim, make_campaign, numbers, settings_for, wait_for
-from tests.dialer.store_helpers import store  # noqa: F401
 from tests.ivr.appserver import AppServer
 
 CARD = "service,prefix,rate,pulse\nvoice,1,0.60,1/1\n"

@@ -15,7 +15,6 @@ from billing import ledger, money
 from dialer.store import accounts, db
 from dialer.store.billing_models import BillingLedger, BillingReservation
 from tests.billing.helpers import balance, set_rates, topup
-from tests.dialer.store_helpers import store  # noqa: F401
 
 CARD = "service,prefix,rate,pulse\nvoice,91,1.00,60/60\n"
 

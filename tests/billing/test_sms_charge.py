@@ -4,7 +4,7 @@ the SMSC stand-in over TCP, callbacks to a real receiver (the sms_stack of tests
 from __future__ import annotations
 
 from tests.billing.helpers import balance, set_rates, topup
-from tests.sms.conftest import free_number, sms_stack  # noqa: F401
+from tests.sms.conftest import free_number
 
 
 def test_messages_are_charged_per_part_and_refused_with_3003(sms_stack):
