@@ -142,7 +142,7 @@ class _Audio(http.server.BaseHTTPRequestHandler):
 
 def test_playback_fetches_http_urls(call):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Audio)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
