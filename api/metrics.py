@@ -51,7 +51,7 @@ def metrics_view():
     """``GET /metrics``: the Prometheus text exposition (every gunicorn worker's, summed)."""
     if not prom.ON:
         return Response("metrics are off (METRICS_ENABLED=0)\n", status=404, mimetype="text/plain")
-    body, ctype = prom.render()
+    body, ctype = prom.render(only=("vaani_api_", "process_", "python_"))
     return Response(body, status=200, headers={"Content-Type": ctype})
 
 

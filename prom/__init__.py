@@ -57,11 +57,27 @@ def registry():
     return REGISTRY
 
 
-def render() -> tuple[bytes, str]:
-    """(body, content type) of the text exposition of :func:`registry`."""
+class _Only:
+    """A registry's families whose names start with one of ``prefixes`` (what generate_latest needs: collect)."""
+
+    def __init__(self, reg, prefixes: tuple[str, ...]):
+        self.reg, self.prefixes = reg, prefixes
+
+    def collect(self):
+        """The selected families."""
+        return (f for f in self.reg.collect() if f.name.startswith(self.prefixes))
+
+
+def render(only: tuple[str, ...] = ()) -> tuple[bytes, str]:
+    """(body, content type) of the text exposition of :func:`registry`; ``only``: just these name prefixes.
+
+    A process imports other parts' metric modules (the API imports the dialer's, whose callbacks it can
+    queue): ``only`` keeps their never-used zeros out of its exposition.
+    """
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    return generate_latest(registry()), CONTENT_TYPE_LATEST
+    reg = registry()
+    return generate_latest(_Only(reg, only) if only else reg), CONTENT_TYPE_LATEST
 
 
 def _app(environ, start_response):
