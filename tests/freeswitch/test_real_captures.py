@@ -59,6 +59,20 @@ def sim(tmp_path_factory):
         yield s
 
 
+@pytest.fixture(scope="module")
+def runs(sim):
+    """Each interaction's simulated transcript, run once for the module: both tests below read the same run
+    (each run is real, over TCP, at SPEED; running it a second time for the second test asserted nothing new)."""
+    done: dict[str, dict[str, list[tuple]]] = {}
+
+    def get(name: str) -> dict[str, list[tuple]]:
+        if name not in done:
+            done[name] = simulated(sim, name)
+        return done[name]
+
+    return get
+
+
 def real(name: str) -> dict[str, list[tuple]]:
     """What the real switch sent in ``name``, by connection."""
     return parse_transcript((FIXTURES / f"{name}.bin").read_bytes())
@@ -117,8 +131,8 @@ def test_every_interaction_has_a_capture():
 
 
 @pytest.mark.parametrize("name", _cases(INTERACTIONS))
-def test_frames_come_in_the_real_switchs_order(sim, name):
-    theirs, ours = real(name), simulated(sim, name)
+def test_frames_come_in_the_real_switchs_order(runs, name):
+    theirs, ours = real(name), runs(name)
     assert list(ours) == list(theirs)
     for label in theirs:
         assert comparable_order(ours[label]) == comparable_order(theirs[label]), f"{name} / {label}"
@@ -130,8 +144,8 @@ def _with_channel_events(name: str) -> bool:
 
 
 @pytest.mark.parametrize("name", _cases(n for n in INTERACTIONS if _with_channel_events(n)))
-def test_events_carry_the_real_switchs_headers(sim, name):
-    theirs, ours = real(name), simulated(sim, name)
+def test_events_carry_the_real_switchs_headers(runs, name):
+    theirs, ours = real(name), runs(name)
     for label in theirs:
         mine = {s[0]: s for s in event_shapes(ours.get(label, []))}
         for shape in event_shapes(theirs[label]):
