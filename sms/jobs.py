@@ -1,6 +1,6 @@
 """The RQ jobs of ``<prefix>-sms``, enqueued by dotted name (the API, the IVR runtime) and run by SMS workers.
 
-* :func:`dispatch` — claim one stored message and send it (:mod:`sms.sender`).
+* :func:`dispatch` — claim stored messages and send them (:mod:`sms.sender`).
 * :func:`send_from_call` — an IVR app's ``<sendsms>`` / KML ``Sms`` during a
   call: store the message for the call's account (idempotently, by the id the
   runtime gave it) and send it through the same path as the API's.
@@ -21,11 +21,11 @@ from dialer.store.sms_models import SmsMessage
 log = logging.getLogger(__name__)
 
 
-def dispatch(message_id: str, cfg=None) -> dict:
-    """RQ job: claim and send one message (a duplicate job, or one for a taken message, does nothing)."""
+def dispatch(message_ids: list[str] | str, cfg=None) -> dict:
+    """RQ job: claim and send messages (a duplicate job, or one for messages already taken, does nothing)."""
     from sms.worker import current
 
-    return current().dispatch(message_id)
+    return current().dispatch(message_ids)
 
 
 def send_from_call(payload: dict, cfg=None) -> dict:

@@ -2,7 +2,7 @@
 
 :func:`accept` runs in the caller's transaction (the API's request, or the call
 path's job), so a refused charge (:class:`sms.charging.LowBalance`) stores
-nothing. :func:`enqueue` puts one :func:`sms.jobs.dispatch` job per message on
+nothing. :func:`enqueue` puts :func:`sms.jobs.dispatch` jobs (50 messages each) on
 ``<prefix>-sms`` after the commit (``priority: high`` at the front); a job lost
 with Redis is enqueued again by the SMS workers' sweep (:mod:`sms.sender`).
 """
@@ -108,8 +108,16 @@ def queue_name(cfg) -> str:
     return f"{cfg.key_prefix}-{QUEUE_SUFFIX}"
 
 
+#: Messages per dispatch job: one RQ job's overhead (a dozen Redis round trips) spread over many sends.
+JOB_CHUNK = 50
+
+
 def enqueue(cfg, messages: list[SmsMessage] | list[tuple[str, str]], *, delay: float = 0.0) -> None:
-    """Enqueue one dispatch job per message (``(id, priority)`` pairs or rows); a Redis failure is only logged."""
+    """Enqueue dispatch jobs for messages (``(id, priority)`` pairs or rows), :data:`JOB_CHUNK` ids a job.
+
+    ``priority: high`` goes to the front of the queue. A Redis failure is only logged: the rows are stored and
+    the workers' sweep enqueues them again.
+    """
     from rq import Queue
 
     from dialer.callbacks import shared_redis
@@ -118,12 +126,15 @@ def enqueue(cfg, messages: list[SmsMessage] | list[tuple[str, str]], *, delay: f
     try:
         q = Queue(queue_name(cfg), connection=shared_redis(cfg.redis_url))
         kwargs = {} if cfg is _settings() else {"cfg": cfg}
-        for message_id, priority in pairs:
-            opts = dict(job_timeout=600, result_ttl=60, failure_ttl=7 * 86400)
-            if delay > 0:
-                q.enqueue_in(timedelta(seconds=delay), JOB, message_id, **kwargs, **opts)
-            else:
-                q.enqueue(JOB, message_id, at_front=(priority == "high"), **kwargs, **opts)
+        opts = dict(job_timeout=3600, result_ttl=60, failure_ttl=7 * 86400)
+        for high in (True, False):
+            ids = [i for i, priority in pairs if (priority == "high") == high]
+            for start in range(0, len(ids), JOB_CHUNK):
+                chunk = ids[start:start + JOB_CHUNK]
+                if delay > 0:
+                    q.enqueue_in(timedelta(seconds=delay), JOB, chunk, **kwargs, **opts)
+                else:
+                    q.enqueue(JOB, chunk, at_front=high, **kwargs, **opts)
     except Exception:  # noqa: BLE001 - the rows are stored; the workers' sweep enqueues them again
         log.warning("could not enqueue %d SMS jobs; the sweep will", len(pairs), exc_info=True)
 

@@ -4,14 +4,18 @@
 conditional UPDATE (``WHERE status = 'queued'``, due), recording the worker;
 a duplicate job, or a second worker, claims nothing.
 
-**Parts.** Each part is written once: ``queued → submitting`` is committed
-right before its submit_sm is written to the socket (after the rate grant and
-the window slot), ``submitting → submitted`` with the SMSC's message_id when
-it answers. A part the bind could not write (:class:`sms.smpp.NotSent`) goes
-back to ``queued``; one written without an answer (:class:`sms.smpp.Uncertain`:
-the bind died) becomes ``unknown`` and is never written again — the SMSC may
-have it, and a second copy on a phone is worse than a missing status. Its
-delivery receipt, if one comes, still finds it (:mod:`sms.receiver`).
+**Parts.** Each part is written once: it is marked ``submitting`` in SQL
+before it waits for its rate grant, a Redis key (``<prefix>:sms:writing:<part>``)
+is set right before its submit_sm is written to the socket, and it becomes
+``submitted`` with the SMSC's message_id when the SMSC answers. A part the
+bind could not write (:class:`sms.smpp.NotSent`) goes back to ``queued``; one
+written without an answer (:class:`sms.smpp.Uncertain`: the bind died)
+becomes ``unknown`` and is never written again — the SMSC may have it, and a
+second copy on a phone is worse than a missing status. Its delivery receipt,
+if one comes, still finds it (:mod:`sms.receiver`). Only one fast Redis
+command lies between the grant and the write, so writes keep the grants'
+spacing; a grant that came too late anyway (:data:`LATE`, a stalled process)
+is given up unwritten and a new one taken.
 
 **Pace.** Every submit_sm takes a grant of the system_id's rate
 (``SMPP_TPS``) from the same Redis limiter as the calls' caps
@@ -23,15 +27,18 @@ puts the message back with a back-off (``SMS_RETRY_BACKOFF``, doubled) until
 ``SMS_MAX_TRIES``; a permanent one fails it. Either way the parts already
 taken stay taken.
 
-**Recovery.** Every worker keeps a heartbeat key in Redis (TTL ``SMS_WORKER_TIMEOUT``); :func:`sweep` finds
-``sending`` messages whose worker has none, marks their ``submitting`` parts
-``unknown`` and puts the message back to ``queued`` (if parts are left) or
-``sent``; it also enqueues again due ``queued`` messages whose job was lost.
+**Recovery.** Every worker keeps a heartbeat key in Redis (TTL ``SMS_WORKER_TIMEOUT``); :func:`sweep`
+finds ``sending`` messages whose worker has none: their ``submitting`` parts without a writing key were
+never written and are queued again, those with one become ``unknown``; the message goes back to
+``queued`` (if parts are left) or on to ``sent``. If Redis lost its data (the epoch key is gone), every
+``submitting`` part counts as written. The sweep also enqueues again due ``queued`` messages whose job was
+lost.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,6 +55,8 @@ from sms.smpp import Bind, NotSent, Refused, Uncertain
 log = logging.getLogger(__name__)
 
 EXPIRED = ("EXPIRED", "Expired before it could be sent")
+#: The share of SMPP_TPS the senders pace at (see :attr:`Context.rate`).
+RATE_MARGIN = 0.995
 
 
 @dataclass
@@ -61,8 +70,14 @@ class Context:
 
     @property
     def rate(self) -> Rate:
-        """The system_id's submit_sm rate, shared by every bind of every worker."""
-        return Rate.per_second(self.pacer.rate_key("smpp", self.cfg.smpp_system_id), self.cfg.smpp_tps)
+        """The system_id's submit_sm rate, shared by every bind of every worker.
+
+        Paced at :data:`RATE_MARGIN` of SMPP_TPS: between a grant and its write there is one SQL commit (the
+        part's ``submitting`` mark), whose jitter would otherwise now and then put one submit_sm more than
+        the limit into some second.
+        """
+        return Rate.per_second(self.pacer.rate_key("smpp", self.cfg.smpp_system_id),
+                               self.cfg.smpp_tps * RATE_MARGIN)
 
 
 def heartbeat_key(prefix: str, worker_id: str) -> str:
@@ -89,6 +104,9 @@ def claim(cfg, message_id: str, worker_id: str) -> SmsMessage | None:
             return None
         msg = SmsMessage()
         msg.__dict__.update(row._mapping)
+        # The parts still to write, read in the claim's transaction (one round trip less per message).
+        msg.todo = {seq: part_id for seq, part_id in s.execute(
+            sa.select(SmsPart.seq, SmsPart.id).where(SmsPart.message_id == message_id, SmsPart.state == "queued"))}
         return msg
 
 
@@ -131,14 +149,75 @@ def _set_part(cfg, part_id: int, from_states: tuple[str, ...], **values) -> bool
                          .values(**values)).rowcount == 1
 
 
-def _pace(ctx: Context) -> None:
-    """Wait for this submit_sm's instant under the shared rate."""
+class _Late(Exception):
+    """The write would come too long after its grant (see :data:`LATE`): take a new grant."""
+
+
+#: Seconds a submit_sm may be written after its grant. A write never later than this after a grant spaced
+#: at RATE_MARGIN of the limit can never put more than SMPP_TPS into any one second:
+#: (1 + LATE) x RATE_MARGIN x TPS < TPS.
+LATE = (1 / RATE_MARGIN - 1) / 2
+
+
+def _pace(ctx: Context) -> float:
+    """Wait for this submit_sm's instant under the shared rate; returns it on the local monotonic clock."""
     while True:
         grant = ctx.pacer.reserve([ctx.rate], horizon=1.0)
         if grant.ok:
+            at = time.monotonic() + grant.wait
             ctx.pacer.wait_until(grant)
-            return
+            return at
         gevent.sleep(min(grant.wait, 1.0))
+
+
+def _on_time(ctx: Context) -> float:
+    """A grant this greenlet is still on time for (a late one, after a stall, is dropped: never a burst)."""
+    while True:
+        at = _pace(ctx)
+        if time.monotonic() - at <= LATE:
+            return at
+
+
+def writing_key(prefix: str, part_id: int) -> str:
+    """The Redis key set right before a part's submit_sm is written (see :func:`_write_part`)."""
+    return f"{prefix}:sms:writing:{part_id}"
+
+
+def epoch_key(prefix: str) -> str:
+    """A key made once and never expired: when it is gone, Redis lost its data (and the writing marks)."""
+    return f"{prefix}:sms:epoch"
+
+
+WRITING_TTL = 3600
+
+
+def _write_part(ctx: Context, part_id: int, fields: dict) -> str:
+    """Write one part's submit_sm on time under the shared rate; the SMSC's message_id.
+
+    The part is already ``submitting`` in SQL (durable, before the wait for a grant). Right before the write
+    a Redis key says "being written" — one fast command between the grant and the write, instead of an SQL
+    commit whose jitter would bunch writes — and a grant that has become late by then (:data:`LATE`) is
+    given up, unwritten, for a new one. A dead worker's ``submitting`` part without that key was never
+    written and is sent again; with it, it may have been, and never is (:func:`sweep`). Raises what
+    :meth:`sms.smpp.Bind.submit` raises.
+    """
+    client, key = ctx.pacer.r, writing_key(ctx.cfg.key_prefix, part_id)
+    while True:
+        at = _on_time(ctx)
+
+        def mark(at=at):
+            client.set(key, ctx.worker_id, ex=WRITING_TTL)
+            if time.monotonic() - at > LATE:
+                client.delete(key)
+                raise _Late()
+
+        try:
+            return ctx.bind.submit(before_write=mark, **fields)
+        except _Late:
+            continue
+        except NotSent:
+            client.delete(key)
+            raise
 
 
 def send(ctx: Context, msg: SmsMessage) -> str:
@@ -146,22 +225,21 @@ def send(ctx: Context, msg: SmsMessage) -> str:
     cfg = ctx.cfg
     if msg.expires_at is not None and msg.expires_at <= utcnow():
         return _finish(cfg, msg, "rejected", *EXPIRED)
-    with db.session_scope(cfg.sqlalchemy_url) as s:
-        todo = {p.seq: p.id for p in s.scalars(sa.select(SmsPart).where(
-            SmsPart.message_id == msg.id, SmsPart.state == "queued"))}
+    todo = getattr(msg, "todo", None)
+    if todo is None:
+        with db.session_scope(cfg.sqlalchemy_url) as s:
+            todo = {seq: part_id for seq, part_id in s.execute(sa.select(SmsPart.seq, SmsPart.id).where(
+                SmsPart.message_id == msg.id, SmsPart.state == "queued"))}
     pdus = parts.short_messages(msg.body, msg.id)
+    last_taken = max(todo) if todo else 0
     for seq, (esm_class, data_coding, short_message) in enumerate(pdus, start=1):
         part_id = todo.get(seq)
         if part_id is None:
             continue  # taken before (an earlier try, or a worker that died)
-        _pace(ctx)
-
-        def mark(part_id=part_id):
-            if not _set_part(cfg, part_id, ("queued",), state="submitting", submitted_at=utcnow()):
-                raise NotSent("the part is no longer queued")
-
+        if not _set_part(cfg, part_id, ("queued",), state="submitting", submitted_at=utcnow()):
+            continue  # another worker's (a recovered message): not ours to write
         try:
-            smsc_id = ctx.bind.submit(before_write=mark, **submit_fields(msg, esm_class, data_coding, short_message))
+            smsc_id = _write_part(ctx, part_id, submit_fields(msg, esm_class, data_coding, short_message))
         except NotSent as exc:
             _set_part(cfg, part_id, ("submitting",), state="queued", submitted_at=None)
             log.info("SMS %s part %d not sent (%s); queued again", msg.id, seq, exc)
@@ -177,6 +255,9 @@ def send(ctx: Context, msg: SmsMessage) -> str:
             _set_part(cfg, part_id, ("submitting",), state="failed", command_status=exc.status,
                       error_code=f"{exc.status:#010x}")
             return _finish(cfg, msg, "failed", f"{exc.status:#010x}", str(exc).split(" ", 1)[1])
+        if seq == last_taken:
+            # The last part's answer and the message's "sent" in one transaction.
+            return _finish(cfg, msg, "sent", part=(part_id, smsc_id))
         _set_part(cfg, part_id, ("submitting",), state="submitted", smsc_message_id=smsc_id, command_status=0)
     return _finish(cfg, msg, "sent")
 
@@ -197,16 +278,23 @@ def _again(cfg, msg: SmsMessage, *, count_try: bool, reason: Exception | None = 
     return "queued"
 
 
-def _finish(cfg, msg: SmsMessage, status: str, error_code: str = "", error_reason: str = "") -> str:
-    """Move a sending message to ``status`` and queue its callback in the same transaction."""
+def _finish(cfg, msg: SmsMessage, status: str, error_code: str = "", error_reason: str = "", *,
+            part: tuple[int, str] | None = None) -> str:
+    """Move a sending message to ``status`` and queue its callback in the same transaction.
+
+    ``part``: ``(part_id, smsc_message_id)`` of the part just answered, recorded in the same transaction.
+    """
     now = utcnow()
-    t = SmsMessage.__table__
+    t, pt = SmsMessage.__table__, SmsPart.__table__
     values = dict(status=status, updated_at=now, error_code=error_code or None, error_reason=error_reason or None)
     if status == "sent":
         values["sent_at"] = now
     else:
         values["done_at"] = now
     with db.session_scope(cfg.sqlalchemy_url) as s:
+        if part is not None:
+            s.execute(sa.update(pt).where(pt.c.id == part[0], pt.c.state == "submitting")
+                      .values(state="submitted", smsc_message_id=part[1], command_status=0))
         if s.execute(sa.update(t).where(t.c.id == msg.id, t.c.status == "sending").values(**values)).rowcount != 1:
             return status
         row = s.get(SmsMessage, msg.id)
@@ -236,10 +324,18 @@ def sweep(cfg, client, *, limit: int = 500) -> dict:
         stale = s.execute(sa.select(t.c.id, t.c.claimed_by, t.c.priority).where(
             t.c.status == "sending", t.c.claimed_at < now - timedelta(seconds=stale_after)).limit(limit)).all()
     dead = [r for r in stale if not client.exists(heartbeat_key(cfg.key_prefix, r.claimed_by or "-"))]
+    # Without the epoch key Redis lost its data, writing marks included: every submitting part counts as
+    # possibly written (never a second copy). The key is made again for what follows.
+    marks_trusted = bool(client.exists(epoch_key(cfg.key_prefix)))
+    client.set(epoch_key(cfg.key_prefix), "1", nx=True)
     for r in dead:
         with db.session_scope(cfg.sqlalchemy_url) as s:
-            s.execute(sa.update(pt).where(pt.c.message_id == r.id, pt.c.state == "submitting")
-                      .values(state="unknown"))
+            submitting = s.scalars(sa.select(pt.c.id).where(pt.c.message_id == r.id, pt.c.state == "submitting")).all()
+            for part_id in submitting:
+                written = not marks_trusted or client.exists(writing_key(cfg.key_prefix, part_id))
+                s.execute(sa.update(pt).where(pt.c.id == part_id, pt.c.state == "submitting")
+                          .values(state="unknown" if written else "queued",
+                                  submitted_at=None if not written else pt.c.submitted_at))
             left = s.scalar(sa.select(sa.func.count()).select_from(pt).where(
                 pt.c.message_id == r.id, pt.c.state == "queued"))
             if left:

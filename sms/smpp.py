@@ -226,9 +226,13 @@ class Bind:
     def _request(self, c, p, before_write: Callable[[], None] | None = None) -> tuple[int, str]:
         result = gevent.event.AsyncResult()
         self._pending[p.sequence] = result
-        try:
-            if before_write is not None:
+        if before_write is not None:
+            try:
                 before_write()
+            except BaseException:
+                self._pending.pop(p.sequence, None)
+                raise
+        try:
             self._send(c, p)
         except (OSError, socket.error) as exc:
             self._pending.pop(p.sequence, None)

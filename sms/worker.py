@@ -61,13 +61,23 @@ class SmsWorker:
 
     # -- jobs ------------------------------------------------------------------------
 
-    def dispatch(self, message_id: str) -> dict:
-        """Claim a message and give it to a sender greenlet (waits while the pool is full)."""
-        msg = sender.claim(self.cfg, message_id, self.id)
-        if msg is None:
-            return {"message_id": message_id, "skipped": True}
-        self.pool.spawn(self._send, msg)
-        return {"message_id": message_id, "dispatched": True}
+    def dispatch(self, message_ids: list[str] | str) -> dict:
+        """Claim each message when a sender greenlet is free for it, and give it one.
+
+        Claiming one at a time (not the whole chunk at once) keeps what this worker holds to what it is
+        sending, so other workers take the rest of a backlog.
+        """
+        ids = [message_ids] if isinstance(message_ids, str) else list(message_ids)
+        dispatched = skipped = 0
+        for message_id in ids:
+            self.pool.wait_available()
+            msg = sender.claim(self.cfg, message_id, self.id)
+            if msg is None:
+                skipped += 1
+                continue
+            self.pool.spawn(self._send, msg)
+            dispatched += 1
+        return {"dispatched": dispatched, "skipped": skipped}
 
     def _send(self, msg) -> None:
         try:
@@ -90,6 +100,7 @@ class SmsWorker:
         from dialer.worker import _scheduler_loop
 
         self._beat()
+        self.redis.set(sender.epoch_key(self.cfg.key_prefix), "1", nx=True)
         self.bind.start()
         # Callbacks first: their jobs only hand the HTTP try to a greenlet, and an 'accepted' should not wait
         # behind the sends it announces.
