@@ -51,11 +51,6 @@ def _settings():
     return settings()
 
 
-def _job_kwargs(cfg) -> dict:
-    # A worker reads its own configuration; pass ours only when it is not the process default (tests, tools).
-    return {} if cfg is _settings() else {"cfg": cfg}
-
-
 def queue_for(cfg):
     """The RQ queue of transcript jobs: ``<prefix>-transcripts``."""
     from rq import Queue
@@ -67,7 +62,7 @@ def enqueue(uniqueid: str, *, cfg=None, delay: float = 0.0, tries: int = 0) -> N
     """Queue :func:`transcribe_call` for the call ``uniqueid`` (after the transaction that marked it pending)."""
     cfg = cfg or _settings()
     queue = queue_for(cfg)
-    kwargs = {**_job_kwargs(cfg), "tries": tries}
+    kwargs = {**callbacks._job_kwargs(cfg), "tries": tries}  # the same rule as callbacks' jobs
     options = {"job_timeout": int(RECOGNITION_TIMEOUT * 2)}
     if delay > 0:
         queue.enqueue_in(timedelta(seconds=delay), transcribe_call, uniqueid, **kwargs, **options)
