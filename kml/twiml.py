@@ -59,29 +59,103 @@ def build(root: Any, ctx: c.Ctx) -> App:
     if (c.local_name(root.tag) or "").lower() != "response":
         ctx.error(root, f"the root element must be `Response`, not `{root.tag}`")
         return App(TWIML)
-    c.checked_attrs(ctx, root, "Response", (), {}, P)
+    if root.attrib:
+        c.checked_attrs(ctx, root, "Response", (), {}, P)
     if c.text_of(root):
         ctx.error(root, "`Response` may not contain loose text; put words to speak in `Say`")
-    instructions: list[Instruction] = []
-    order = c.Order(ctx)
-    last = [None, None]
-    for el in root[:]:  # a slice makes the children's proxies in one C call
+    return App(TWIML, tuple(_verbs(ctx, root, "", c.Order(ctx))), None, False, tuple(ctx.warnings))
+
+
+def _verbs(ctx: c.Ctx, parent: Any, inside: str, order: c.Order | None) -> list[Instruction]:
+    """Instructions from the children of ``parent``: the verbs of the Response (``inside`` "", with
+    ``order`` checking what never runs) or the prompts of a Gather (``inside`` "Gather": Say, Play, Pause).
+
+    One loop for both, with ``Say`` (most of an app) and ``Pause`` built right here rather than by a
+    call per element (the same shape as kml.kookoo's playtext): their attribute sets are memoised, and
+    a run of prompts with the same voice (pauses of the same length) is recognised by comparing short
+    lists, which is cheaper than hashing them. The
+    order check is called only for a verb that may leave the document, or once one has.
+    """
+    out: list[Instruction] = []
+    append = out.append
+    builders = _PROMPTS if inside else _BUILDERS
+    last_items = last_settings = pause_items = pause_length = None
+    for el in parent[:]:  # a slice makes the children's proxies in one C call
         name = el.tag
-        if name == "Say":
-            instr = _say_fast(ctx, el, last)
-        else:
+        if name != "Say":
             if name.__class__ is not str:
                 continue  # a comment or processing instruction
             if name[0] == "{":
                 name = name.split("}", 1)[1]
-            builder = _BUILDERS.get(name)
-            if builder is None:
-                _unknown_verb(ctx, el, name, "")
+            if name == "Pause":
+                # Pauses come between prompts with the same length: the Say trick again.
+                items = el.items()
+                if items != pause_items:
+                    length = _MEMO.get(("Pause", *items))
+                    if length is None:
+                        length = _settings(ctx, el, "Pause", _pause_settings)
+                    else:
+                        pause_items, pause_length = items, length
+                else:
+                    length = pause_length
+                if el.text is not None or len(el):
+                    if _leaf(ctx, el, name):
+                        ctx.error(el, "`Pause` takes no text; give the seconds in `length`")
+                pause = _new(Pause)  # as Speak below
+                pause.length_ms, = length
+                pause.line = el.sourceline
+                if order is not None and order.stop is not None:
+                    order.note(pause, name)
+                append(pause)
                 continue
-            instr = builder(ctx, el, name)
-        order.note(instr, name)
-        instructions.append(instr)
-    return App(TWIML, tuple(instructions), None, False, tuple(ctx.warnings))
+            if name != "Say":
+                builder = builders.get(name)
+                if builder is None:
+                    if inside and name in _BUILDERS:
+                        ctx.error(el, f"`{inside}` may not contain `{name}` (only Say, Play and Pause)")
+                    else:
+                        _unknown_verb(ctx, el, name, inside)
+                    continue
+                instr = builder(ctx, el, name)
+                if order is not None:
+                    if order.stop is not None or instr.__class__ in _MAY_LEAVE:
+                        order.note(instr, name)
+                elif instr.__class__ is SendDigits:
+                    ctx.error(el, "`Play digits` may not be a `Gather` prompt")
+                    continue
+                append(instr)
+                continue
+        items = el.items()
+        if items != last_items:
+            settings = _MEMO.get(("Say", *items))
+            if settings is None:
+                settings = _settings(ctx, el, "Say", _say_settings)
+            else:
+                last_items, last_settings = items, settings
+        else:
+            settings = last_settings
+        if len(el):
+            for child in el:
+                if c.local_name(child.tag):
+                    ctx.error(child, f"`Say` may not contain `{c.local_name(child.tag)}`: {_SSML}")
+        text = el.text
+        if text:
+            text = text.strip()
+        if not text:
+            ctx.error(el, "`Say` has no text to speak")
+            text = ""
+        # Slots assigned directly: three times cheaper than the dataclass __init__ with its keyword-only
+        # line (every field is set; tests compare these with Speak(...) built the ordinary way).
+        speak = _new(Speak)
+        speak.text = text
+        speak.lang, speak.voice, speak.loop = settings
+        speak.speed = speak.quality = speak.tts_type = speak.say_as = None
+        speak.rate = speak.pitch = speak.volume = speak.engine = None
+        speak.line = el.sourceline
+        if order is not None and order.stop is not None:
+            order.note(speak, name)
+        append(speak)
+    return out
 
 
 def _unknown_verb(ctx: c.Ctx, el: Any, name: str, inside: str) -> None:
@@ -138,49 +212,15 @@ def _say_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
     return a.get("language", LANGUAGE).strip() or LANGUAGE, c.vendor_voice(a.get("voice")), loop
 
 
-def _say_fast(ctx: c.Ctx, el: Any, last: list) -> Speak:
-    """``Say`` (most of an app) with its settings memoised; ``last`` holds the previous Say's items and
-    settings: a run of prompts with the same voice is recognised by comparing short lists, which is
-    cheaper than hashing them (the same trick as kml.kookoo's playtext)."""
-    items = el.items()
-    if items == last[0]:
-        lang, voice, loop = last[1]
-    else:
-        settings = _MEMO.get(("Say", *items))
-        if settings is None:
-            settings = _settings(ctx, el, "Say", _say_settings)
-        else:
-            last[0], last[1] = items, settings
-        lang, voice, loop = settings
-    if len(el):
-        for child in el:
-            if c.local_name(child.tag):
-                ctx.error(child, f"`Say` may not contain `{c.local_name(child.tag)}`: {_SSML}")
-    text = el.text
-    if text:
-        text = text.strip()
-    if not text:
-        ctx.error(el, "`Say` has no text to speak")
-        text = ""
-    # Slots assigned directly: three times cheaper than the dataclass __init__ with its keyword-only
-    # line (every field is set; tests compare these with Speak(...) built the ordinary way).
-    speak = _new(Speak)
-    speak.text = text
-    speak.lang = lang
-    speak.voice = voice
-    speak.speed = speak.quality = speak.tts_type = speak.say_as = None
-    speak.rate = speak.pitch = speak.volume = speak.engine = None
-    speak.loop = loop
-    speak.line = el.sourceline
-    return speak
-
-
-def _say(ctx: c.Ctx, el: Any, shown: str) -> Speak:
-    """``Say`` reached by a builder table (a namespaced tag): as :func:`_say_fast`."""
-    return _say_fast(ctx, el, [None, None])
-
-
 def _play(ctx: c.Ctx, el: Any, shown: str) -> Play | SendDigits:
+    if not el.attrib:  # the usual Play: a URL and no attributes, built without reading them
+        url = el.text
+        if url and not len(el):
+            url = url.strip()
+            if url and " " not in url and url.isprintable():  # see c.as_url
+                play = _new(Play)
+                play.url, play.loop, play.line = url, 1, el.sourceline
+                return play
     a = c.checked_attrs(ctx, el, shown, ("loop", "digits"), {}, P)
     url = _leaf(ctx, el, shown)
     if "digits" in a:
@@ -206,13 +246,14 @@ def _pause(ctx: c.Ctx, el: Any, shown: str) -> Pause:
     if el.text is not None or len(el):
         if _leaf(ctx, el, shown):
             ctx.error(el, "`Pause` takes no text; give the seconds in `length`")
-    pause = _new(Pause)  # as in _say_fast
+    pause = _new(Pause)  # as Say in _verbs
     pause.length_ms = length
     pause.line = el.sourceline
     return pause
 
 
-_PROMPTS = {"Say": _say, "Play": _play, "Pause": _pause}
+#: Builders of a Gather's prompts but Say (built by :func:`_verbs`).
+_PROMPTS = {"Play": _play, "Pause": _pause}
 
 
 # --- input ---------------------------------------------------------------------------------
@@ -226,39 +267,16 @@ _GATHER_REFUSED = {"dtmfDetection": "DTMF detection is always on in FreeSWITCH"}
 def _gather(ctx: c.Ctx, el: Any, shown: str) -> CollectDigits | Recognize:
     if c.text_of(el):
         ctx.error(el, "`Gather` may not contain loose text; put the prompt in `Say`")
-    prompts = []
-    last = [None, None]
-    for child in el[:]:
-        name = child.tag
-        if name == "Say":
-            prompts.append(_say_fast(ctx, child, last))
-            continue
-        if name == "Pause":
-            prompts.append(_pause(ctx, child, name))
-            continue
-        if name.__class__ is not str:
-            continue
-        if name[0] == "{":
-            name = name.split("}", 1)[1]
-        builder = _PROMPTS.get(name)
-        if builder is not None:
-            prompt = builder(ctx, child, name)
-            if prompt.__class__ is SendDigits:
-                ctx.error(child, "`Play digits` may not be a `Gather` prompt")
-            else:
-                prompts.append(prompt)
-        elif name in _BUILDERS:
-            ctx.error(child, f"`Gather` may not contain `{name}` (only Say, Play and Pause)")
-        else:
-            _unknown_verb(ctx, child, name, "Gather")
-    speech, args = _settings(ctx, el, shown, _gather_settings)
-    if speech:
-        return Recognize(*args[:7], tuple(prompts), *args[7:], line=el.sourceline)
-    return CollectDigits(tuple(prompts), *args, line=el.sourceline)
+    prompts = tuple(_verbs(ctx, el, "Gather", None)) if len(el) else ()
+    cls, head, tail = _settings(ctx, el, shown, _gather_settings)
+    if cls is Recognize:
+        return Recognize(*head, prompts, *tail, line=el.sourceline)
+    return CollectDigits(prompts, *tail, line=el.sourceline)
 
 
 def _gather_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
-    """(speech?, the model's arguments but the prompts) from Gather's attributes."""
+    """(Recognize or CollectDigits, the model's arguments before the prompts, those after) from Gather's
+    attributes."""
     a = c.checked_attrs(ctx, el, shown, _GATHER_ACCEPTED, _GATHER_REFUSED, P)
     modes = set((a.get("input") or "dtmf").replace(",", " ").split())
     if not modes or modes - {"dtmf", "speech"}:
@@ -282,7 +300,7 @@ def _gather_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
         for speech_only in ("speechTimeout", "hints", "partialResultCallback", "speechModel"):
             if speech_only in a:
                 ctx.warn(el, f"`Gather` attribute `{speech_only}` applies to input=\"speech\"; it has no effect here")
-        return False, (num or GATHER_MAX_DIGITS, finish, timeout, action, method, on_empty)
+        return CollectDigits, (), (num or GATHER_MAX_DIGITS, finish, timeout, action, method, on_empty)
     speech_timeout = (a.get("speechTimeout") or "").strip()
     if speech_timeout.lower() == "auto":
         silence = SPEECH_AUTO_MS
@@ -291,8 +309,8 @@ def _gather_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
     else:
         silence = timeout  # Twilio: speechTimeout defaults to timeout
     hints = tuple(h.strip() for h in (a.get("hints") or "").split(",") if h.strip())
-    return True, (a.get("speechModel", "").strip() or "default", timeout, silence,
-                  a.get("language", LANGUAGE).strip() or LANGUAGE, 1, None, None,
+    return Recognize, (a.get("speechModel", "").strip() or "default", timeout, silence,
+                       a.get("language", LANGUAGE).strip() or LANGUAGE, 1, None, None), (
                   hints, "dtmf" in modes, num if "dtmf" in modes else 0, finish if "dtmf" in modes else "",
                   action, method, on_empty, c.url_attr(ctx, el, shown, a, "partialResultCallback"))
 
@@ -313,8 +331,9 @@ def _trim(ctx: c.Ctx, el: Any, shown: str, a: dict[str, str]) -> None:
 
 
 def _record(ctx: c.Ctx, el: Any, shown: str) -> Record:
-    if _leaf(ctx, el, shown):
-        ctx.error(el, "`Record` takes no text")
+    if el.text is not None or len(el):
+        if _leaf(ctx, el, shown):
+            ctx.error(el, "`Record` takes no text")
     return Record(*_settings(ctx, el, shown, _record_settings), line=el.sourceline)
 
 
@@ -398,19 +417,22 @@ def _dial(ctx: c.Ctx, el: Any, shown: str) -> Dial | Conference | DialQueue:
     clients: list[str] = []
     digits = ""
     others: list[tuple[str, Any]] = []
-    for child in el:
-        name = c.local_name(child.tag)
-        if name is None:
+    for child in el[:]:
+        name = child.tag
+        if name.__class__ is not str:
             continue
-        if name == "Number":
-            numbers.append(c.as_number(ctx, child, name, _leaf(ctx, child, name)))
-            digits = _settings(ctx, child, name, _leg_settings)[0] or digits
-        elif name == "Sip":
-            uri = _leaf(ctx, child, name)
-            if not uri.lower().startswith(("sip:", "sips:")) or " " in uri:
-                ctx.error(child, f"`Sip` needs a SIP URI such as sip:alice@example.com, not \"{uri}\"")
-            sips.append(uri)
-            digits = _settings(ctx, child, name, _leg_settings)[0] or digits
+        if name[0] == "{":
+            name = name.split("}", 1)[1]
+        if name == "Number" or name == "Sip":
+            leg = _leaf(ctx, child, name)
+            if name == "Number":
+                numbers.append(c.as_number(ctx, child, name, leg))
+            else:
+                if not leg.lower().startswith(("sip:", "sips:")) or " " in leg:
+                    ctx.error(child, f"`Sip` needs a SIP URI such as sip:alice@example.com, not \"{leg}\"")
+                sips.append(leg)
+            if child.attrib:  # a leg without attributes sends no digits and has nothing to check
+                digits = _settings(ctx, child, name, _leg_settings)[0] or digits
         elif name == "Client":
             c.checked_attrs(ctx, child, name, (), dict(_NUMBER_REFUSED), P)
             ident = c.text_of(child)
@@ -432,8 +454,9 @@ def _dial(ctx: c.Ctx, el: Any, shown: str) -> Dial | Conference | DialQueue:
             ctx.error(child, f"`Dial` `{name}` is not supported: it needs Twilio's cloud")
         else:
             _unknown_verb(ctx, child, name, "Dial")
-    body = c.text_of(el)
-    if body:
+    body = el.text
+    if body and body.strip():
+        body = body.strip()
         if numbers or sips or clients or others:
             ctx.error(el, "`Dial` has both a number as text and nested nouns; use one")
         else:
@@ -495,13 +518,15 @@ def _conference(ctx: c.Ctx, el: Any, caller_id: str | None, limit: int, action: 
 
 
 def _enqueue(ctx: c.Ctx, el: Any, shown: str) -> Enqueue:
-    for child in el:
-        name = c.local_name(child.tag)
-        if name == "Task":
-            ctx.error(child, "`Enqueue` `Task` is not supported: TaskRouter is Twilio's cloud")
-        elif name:
-            ctx.error(child, f"`Enqueue` may not contain `{name}`")
-    queue = c.text_of(el)
+    if len(el):
+        for child in el:
+            name = c.local_name(child.tag)
+            if name == "Task":
+                ctx.error(child, "`Enqueue` `Task` is not supported: TaskRouter is Twilio's cloud")
+            elif name:
+                ctx.error(child, f"`Enqueue` may not contain `{name}`")
+    queue = el.text
+    queue = queue.strip() if queue else ""
     _queue_name(ctx, el, queue)
     return Enqueue(queue, *_settings(ctx, el, shown, _enqueue_settings), line=el.sourceline)
 
@@ -553,7 +578,11 @@ _SMS_REFUSED = {name: "the message's delivery is not reported to the app" for na
                 ("action", "method", "statusCallback")}
 
 
+#: Builders of the Response's verbs but Say (built by :func:`_verbs`).
 _BUILDERS = {
-    "Say": _say, "Play": _play, "Pause": _pause, "Gather": _gather, "Record": _record, "Dial": _dial,
+    "Play": _play, "Pause": _pause, "Gather": _gather, "Record": _record, "Dial": _dial,
     "Enqueue": _enqueue, "Hangup": _hangup, "Redirect": _redirect, "Reject": _reject, "Sms": _sms, "Message": _sms,
 }
+#: Instructions after which the call may leave the document: the order check needs to see only these
+#: (and every verb once the document has been left).
+_MAY_LEAVE = c.STOPS | c.ACTIONS
