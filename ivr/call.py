@@ -266,6 +266,8 @@ class Call:
                 if self.session.hung_up:
                     if isinstance(instr, (kml.Hangup, kml.Reject)):
                         self.ended_by_platform = True
+                    elif isinstance(instr, kml.Enqueue) and result.get("queue_result") in ("bridged", "hangup"):
+                        self._action_after_hangup(instr, doc, result)
                     return
                 nxt = instr.next_request(doc)
                 if nxt is None:
@@ -288,6 +290,23 @@ class Call:
                 return
             target = urljoin(self.url or "", request.url) if request.url else self.url
             doc = self._fetch(target, request.method, request.event, result)
+
+    def _action_after_hangup(self, instr, doc: kml.App, result: dict) -> None:
+        """Twilio requests an Enqueue's action when the caller hung up in the queue (QueueResult ``hangup``)
+        and once a bridged caller's call is over (``bridged``, queueing.py): the request is made though the
+        call has ended; what the app answers has no call left to run."""
+        nxt = instr.next_request(doc)
+        if nxt is None or not nxt.url:
+            return
+        url = urljoin(self.url or "", nxt.url)
+        params = request_params(self.dialect, self.ident, nxt.event, result)
+        if self.runtime.observers:
+            self.notify("request", f"{nxt.method or 'GET'} {url} {_fmt_params(params)}")
+        try:
+            self.runtime.fetcher.fetch(url, params, nxt.method or "GET", connect_timeout=self.spec.app_connect_timeout,
+                                       read_timeout=self.spec.app_read_timeout)
+        except FetchError as exc:
+            self._error(f"app {exc.url}: {exc.reason}")
 
     def _ensure_answered(self) -> None:
         if self.facts.answered_at is None and self.session.channel.get("Answer-State") != "answered":

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 
+import gevent.event
+
 import kml
 
 _QUEUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -51,26 +53,51 @@ def require_fifo(executor) -> None:
 
 
 def enqueue(executor, e: kml.Enqueue, media_arg) -> dict:
-    """Wait in fifo ``e.queue``; returns QueueResult/QueueTime as ``queue_result``/``queue_time``."""
+    """Wait in fifo ``e.queue``; returns QueueResult/QueueTime as ``queue_result``/``queue_time``.
+
+    mod_fifo's ``fifo in`` returns as soon as a consumer takes the caller (``fifo_serviced_uuid`` set),
+    before the consumer bridges to it: the bridge is the consumer's (CHANNEL_BRIDGE is fired on the
+    consumer's channel, which this call's socket does not hear) and the caller, a B leg, is hung up
+    when it ends. As Twilio does, the result of a bridged wait is reported once the bridge is over.
+    """
     queue = queue_name(e.queue)
     require_fifo(executor)
     music = media_arg(e.hold_music) if e.hold_music else MOH
     executor.heard(f"waiting in queue {queue}")
-    executor._bridged_at = None
     started = executor._started.get("fifo")
     done = executor.session.execute("fifo", f"{queue} in undef {music}")
-    bridged = executor._bridged_at is not None
     began = executor._started.get("fifo", started) or 0.0
-    waited = max(0, round((executor._bridged_at or _time(done)) - began)) if began else 0
-    if bridged:
+    waited = max(0, round(_time(done) - began)) if began else 0
+    serviced = done.headers.get("variable_fifo_serviced_uuid") or ""
+    status = done.headers.get("variable_fifo_status") or ""
+    if serviced and status != "ABORTED":
         outcome = "bridged"
-    elif executor.session.hung_up:
-        outcome = "hangup"
+        executor.heard(f"connected from queue {queue}")
+        _wait_bridge_over(executor)
+    elif executor.session.hung_up or status == "ABORTED":
+        outcome = "hangup" if executor.session.hung_up else "leave"
     else:
-        outcome = "error" if (done.headers.get("Application-Response") or "").startswith("-ERR") else "leave"
+        outcome = "error"  # fifo returned without queueing the caller (a usage error)
     executor.heard(f"left queue {queue}: {outcome}")
     return {"queue": queue, "queue_result": outcome, "queue_time": str(waited), "data": outcome,
             "duration": str(waited)}
+
+
+def _wait_bridge_over(executor) -> None:
+    # The caller stays in the consumer's bridge until one of them leaves; then it is hung up.
+    over = gevent.event.Event()
+
+    def on_event(event) -> None:
+        if event.name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
+            over.set()
+
+    session = executor.session
+    session.listeners.append(on_event)
+    try:
+        while not session.hung_up and not session.closed.is_set():
+            over.wait(0.5)
+    finally:
+        session.listeners.remove(on_event)
 
 
 def dial_queue(executor, d: kml.DialQueue) -> dict:
@@ -84,7 +111,8 @@ def dial_queue(executor, d: kml.DialQueue) -> dict:
     seconds = max(0, round(_time(done) - executor._bridged_at)) if answered else 0
     status = "answered" if answered else "not_answered"
     return {"dial_status": status, "status": status, "dial_duration": str(seconds), "duration": str(seconds),
-            "dial_cause": "" if answered else "NO_ANSWER", "dial_uuid": done.headers.get("variable_bridge_uuid", ""),
+            "dial_cause": "" if answered else "NO_ANSWER",
+            "dial_uuid": done.headers.get("variable_fifo_target") or done.headers.get("variable_bridge_uuid", ""),
             "message": "" if answered else "nobody waiting", "data": "", "media_url": "",
             "dial": {"number": f"queue:{queue}", "status": status, "billsec": seconds}}
 

@@ -46,7 +46,7 @@ import gevent.queue
 
 from freeswitch.sim import profile as profiles
 from freeswitch.sim.api import command
-from freeswitch.sim.apps import app
+from freeswitch.sim.appcore import app
 from freeswitch.sim.calls import state_handler
 from freeswitch.sim.channel import STATE_NUMBERS, Channel
 from freeswitch.sim.dialstring import DialStringError, parse_dialstring, separate_string

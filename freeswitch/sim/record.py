@@ -10,7 +10,7 @@ import gevent
 import gevent.event
 
 from freeswitch.sim import media, speech
-from freeswitch.sim.apps import DONE, _atoi, app, media_wait, terminators_var
+from freeswitch.sim.appcore import DONE, _atoi, app, media_wait, terminators_var
 from freeswitch.sim.channel import Channel
 from freeswitch.sim.dialstring import separate_string
 

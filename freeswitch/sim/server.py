@@ -7,6 +7,7 @@ import logging
 import gevent
 from gevent.server import StreamServer
 
+from freeswitch.sim import apps as _apps  # noqa: F401 - every application loaded at start-up, as FreeSWITCH's modules are
 from freeswitch.sim.core import Switch, SwitchConfig
 from freeswitch.sim.esl import Connection
 from freeswitch.sim.scenario import Scenario, load_scenario

@@ -47,7 +47,7 @@ from freeswitch import wire
 from freeswitch.sim import bridge
 from freeswitch.sim import profile as profiles
 from freeswitch.sim.api import command
-from freeswitch.sim.apps import app
+from freeswitch.sim.appcore import app
 from freeswitch.sim.channel import Channel
 from freeswitch.sim.dialstring import DialStringError, parse_dialstring, separate_string
 

@@ -281,9 +281,12 @@ def test_speech_results_reach_twilio_and_plivo_apps_under_their_names(rig):
 
 
 def test_enqueue_on_a_switch_without_mod_fifo_is_refused_and_the_call_carries_on(rig):
-    """The simulator, like a FreeSWITCH without mod_fifo, has no fifo application: executing one would hang the
-    caller up, so the runtime asks module_exists first and refuses Enqueue / Dial Queue with the reason."""
+    """A FreeSWITCH without mod_fifo (the simulator after ``unload mod_fifo``) has no fifo application: executing
+    one would hang the caller up, so the runtime asks module_exists first and refuses Enqueue / Dial Queue with
+    the reason."""
     app = rig.app
+    assert rig.esl.api("unload mod_fifo").startswith("+OK")
+    assert rig.esl.api("module_exists mod_fifo") == "false"
 
     def voice(p):
         r = VoiceResponse()
