@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     try_.add_argument("--called", default="918000000000", help="the DID being called")
     try_.add_argument("--dtmf", default="", help="digits the caller presses, one entry per prompt: 1,2#")
     try_.add_argument("--speak-seconds", type=float, default=3.0, help="how long the caller talks when recorded")
+    try_.add_argument("--say", action="append", default=[], metavar="TEXT",
+                      help="what the caller says (spoken by flite), one --say per record/recognize, in order")
     try_.add_argument("--hangup-after", type=float, default=None, help="the caller hangs up after N seconds")
     try_.add_argument("--dialect", choices=("auto", "kookoo", "kml", "twiml", "plivo"), default="auto",
                       help="the app's dialect (default auto: detected from its first document)")

@@ -6,7 +6,8 @@ FreeSWITCH would make), the runtime's outbound-socket server, and the HTTP
 requests to the developer's app. The caller's keys are pressed one ``--dtmf``
 entry per digit prompt, shortly after the prompt starts (``uuid_recv_dtmf``:
 as if the far end pressed them); ``--speak-seconds`` is how long the caller
-talks when recorded (``sim_talk``); ``--press-after`` is how long (simulated seconds) after a
+talks when recorded (``sim_talk``); ``--say TEXT`` (once per record/recognize) what they say, spoken by
+flite into the recording (``sim_speech``); ``--press-after`` is how long (simulated seconds) after a
 digit prompt starts the caller presses.
 """
 
@@ -91,6 +92,11 @@ def try_app(cfg, args, out=None) -> int:
                      f"origination_caller_id_number={args.called}", f"sim_talk={args.speak_seconds}"]
         if args.hangup_after is not None:
             variables.append(f"sim_hangup_after={args.hangup_after}")
+        if getattr(args, "say", None):
+            # The simulator's far end speaks real audio into each recording (docs/speech.md); quotes and commas
+            # would end the originate variable.
+            said = "|".join("say:" + " ".join(t.replace("'", " ").replace(",", " ").split()) for t in args.say)
+            variables.append(f"sim_speech='{said}'")
         line(f"{'dial':<11} {args.caller} (the caller) from {args.called}, app {args.url} ({args.dialect})")
         reply = esl.send("api originate {" + ",".join(variables) + "}sofia/gateway/vaani_trunk/" + args.caller
                          + f" &socket('{server.address} async full')").data
@@ -115,4 +121,6 @@ def try_app(cfg, args, out=None) -> int:
         sim.stop()
         server.stop(timeout=1)
         runtime.fetcher.close()
+        if runtime.exec_config.speech is not None:
+            runtime.exec_config.speech.close()
         shutil.rmtree(tmp, ignore_errors=True)

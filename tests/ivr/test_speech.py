@@ -129,3 +129,20 @@ def test_sim_speech_variable_says_one_utterance_per_recording(rig):
     uuid = rig.call(CallSpec(call_type="campaign", app_url=rig.app.url("/ivr")), speech="say:yes|say:no")
     rig.wait(uuid, timeout=30)
     assert [p["data"] for p in seen if p["event"] == "Recognize"] == ["yes", "no"]
+
+
+def test_ivr_try_say_speaks_to_a_recognize(capsys):
+    """`ivr try URL --say yes`: the developer's phone answers a speech question by voice."""
+    from ivr import cli
+    from tests.ivr.appserver import AppServer
+
+    app = AppServer().start()
+    try:
+        app.route("/ivr", lambda p: ('<response><recognize silence="1" grammar="yesno"><playtext>Continue?'
+                                     '</playtext></recognize></response>') if p["event"] == "NewCall"
+                  else "<response><hangup/></response>")
+        assert cli.main(["try", app.url("/ivr"), "--say", "yes", "--speed", "20"]) == 0
+    finally:
+        app.stop()
+    out = capsys.readouterr().out
+    assert "caller said 'yes'" in out and "event=Recognize" in out and "data=yes" in out
