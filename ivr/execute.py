@@ -258,9 +258,9 @@ class Executor:
         The result (the contract with the dialects' parameter builders, kml.model.Recognize):
         ``speech_result`` (the text, "" when nothing was understood), ``confidence`` (float 0..1),
         ``digits`` (when the caller pressed keys instead: then no speech is recognised), KooKoo's ``data``
-        (the text, or the digits) and ``recognition`` ({text, confidence, digits, engine, audio_seconds,
-        seconds, file}) for the call's facts. The utterance file is deleted once recognised (it is input,
-        not a recording the app asked for).
+        (the text, or the digits) and ``recognition`` ({text, confidence, digits or engine, audio_seconds,
+        seconds}: what the engine reported, for callers that want more than the app gets). The utterance
+        file is deleted once recognised (it is input, not a recording the app asked for).
         """
         speech = self.config.speech
         dtmf = bool(getattr(r, "dtmf", False))
