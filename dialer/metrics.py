@@ -62,6 +62,9 @@ CALLBACK_SECONDS = Histogram("vaani_callback_try_seconds", "Duration of one stat
 
 _LANE = {True: "campaign", False: "requests"}
 
+#: Name prefixes of a dialer worker's own families (its /metrics shows these and the process's).
+OWN = ("vaani_dialer_", "vaani_callback_", "vaani_freeswitch_", "vaani_rq_", "process_", "python_")
+
 #: Calls whose answer was counted, so that their end does not count it again (a hangup that carried the
 #: answer time, with the answer event merged into it, counts the answer itself). Bounded: see call_ended.
 _answered: set[str] = set()

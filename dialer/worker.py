@@ -105,7 +105,7 @@ def run(cfg: Settings | None = None, *, options: EngineOptions | None = None, jo
     dialer.start()
     greenlets = []
     metrics_server = prom.serve(cfg.metrics_host, cfg.dialer_metrics_port if metrics_port is None else metrics_port,
-                                name=f"dialer {dialer.worker_id}")
+                                name=f"dialer {dialer.worker_id}", only=dialer_metrics.OWN)
     if prom.ON:
         greenlets.append(gevent.spawn(dialer_metrics.poll_nodes, dialer))
     rq_worker = rq_greenlet = None

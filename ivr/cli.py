@@ -78,7 +78,9 @@ def _serve(cfg, args) -> int:
     import prom
 
     prom.configure(cfg.metrics_enabled)
-    metrics_server = prom.serve(cfg.metrics_host, cfg.ivr_metrics_port, name="ivr runtime")
+    from ivr import metrics as ivr_metrics
+
+    metrics_server = prom.serve(cfg.metrics_host, cfg.ivr_metrics_port, name="ivr runtime", only=ivr_metrics.OWN)
     import signal
 
     import gevent

@@ -53,6 +53,9 @@ CALLS_FINISHED = Counter("vaani_ivr_calls_finished_total", "Calls the runtime fi
 CALLS_APOLOGISED = Counter("vaani_ivr_calls_apologised_total",
                            "Calls ended with the apology because no app (nor fallback) could be run.")
 
+#: Name prefixes of the runtime's own families (its /metrics shows these and the process's).
+OWN = ("vaani_ivr_", "process_", "python_")
+
 #: Ring-buffer span name → its Prometheus histogram.
 _HISTOGRAMS = {"event_to_command": EVENT_TO_COMMAND, "event_to_command_with_fetch": EVENT_TO_COMMAND_WITH_FETCH,
                "connect_to_first_request": CONNECT_TO_FIRST_REQUEST}

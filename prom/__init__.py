@@ -80,10 +80,10 @@ def render(only: tuple[str, ...] = ()) -> tuple[bytes, str]:
     return generate_latest(_Only(reg, only) if only else reg), CONTENT_TYPE_LATEST
 
 
-def _app(environ, start_response):
+def _app(environ, start_response, only: tuple[str, ...] = ()):
     """WSGI: ``GET /metrics`` (any path, as prometheus_client's own server answers) → the exposition."""
     try:
-        body, ctype = render()
+        body, ctype = render(only)
     except Exception as exc:  # noqa: BLE001 - a broken collector must not take the process's server down
         log.exception("rendering metrics failed")
         body, ctype = f"metrics unavailable: {exc}\n".encode(), "text/plain; charset=utf-8"
@@ -93,8 +93,10 @@ def _app(environ, start_response):
     return [body]
 
 
-def serve(host: str, port: int, *, name: str = "metrics"):
+def serve(host: str, port: int, *, name: str = "metrics", only: tuple[str, ...] = ()):
     """Serve ``/metrics`` on ``host:port`` in this gevent process; the server, or None when off or not bound.
+
+    ``only``: the name prefixes of the families shown (the process's own part; see :func:`render`).
 
     A port already taken is logged and skipped, not fatal: a dialer or runtime that cannot show its metrics
     must still place and run calls.
@@ -103,7 +105,7 @@ def serve(host: str, port: int, *, name: str = "metrics"):
         return None
     from gevent.pywsgi import WSGIServer
 
-    server = WSGIServer((host, int(port)), _app, log=None, error_log=None)
+    server = WSGIServer((host, int(port)), lambda env, start: _app(env, start, only), log=None, error_log=None)
     try:
         server.start()
     except OSError as exc:
