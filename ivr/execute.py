@@ -293,14 +293,21 @@ class Executor:
             return {"speech_result": "", "confidence": 0.0, "digits": "", "data": ""}
         from ivr.speech import SpeechError
 
+        grammar = r.grammar
+        if grammar and grammar.strip().lower() in ("digits", "number") and r.length > 1:
+            grammar = f"digits:{r.length}"  # KooKoo's length: that many digits are expected
         try:
-            res = speech.recognize(path, tuple(getattr(r, "hints", ()) or ()), r.grammar, r.lang)
+            res = speech.recognize(path, tuple(getattr(r, "hints", ()) or ()), grammar, r.lang)
         except SpeechError as exc:
             _remove(path)
             raise InstructionError(f"<recognize>: {exc}") from None
         _remove(path)
         self.heard(f"caller said {res.text!r} (confidence {res.confidence:.2f})" if res.text
                    else "caller said nothing that was understood")
+        if res.text and r.success_file and not self.session.hung_up:
+            # KooKoo's success_file: played once something was recognised.
+            self.heard(f"audio: {r.success_file}")
+            self._checked("playback", media_arg(r.success_file))
         return {"speech_result": res.text, "confidence": res.confidence, "digits": "", "data": res.text,
                 "recognition": {"text": res.text, "confidence": res.confidence, "engine": res.engine,
                                 "audio_seconds": res.audio_seconds, "seconds": res.seconds}}

@@ -1,7 +1,8 @@
 """Grammars and hints: what a dialect says about the expected answer, as an engine can use it.
 
 * ``grammar`` (KooKoo ``<recognize grammar=...>``): a built-in name — ``digits`` (a sequence of
-  spoken digits, reported as the digits: ``four five six`` → ``456``), ``yesno``/``boolean``
+  spoken digits, reported as the digits: ``four five six`` → ``456``; ``digits:N`` exactly N of them,
+  which the runtime asks for when KooKoo's ``length`` is above 1), ``yesno``/``boolean``
   (``yes``/``no``) — or a whole JSGF grammar (text starting with ``#JSGF``). Anything else is refused
   (:class:`~ivr.speech.SpeechError`) rather than ignored.
 * ``hints`` (TwiML ``Gather hints``, Plivo ``GetInput hints``): phrases the caller is likely to say,
@@ -55,6 +56,13 @@ def jsgf(grammar: str | None, name: str = "g") -> str | None:
     text = grammar.strip()
     if text.startswith("#JSGF"):
         return text + ("\n" if not text.endswith("\n") else "")
+    base, _, count = text.lower().partition(":")
+    if base in ("digits", "number") and count:
+        if not count.isdigit() or not 1 <= int(count) <= 32:
+            raise SpeechError(f"grammar {grammar!r}: digits:N needs N from 1 to 32")
+        # Exactly N digits (KooKoo's length): JSGF has no counted repeat, so the rule is written out.
+        return (_JSGF_HEADER.format(name=name) + "<digit> = " + " | ".join(DIGIT_WORDS) + ";\npublic <digits> = "
+                + " ".join(["<digit>"] * int(count)) + ";\n")
     builtin = BUILTIN.get(text.lower())
     if builtin is None:
         raise SpeechError(f"unknown grammar {grammar!r}: use digits, yesno, boolean or a JSGF grammar")
@@ -69,6 +77,6 @@ def hints_jsgf(hint_phrases: Sequence[str], name: str = "hints") -> str:
 
 def as_reported(grammar: str | None, text: str) -> str:
     """The text as the app gets it: digits for the ``digits``/``number`` grammar, the words otherwise."""
-    if grammar and grammar.strip().lower() in ("digits", "number"):
+    if grammar and grammar.strip().lower().partition(":")[0] in ("digits", "number"):
         return "".join(DIGIT_WORDS.get(w, w) for w in words(text))
     return text

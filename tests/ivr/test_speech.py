@@ -41,8 +41,9 @@ def test_kookoo_recognize_hears_the_callers_words(rig, tmp_path):
     _speaks(rig, "919900000101", said)
     app = rig.app
     grammar = JSGF.replace("\n", "&#10;").replace("<", "&lt;").replace(">", "&gt;")
+    chime = sim_speech.audio_path("say:got it")  # KooKoo's success_file: played once something is recognised
     steps = {
-        "NewCall": f'<response><recognize silence="1" timeout="5" grammar="{grammar}">'
+        "NewCall": f'<response><recognize silence="1" timeout="5" grammar="{grammar}" success_file="{chime}">'
                    '<playtext>What would you like to do?</playtext></recognize></response>',
     }
     seen: list[dict] = []
@@ -71,6 +72,7 @@ def test_kookoo_recognize_hears_the_callers_words(rig, tmp_path):
     assert call.facts.app_errors == []
     heard = [t for u, k, t in rig.transcript if u == uuid and k == "heard"]
     assert any(t.startswith("caller said 'check my balance'") for t in heard)
+    assert heard.count(f"audio: {chime}") == 1  # after the first answer only: the others had no success_file
     # The utterances were input, not recordings the app asked for: nothing is left behind.
     assert not list((tmp_path / "recordings").glob(f"{uuid}-speech*.wav"))
 
