@@ -25,13 +25,16 @@ _SPACE = re.compile(r"\s")
 class Ctx:
     """Errors and warnings found while building one App; ``lenient`` turns unknown names into warnings."""
 
-    __slots__ = ("data", "lenient", "errors", "warnings", "_lines")
+    __slots__ = ("data", "lenient", "errors", "warnings", "seen", "_lines")
 
     def __init__(self, data: bytes, lenient: bool):
         self.data = data
         self.lenient = lenient
         self.errors: list[ParseIssue] = []
         self.warnings: list[ParseIssue] = []
+        #: Attribute sets a builder has met in this document, with what they say (its own use: TwiML's
+        #: Say keeps (items, settings) pairs here, so that nested prompts see the voices used before).
+        self.seen: list = []
         self._lines: list[str] | None = None
 
     def column(self, line: int | None, tag: str, nth: int = 0) -> int | None:

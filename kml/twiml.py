@@ -79,6 +79,7 @@ def _verbs(ctx: c.Ctx, parent: Any, inside: str, order: c.Order | None) -> list[
     out: list[Instruction] = []
     append = out.append
     builders = _PROMPTS if inside else _BUILDERS
+    voices = ctx.seen
     last_items = last_settings = pause_items = pause_length = None
     for el in parent[:]:  # a slice makes the children's proxies in one C call
         name = el.tag
@@ -127,11 +128,18 @@ def _verbs(ctx: c.Ctx, parent: Any, inside: str, order: c.Order | None) -> list[
                 continue
         items = el.items()
         if items != last_items:
-            settings = _MEMO.get(("Say", *items))
-            if settings is None:
-                settings = _settings(ctx, el, "Say", _say_settings)
+            for seen, settings in voices:  # the few voices this document used before: no hashing
+                if items == seen:
+                    break
             else:
-                last_items, last_settings = items, settings
+                settings = _MEMO.get(("Say", *items))
+                if settings is None:
+                    settings = _settings(ctx, el, "Say", _say_settings)
+                    seen = None  # not remembered: a set with a problem is reported every time
+                else:
+                    voices.append((items, settings))
+                    seen = items
+            last_items, last_settings = seen, settings
         else:
             settings = last_settings
         if len(el):
