@@ -45,6 +45,7 @@ from datetime import datetime, timedelta
 import gevent
 import sqlalchemy as sa
 
+from dialer.lua import Lua
 from dialer.pacing import Pacer, Rate
 from dialer.store import db
 from dialer.store.models import utcnow
@@ -159,6 +160,15 @@ class _Late(Exception):
 LATE = (1 / RATE_MARGIN - 1) / 2
 
 
+def _take_part(cfg, part_id: int, msg: SmsMessage) -> bool:
+    """``queued → submitting`` for a part of a message this worker still holds (one conditional UPDATE)."""
+    t, pt = SmsMessage.__table__, SmsPart.__table__
+    ours = sa.select(t.c.id).where(t.c.id == msg.id, t.c.status == "sending", t.c.claimed_by == msg.claimed_by)
+    with db.session_scope(cfg.sqlalchemy_url) as s:
+        return s.execute(sa.update(pt).where(pt.c.id == part_id, pt.c.state == "queued", pt.c.message_id.in_(ours))
+                         .values(state="submitting", submitted_at=utcnow())).rowcount == 1
+
+
 def _pace(ctx: Context) -> float:
     """Wait for this submit_sm's instant under the shared rate; returns it on the local monotonic clock."""
     while True:
@@ -191,6 +201,25 @@ def epoch_key(prefix: str) -> str:
 WRITING_TTL = 3600
 
 
+def fence_key(prefix: str, worker_id: str) -> str:
+    """Set by the sweep before it takes a worker's messages: that worker may write nothing more."""
+    return f"{prefix}:sms:fenced:{worker_id}"
+
+
+class Fenced(Exception):
+    """This worker was taken for dead and its messages given to others: it must not write or record them."""
+
+
+# KEYS[1]: the worker's fence key, KEYS[2]: the part's writing key. ARGV: worker id, ttl.
+# The fence and the mark are one atomic step: a sweep that fenced the worker first sees no mark and may
+# queue the part again, and the worker then cannot write it; a mark made first is seen by the sweep.
+_MARK = Lua("""
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[2]))
+return 1
+""")
+
+
 def _write_part(ctx: Context, part_id: int, fields: dict) -> str:
     """Write one part's submit_sm on time under the shared rate; the SMSC's message_id.
 
@@ -202,11 +231,13 @@ def _write_part(ctx: Context, part_id: int, fields: dict) -> str:
     :meth:`sms.smpp.Bind.submit` raises.
     """
     client, key = ctx.pacer.r, writing_key(ctx.cfg.key_prefix, part_id)
+    fence = fence_key(ctx.cfg.key_prefix, ctx.worker_id)
     while True:
         at = _on_time(ctx)
 
         def mark(at=at):
-            client.set(key, ctx.worker_id, ex=WRITING_TTL)
+            if not int(_MARK(client, [fence, key], [ctx.worker_id, WRITING_TTL])):
+                raise Fenced(ctx.worker_id)
             if time.monotonic() - at > LATE:
                 client.delete(key)
                 raise _Late()
@@ -236,10 +267,13 @@ def send(ctx: Context, msg: SmsMessage) -> str:
         part_id = todo.get(seq)
         if part_id is None:
             continue  # taken before (an earlier try, or a worker that died)
-        if not _set_part(cfg, part_id, ("queued",), state="submitting", submitted_at=utcnow()):
-            continue  # another worker's (a recovered message): not ours to write
+        if not _take_part(cfg, part_id, msg):
+            continue  # not queued, or the message is no longer ours (recovered by another worker)
         try:
             smsc_id = _write_part(ctx, part_id, submit_fields(msg, esm_class, data_coding, short_message))
+        except Fenced:
+            log.error("SMS worker %s was taken for dead; message %s is another worker's now", ctx.worker_id, msg.id)
+            raise
         except NotSent as exc:
             _set_part(cfg, part_id, ("submitting",), state="queued", submitted_at=None)
             log.info("SMS %s part %d not sent (%s); queued again", msg.id, seq, exc)
@@ -271,7 +305,7 @@ def _again(cfg, msg: SmsMessage, *, count_try: bool, reason: Exception | None = 
     delay = cfg.sms_retry_backoff * (2 ** max(0, tries - 1)) if count_try else 1.0
     t = SmsMessage.__table__
     with db.session_scope(cfg.sqlalchemy_url) as s:
-        s.execute(sa.update(t).where(t.c.id == msg.id, t.c.status == "sending").values(
+        s.execute(sa.update(t).where(t.c.id == msg.id, t.c.status == "sending", t.c.claimed_by == msg.claimed_by).values(
             status="queued", claimed_by=None, claimed_at=None, tries=tries,
             next_try_at=utcnow() + timedelta(seconds=delay), updated_at=utcnow()))
     messages.enqueue(cfg, [(msg.id, msg.priority)], delay=delay)
@@ -295,7 +329,9 @@ def _finish(cfg, msg: SmsMessage, status: str, error_code: str = "", error_reaso
         if part is not None:
             s.execute(sa.update(pt).where(pt.c.id == part[0], pt.c.state == "submitting")
                       .values(state="submitted", smsc_message_id=part[1], command_status=0))
-        if s.execute(sa.update(t).where(t.c.id == msg.id, t.c.status == "sending").values(**values)).rowcount != 1:
+        # Only the claim's own worker finishes it (not one taken for dead whose messages went to others).
+        if s.execute(sa.update(t).where(t.c.id == msg.id, t.c.status == "sending",
+                                        t.c.claimed_by == msg.claimed_by).values(**values)).rowcount != 1:
             return status
         row = s.get(SmsMessage, msg.id)
         delivery = reports.queue_status(s, row, status, started=row.created_at, ended=now,
@@ -324,6 +360,9 @@ def sweep(cfg, client, *, limit: int = 500) -> dict:
         stale = s.execute(sa.select(t.c.id, t.c.claimed_by, t.c.priority).where(
             t.c.status == "sending", t.c.claimed_at < now - timedelta(seconds=stale_after)).limit(limit)).all()
     dead = [r for r in stale if not client.exists(heartbeat_key(cfg.key_prefix, r.claimed_by or "-"))]
+    for worker in {r.claimed_by for r in dead if r.claimed_by}:
+        # Before its marks are read: a worker only slow to beat (not dead) can then write nothing more.
+        client.set(fence_key(cfg.key_prefix, worker), "1", ex=7 * 86400)
     # Without the epoch key Redis lost its data, writing marks included: every submitting part counts as
     # possibly written (never a second copy). The key is made again for what follows.
     marks_trusted = bool(client.exists(epoch_key(cfg.key_prefix)))
@@ -346,7 +385,7 @@ def sweep(cfg, client, *, limit: int = 500) -> dict:
                     requeued.append((r.id, r.priority))
                     recovered += 1
                 continue
-        msg = SmsMessage(id=r.id)
+        msg = SmsMessage(id=r.id, claimed_by=r.claimed_by)
         if _finish(cfg, msg, "sent") == "sent":
             recovered += 1
     if _queue_length(cfg, client):

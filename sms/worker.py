@@ -84,6 +84,8 @@ class SmsWorker:
             status = sender.send(self.ctx, msg)
             if status == "sent":
                 self.sent += 1
+        except sender.Fenced:
+            self._rename()
         except Exception:  # noqa: BLE001 - the message stays claimed; the sweep recovers it if we die
             log.exception("sending SMS %s failed", msg.id)
 
@@ -128,6 +130,14 @@ class SmsWorker:
         self.bind.stop()
         self.redis.delete(sender.heartbeat_key(self.cfg.key_prefix, self.id))
 
+    def _rename(self) -> None:
+        """Taken for dead (its heartbeat lapsed) and fenced: go on under a new identity, holding nothing."""
+        if self.redis.exists(sender.fence_key(self.cfg.key_prefix, self.id)):
+            old, self.id = self.id, f"{self.id.rsplit('~', 1)[0]}~{uuid.uuid4().hex[:6]}"
+            self.ctx.worker_id = self.id
+            log.error("SMS worker %s was fenced (its heartbeat lapsed); now %s", old, self.id)
+            self._beat()
+
     def _beat(self) -> None:
         self.redis.set(sender.heartbeat_key(self.cfg.key_prefix, self.id), "1",
                        px=max(1000, int(self.cfg.sms_worker_timeout * 1000)))
@@ -135,6 +145,7 @@ class SmsWorker:
     def _heartbeat(self) -> None:
         while True:
             try:
+                self._rename()
                 self._beat()
             except Exception:  # noqa: BLE001
                 log.warning("SMS worker heartbeat failed", exc_info=True)
