@@ -337,7 +337,9 @@ class AgentCallApp:
         if agent is not None:
             try:
                 if self.connected:
-                    self.acd.release(agent.agent_id, uuid, self._wrap_up)
+                    # release_call, not release: the dialer's release on the hangup event (its safety net) may
+                    # get there first on a loaded machine, and then the agent is in this same wrap-up already.
+                    self.acd.release_call(uuid, self._wrap_up)
                     self.facts.wrap_up_seconds = self._wrap_up
                 else:
                     self.acd.unreserve(agent.agent_id, uuid)
