@@ -148,3 +148,18 @@ def test_ivr_try_say_speaks_to_a_recognize(capsys):
         app.stop()
     out = capsys.readouterr().out
     assert "caller said 'yes'" in out and "event=Recognize" in out and "data=yes" in out
+
+
+def test_hints_are_a_bias_not_a_cage(tmp_path):
+    """A hint said inside a sentence is found; a sentence with no hint in it is not forced into one."""
+    engine = load_recognizer("pocketsphinx")
+    hints = ("sales", "support", "billing", "check my balance")
+
+    def said(text: str) -> str:
+        path = str(tmp_path / "u.wav")
+        sim_speech.write(path, ["say:" + text], sim_speech.seconds("say:" + text) + 1.0)  # record's trailing silence
+        return engine.recognize(path, hints=hints).text
+
+    assert said("i would like billing please") == "billing"
+    assert said("sales") == "sales"
+    assert not set(said("what is the weather like").split()) & {"sales", "support", "billing", "balance"}
