@@ -73,8 +73,8 @@ def _verbs(ctx: c.Ctx, parent: Any, inside: str, order: c.Order | None) -> list[
     One loop for both, with ``Say`` (most of an app) and ``Pause`` built right here rather than by a
     call per element (the same shape as kml.kookoo's playtext): their attribute sets are memoised, and
     a run of prompts with the same voice (pauses of the same length) is recognised by comparing short
-    lists, which is cheaper than hashing them. The
-    order check is called only for a verb that may leave the document, or once one has.
+    lists, which is cheaper than hashing them. The order check is called only for a verb that leaves
+    the document, or once one has.
     """
     out: list[Instruction] = []
     append = out.append
