@@ -91,10 +91,13 @@ def _wait_bridge_over(executor) -> None:
         if event.name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
             over.set()
 
+    # Not session.hung_up (nor closed): they are also set once the socket application has returned, and
+    # mod_fifo's caller leaves it (CS_HIBERNATE) when it is taken — the socket itself stays, with the
+    # channel's events. The bridge is over at the channel's hangup (or when the socket is gone).
     session = executor.session
     session.listeners.append(on_event)
     try:
-        while not session.hung_up and not session.closed.is_set():
+        while session.hangup_cause is None and not getattr(session, "_gone", False):
             over.wait(0.5)
     finally:
         session.listeners.remove(on_event)

@@ -19,7 +19,7 @@ INCLUDE = '<X-PRE-PROCESS cmd="include" data="vars_vaani.xml"/>'
 REQUIRED_MODULES = ("mod_console", "mod_logfile", "mod_event_socket", "mod_sofia", "mod_loopback",
                     "mod_commands", "mod_conference", "mod_db", "mod_dptools", "mod_expr", "mod_hash",
                     "mod_dialplan_xml", "mod_sndfile", "mod_native_file", "mod_local_stream",
-                    "mod_tone_stream", "mod_http_cache", "mod_flite", "mod_say_en", "mod_avmd")
+                    "mod_tone_stream", "mod_http_cache", "mod_flite", "mod_say_en", "mod_avmd", "mod_fifo")
 #: switch.conf.xml params taken from vars_vaani.xml.
 SWITCH_PARAMS = {"max-sessions": "$${vaani_max_sessions}", "sessions-per-second": "$${vaani_sessions_per_second}"}
 

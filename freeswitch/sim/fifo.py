@@ -25,7 +25,11 @@ As mod_fifo.c (fifo_function), with the variables and ``fifo::info`` events it s
   (caller). When the consumer leaves the bridge the caller (a B leg left in CS_EXCHANGE_MEDIA) is
   hung up; when the caller leaves, ``nowait`` returns and ``wait`` goes on after the wrap-up time
   (``fifo_consumer_wrapup_time``, default 5000 ms; ``fifo_status=WRAPUP``, ``consumer_wrapup``).
-  ``nowait`` with nobody waiting returns at once; ``wait`` waits (hearing the music, if any).
+  ``nowait`` with nobody waiting returns at once; ``wait`` waits (hearing the music, if any). FIFO-Action
+  ``consumer_stop`` when the consumer's fifo returns (``consumer_reentrance`` before each new wait).
+* Music that cannot be played (a ``local_stream://moh`` whose directory has no files: FreeSWITCH without
+  its music package) ends the caller's wait at once: ``abort``, ``fifo_status=ABORTED``. The simulator
+  plays ``local_stream://`` sources as always there; a missing file is missing.
 * A consumer that hangs up between taking a caller and bridging to it gives the caller back: the
   caller runs its ``fifo`` again as a VIP (``fifo_vip=true``), as mod_fifo does.
 """
@@ -195,6 +199,7 @@ def _wait_in(channel: Channel, name: str, fifo: Node, announce: str | None, moh:
     left = gevent.event.Event()  # FIFO_APP_BRIDGE_TAG cleared: the consumer may bridge now
     channel.__dict__["fifo_left"] = left
     channel.__dict__["fifo_handoff"] = gevent.event.AsyncResult()
+    channel.__dict__["fifo_hibernating"] = gevent.event.Event()
     fifo.wake()
     exit_key = channel.get_var("fifo_caller_exit_key") or ""
     pressed: list[str] = []
@@ -251,6 +256,9 @@ def _hibernate(channel: Channel, arg: str) -> None:
     handoff = channel.__dict__.get("fifo_handoff")
     if handoff is None:
         return
+    hibernating = channel.__dict__.get("fifo_hibernating")
+    if hibernating is not None:
+        hibernating.set()
     while channel.is_up and not handoff.ready():
         gevent.wait([handoff, channel.hung_up], count=1)
     if not channel.is_up:
@@ -319,6 +327,8 @@ def _consume(channel: Channel, argv: list[str], fifos: list[Node], announce: str
             break
         if not _wrapup(channel, name):
             break
+        fifo_event(channel, name, "consumer_reentrance")
+    fifo_event(channel, name, "consumer_stop")
 
 
 def _serve(channel: Channel, name: str, caller: Channel, announce: str | None, my_id: str, answer: int) -> bool:
@@ -339,7 +349,16 @@ def _serve(channel: Channel, name: str, caller: Channel, announce: str | None, m
         caller.set_var("fifo_vip", "true")
         _give_back(caller)
         return False
+    # switch_ivr_multi_threaded_bridge takes the caller once its session has left the application (its
+    # socket application too, under an outbound socket) and hibernates.
+    hibernating = caller.__dict__.get("fifo_hibernating")
+    while channel.is_up and caller.is_up and hibernating is not None and not hibernating.is_set():
+        gevent.wait([hibernating, channel.hung_up, caller.hung_up], count=1)
     handoff = caller.__dict__.get("fifo_handoff")
+    if not channel.is_up:
+        caller.set_var("fifo_vip", "true")
+        _give_back(caller)
+        return False
     if not caller.is_up or handoff is None:
         return True
     if answer in (0, 2):
@@ -368,6 +387,8 @@ def _serve(channel: Channel, name: str, caller: Channel, announce: str | None, m
     caller.set_vars([("signal_bond", channel.uuid), ("fifo_initiated_bridge", "true"), ("fifo_bridge_role", "caller")])
     started = channel.switch.clock.now()
     link(channel, caller)
+    # switch_ivr_multi_threaded_bridge wakes the hibernating caller (CS_CONSUME_MEDIA), then bridges it.
+    caller.set_state("CS_CONSUME_MEDIA")
     caller.set_state("CS_EXCHANGE_MEDIA")
     handoff.set("bridge")
     hold(channel, caller)

@@ -12,9 +12,17 @@ import pytest
 from plivo import plivoxml as px
 from twilio.twiml.voice_response import VoiceResponse
 
+from freeswitch import wire
 from freeswitch.sim.dtmf_apps import far_end_heard
 from ivr.call_spec import CallSpec
+from tests.freeswitch.esl_client import RawClient
 from tests.ivr.harness import Rig
+
+#: The fifo::info actions of a caller taken from a queue and of the consumer that took it, in order, as a real
+#: FreeSWITCH 1.10 fires them (tests/e2e/test_twiml_queue.py checks the same on the real switch).
+CALLER_ACTIONS = ["push", "caller_pop", "bridge-caller-start", "bridge-caller-stop"]
+CONSUMER_ACTIONS = ["consumer_start", "consumer_pop", "channel-consumer-start", "bridge-consumer-start",
+                    "channel-consumer-stop", "bridge-consumer-stop", "consumer_stop"]
 
 
 @pytest.fixture
@@ -43,8 +51,32 @@ def wait_for(predicate, timeout: float = 10.0) -> None:
         gevent.sleep(0.02)
 
 
+def watch(address) -> tuple[list[dict], object]:
+    """Every fifo::info, CHANNEL_BRIDGE and CHANNEL_EXECUTE_COMPLETE the switch fires (headers), as they come."""
+    esl = RawClient(*address)
+    esl.auth()
+    esl.command("event plain CHANNEL_BRIDGE CHANNEL_EXECUTE_COMPLETE CUSTOM fifo::info")
+    got: list[dict] = []
+
+    def read():
+        while True:
+            try:
+                frame = esl.read()
+            except OSError:
+                return
+            if frame is None:
+                return
+            if frame.content_type == "text/event-plain":
+                got.append(wire.parse_event(frame).headers)
+
+    reader = gevent.spawn(read)
+    esl.sock.settimeout(None)
+    return got, (reader, esl)
+
+
 def test_enqueued_caller_is_taken_by_dial_queue_and_both_apps_hear_of_it(rig):
     app = rig.app
+    events, (reader, esl) = watch(rig.sim.address)
 
     def caller(p):
         r = VoiceResponse()
@@ -73,6 +105,8 @@ def test_enqueued_caller_is_taken_by_dial_queue_and_both_apps_hear_of_it(rig):
     [left] = [r["params"] for r in app.requests_to("/left")]
     assert left["CallSid"] == a and left["QueueResult"] == "bridged" and left["QueueSid"] == "support"
     assert 1 <= int(left["QueueTime"]) < 12
+    # Requested once the bridge was over (the caller hung up), not when it began (fifo in returns then).
+    assert app.requests_to("/left")[0]["at"] >= app.requests_to("/dialed")[0]["at"] - 0.5
     assert left["CallStatus"] == "in-progress" and left["AccountSid"] == "AC42"
     # The agent's Dial action: completed, the caller's call as DialCallSid, the bridge's length.
     [dialed] = [r["params"] for r in app.requests_to("/dialed")]
@@ -83,6 +117,24 @@ def test_enqueued_caller_is_taken_by_dial_queue_and_both_apps_hear_of_it(rig):
     assert said_a.index("waiting in queue support") < said_a.index("connected from queue support") \
         < said_a.index("left queue support: bridged")
     assert call_a.facts.app_errors == [] and call_b.facts.app_errors == []
+    # The switch's side, as mod_fifo: the actions in order, the caller's fifo returning when it was taken
+    # (fifo_serviced_uuid: the agent), the bridge the agent's (CHANNEL_BRIDGE on its channel only).
+    wait_for(lambda: any(e.get("FIFO-Action") == "consumer_stop" for e in events))
+    reader.kill()
+    esl.close()
+    assert [e["FIFO-Action"] for e in events if e.get("Unique-ID") == a and "FIFO-Action" in e] == CALLER_ACTIONS
+    assert [e["FIFO-Action"] for e in events if e.get("Unique-ID") == b and "FIFO-Action" in e] == CONSUMER_ACTIONS
+    [fifo_in] = [e for e in events if e.get("Unique-ID") == a and e.get("Application") == "fifo"]
+    assert fifo_in["variable_fifo_serviced_uuid"] == b and fifo_in["variable_fifo_status"] == "WAITING"
+    assert [e.get("Bridge-B-Unique-ID") for e in events if e["Event-Name"] == "CHANNEL_BRIDGE"] == [a]
+    assert [e["Unique-ID"] for e in events if e["Event-Name"] == "CHANNEL_BRIDGE"] == [b]
+    [fifo_out] = [e for e in events if e.get("Unique-ID") == b and e.get("Application") == "fifo"]
+    assert fifo_out["variable_fifo_status"] == "WAITING" and fifo_out["variable_fifo_target"] == a
+    assert int(fifo_out["variable_fifo_bridge_seconds"]) >= 1
+    # fifo in returned before the bridge: the caller's socket application ended and it hibernated.
+    [socket_done] = [e for e in events if e.get("Unique-ID") == a and e.get("Application") == "socket"]
+    [bridge] = [e for e in events if e["Event-Name"] == "CHANNEL_BRIDGE"]
+    assert int(socket_done["Event-Date-Timestamp"]) <= int(bridge["Event-Date-Timestamp"])
 
 
 def test_dial_queue_with_nobody_waiting_and_a_caller_hanging_up_in_the_queue(rig):
