@@ -250,7 +250,10 @@ def poll_nodes(engine, every: float = 5.0) -> None:
                 _node_status.pop(name, None)
                 continue
             try:
-                _node_status[name] = parse_status(client.api("status", timeout=2.0))
+                # The engine's own command timeout, not a shorter one: a command that times out closes the
+                # connection (its late reply must not answer the next command), and this reply queues behind
+                # every originate written before it.
+                _node_status[name] = parse_status(client.api("status"))
             except Exception as exc:  # noqa: BLE001 - a slow or lost node: its gauges go stale, calls go on
                 log.debug("status of %s: %s", name, exc)
                 _node_status.pop(name, None)
