@@ -418,4 +418,6 @@ def api_sim_status(switch, arg, conn) -> str:
 # uuid_transfer, uuid_broadcast and uuid_bridge live with the transfers and bridges they start;
 # importing them registers them in COMMANDS (they import `command` from here).
 from freeswitch.sim import bridge as _bridge, show as _show, transfer as _transfer  # noqa: E402,F401
-from freeswitch.sim import modules as _modules  # noqa: E402,F401 - module_exists, load, unload
+from freeswitch.sim import modules as _modules  # noqa: E402 - module_exists, load, unload
+
+COMMANDS.update(_modules.COMMANDS)

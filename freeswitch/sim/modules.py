@@ -8,8 +8,18 @@ The simulator answers as a FreeSWITCH that has loaded the modules Vaani's config
 
 from __future__ import annotations
 
-from freeswitch.sim.api import command
 from freeswitch.sim.dialstring import separate_string
+
+#: This module's API commands; api.py adds them to its own (this module imports nothing of api.py: no circle).
+COMMANDS: dict = {}
+
+
+def command(name: str):
+    """Register an API command of this module under ``name``."""
+    def deco(fn):
+        COMMANDS[name] = fn
+        return fn
+    return deco
 
 LOADED = ("mod_event_socket", "mod_sofia", "mod_loopback", "mod_commands", "mod_dptools", "mod_dialplan_xml",
           "mod_sndfile", "mod_native_file", "mod_tone_stream", "mod_local_stream", "mod_http_cache", "mod_flite",
