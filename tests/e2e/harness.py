@@ -29,11 +29,30 @@ SIPP_DIR = Path(__file__).resolve().parent / "sipp"
 ESL_PASSWORD = "ClueCon"
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 (also free for UDP in practice here)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        try:
+            u.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(span: int = 1) -> int:
+    """A port on 127.0.0.1 free for TCP and, with the ``span - 1`` above it, for UDP: SIP listens on both,
+    and sipp's media (``-mp``) takes its port and the next ones for RTP/RTCP. Checked, not reserved."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + span < 65536 and all(_udp_free(port + i) for i in range(span)):
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+def media_port() -> int:
+    """A base for sipp's ``-mp``: four UDP ports free (audio RTP/RTCP, and sipp's video pair)."""
+    return free_port(span=4)
 
 
 def wait_for(predicate, timeout: float = 30.0, every: float = 0.1, what: str = "condition"):
@@ -199,7 +218,7 @@ class Platform:
         """A sipp UAC calling ``called`` on our SIP profile from ``caller_id``."""
         port = free_port()
         args = ["-sf", str(SIPP_DIR / scenario), f"127.0.0.1:{self.sip_port}", "-i", "127.0.0.1", "-p", str(port),
-                "-mp", str(free_port()), "-s", called, "-m", "1", "-timeout", "90", "-timeout_error",
+                "-mp", str(media_port()), "-s", called, "-m", "1", "-timeout", "90", "-timeout_error",
                 "-set", "caller", caller_id, "-trace_err", "-error_file", str(self.workdir / f"uac-{port}.err")]
         for name, value in keys.items():
             args += ["-set", name, str(value)]
@@ -262,8 +281,14 @@ def start_platform(workdir: Path, prefix: str, *, key_prefix: str, redis_url: st
     pcap_audio.machine(workdir / "machine.pcap")
     _speaker_pcap(workdir / "speaker.pcap")
     p.carrier = Sipp(["-sf", str(SIPP_DIR / "carrier_uas.xml"), "-i", "127.0.0.1", "-p", str(p.carrier_port),
-                      "-mp", str(free_port()), "-trace_err", "-error_file", str(workdir / "carrier.err")],
+                      "-mp", str(media_port()), "-trace_err", "-error_file", str(workdir / "carrier.err")],
                      workdir / "carrier.log", cwd=workdir).start()
+    # The carrier must be up before anything dials it: a port taken between the check and sipp's bind would
+    # otherwise have every call fail NORMAL_TEMPORARY_FAILURE (CONGESTION) with no word of why.
+    wait_for(lambda: p.carrier.proc.poll() is not None or not _udp_free(p.carrier_port), 10, every=0.05,
+             what="the sipp carrier bound its port")
+    if p.carrier.proc.poll() is not None:
+        raise RuntimeError(f"the sipp carrier exited ({p.carrier.proc.returncode}): {p.carrier.log.read_text()[-2000:]}")
     p.events = EventLog(p.esl_port)
     p.env = {
         **os.environ, "DATA_DIR": str(workdir), "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix,
