@@ -166,16 +166,23 @@ def _import(fh: IO[str], write, dnd: bool) -> ImportResult:
     result = ImportResult()
     region = store.cfg().default_region
     batch: list[tuple] = []
-    for line, cells, header in _rows(fh):
-        try:
-            number, name, fields = _parse_row(cells, header, region)
-        except ValueError as exc:
-            result.reject(line, str(exc))
-            continue
-        batch.append((number, name) if dnd else (number, name, fields))
-        if len(batch) >= BATCH:
+    try:
+        for line, cells, header in _rows(fh):
+            try:
+                number, name, fields = _parse_row(cells, header, region)
+            except ValueError as exc:
+                result.reject(line, str(exc))
+                continue
+            batch.append((number, name) if dnd else (number, name, fields))
+            if len(batch) >= BATCH:
+                result.imported += write(batch)
+                batch = []
+    except ApiError as exc:
+        # Earlier batches are written already: the rows read before the malformed line are kept too (not
+        # the one batch of them that happened not to be written yet), and the refusal says how many.
+        if batch:
             result.imported += write(batch)
-            batch = []
+        raise ApiError(f"{exc.message}; the {result.imported} valid rows before it were imported") from None
     if batch:
         result.imported += write(batch)
     return result

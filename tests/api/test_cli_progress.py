@@ -136,11 +136,17 @@ def test_bad_input_is_one_readable_line_and_exit_status_1(tmp_path, capsys, monk
         (("contacts", "import", list_id, str(tmp_path / "missing.csv")), f"vaani: no such file: {tmp_path}/missing.csv"),
         (("contacts", "import", "LSnothing", str(good)), "vaani: unknown contact list 'LSnothing'"),
         (("contacts", "import", list_id, str(malformed)),
-         f"vaani: {malformed}: CSV is malformed at line 3: field larger than field limit (131072)"),
+         f"vaani: {malformed}: CSV is malformed at line 3: field larger than field limit (131072); "
+         "the 2 valid rows before it were imported"),
     ]:
         out = vaani(env, *args)
         assert (out.returncode, out.stderr.strip()) == (1, message), out
         assert "Traceback" not in out.stderr + out.stdout
+    # The rows read before the malformed line were kept, as the refusal says.
+    with db.session_scope(db_url) as s:
+        assert sorted(s.scalars(select(Contact.number).where(Contact.list_id == list_id))) == [
+            "+918000681234", "+919979271234"]
+    db.dispose(db_url)
     # The same main() in this process for the rest (a child's start-up costs a second each).
     import config
     from api.cli import main
