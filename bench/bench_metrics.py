@@ -2,8 +2,9 @@
 
 Target: under 5 % of throughput each. "Off" is METRICS_ENABLED=0 (``prom.ON`` False: every
 instrumentation helper returns at once, nothing is counted, no /metrics is served); "on" is the default,
-with /metrics scraped every second during the run (Prometheus' usual interval is 15 s: this is the
-pessimistic side), from another process so that only the rendering is charged to the measured one.
+with /metrics scraped during the run every ``BENCH_METRICS_SCRAPE_EVERY`` seconds (default 15, the
+interval of the shipped deploy/prometheus.yml; 1 for the pessimistic side), from another process so that
+only the rendering is charged to the measured one.
 
 * **Dialer**: bench_dialer's campaign throughput — one dialer worker process dialling a campaign of
   ``BENCH_METRICS_DIALER_N`` contacts (default 2,000) with no cap binding, against the simulator at speed 50.
@@ -45,14 +46,17 @@ TARGET_PERCENT = 5.0
 # Scrapes ``url`` every second until killed (the stand-in for Prometheus, in a process of its own).
 _SCRAPER = r"""
 import sys, time, urllib.request
-url = sys.argv[1]
+url, every = sys.argv[1], float(sys.argv[2])
 while True:
     try:
         urllib.request.urlopen(url, timeout=2).read()
     except Exception:
         pass
-    time.sleep(1.0)
+    time.sleep(every)
 """
+
+#: Seconds between two scrapes while metrics are on.
+SCRAPE_EVERY = float(os.environ.get("BENCH_METRICS_SCRAPE_EVERY", 15))
 
 
 def _order(reps: int) -> list[bool]:
@@ -64,7 +68,7 @@ def _order(reps: int) -> list[bool]:
 
 
 def _scraper(url: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _SCRAPER, url], stdout=subprocess.DEVNULL,
+    return subprocess.Popen([sys.executable, "-c", _SCRAPER, url, str(SCRAPE_EVERY)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
@@ -307,7 +311,7 @@ def main() -> dict:
 
     monkey.patch_all()
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    figures: dict = {"target_percent": TARGET_PERCENT}
+    figures: dict = {"target_percent": TARGET_PERCENT, "scrape_every_seconds": SCRAPE_EVERY}
     only = os.environ.get("BENCH_METRICS_ONLY", "")
     figures.update(instrumentation())
     if only in ("", "ivr"):
