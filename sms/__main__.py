@@ -26,8 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1:
         procs = [subprocess.Popen([sys.executable, "-m", "sms", "worker"]) for _ in range(args.workers)]
         return max(p.wait() for p in procs)
+    import billing.sms
     from sms.worker import run
 
+    # Messages stored here (a call's <sendsms>, queued by the IVR runtime) are charged per part as the API's are.
+    billing.sms.install()
     return run()
 
 

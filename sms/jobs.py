@@ -17,6 +17,7 @@ from dialer import numbers
 from dialer.store import db
 from dialer.store.accounts import get_account
 from dialer.store.sms_models import SmsMessage
+from sms import charging
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def send_from_call(payload: dict, cfg=None) -> dict:
             msgs = messages.accept(s, req, base_url=cfg.base_url, ref_ids=[ref_id])
     except IntegrityError:
         return {"ref_id": ref_id, "duplicate": True}
-    except (numbers.InvalidNumber, messages.BadMessage, LookupError, ValueError) as exc:
+    except (numbers.InvalidNumber, messages.BadMessage, LookupError, ValueError, charging.LowBalance) as exc:
         log.warning("<sendsms> of call %s not sent: %s", payload.get("call_uuid"), exc)
         return {"ref_id": ref_id, "error": str(exc)}
     messages.enqueue(cfg, msgs)
