@@ -487,6 +487,14 @@ class Executor:
         self.session.hangup(HANGUP_CAUSES.get(h.reason, "NORMAL_CLEARING"))
 
     def _do_reject(self, r: kml.Reject) -> dict:
+        if r.ring > 0:
+            # ring_ready sends 180 Ringing; sleep on a channel without media just waits (switch_ivr_sleep):
+            # the caller hears their network's ringback, and nothing is answered.
+            self.heard(f"ringing {r.ring} s")
+            self.session.execute("ring_ready")
+            self.session.execute("sleep", str(r.ring * 1000))
+            if self.session.hung_up:
+                return None
         self.heard(f"call rejected ({r.reason})")
         self.session.hangup(HANGUP_CAUSES.get(r.reason, "CALL_REJECTED"))
 

@@ -47,7 +47,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "Conference": (),
     "Hangup": ("reason",),
     "Redirect": ("method",),
-    "Reject": ("reason",),
+    "Reject": ("reason", "ring"),
     "Sms": ("to",),
 }
 #: Other spellings accepted for a verb (Plivo's names), mapped to the canonical one.
@@ -314,7 +314,8 @@ def _reject(ctx: c.Ctx, el: Any, verb: str, shown: str) -> Reject:
     c.no_children(ctx, el, shown)
     reason = c.as_choice(ctx, el, shown, "reason", a["reason"], REJECT_REASONS, "rejected") if "reason" in a \
         else "rejected"
-    return Reject(reason, line=el.sourceline)
+    ring = c.as_int(ctx, el, shown, "ring", a["ring"], 0, 0) if "ring" in a else 0
+    return Reject(reason, line=el.sourceline, ring=ring)
 
 
 def _sms(ctx: c.Ctx, el: Any, verb: str, shown: str) -> SendSms:

@@ -430,11 +430,13 @@ class Hangup(Instruction):
 
 @dataclass(slots=True)
 class Reject(Instruction):
-    """Refuse an unanswered inbound call (``reason``: rejected | busy). KML ``Reject``."""
+    """Refuse an unanswered inbound call (``reason``: rejected | busy). KML ``Reject``; ``ring`` seconds of
+    ringing first (180, still unanswered), as a SnapCall number may ring before it refuses."""
 
     kind: ClassVar[str] = "reject"
     reason: str = "rejected"
     line: int | None = _line_field()
+    ring: int = 0
 
     def next_request(self, app: "App") -> NextRequest | None:
         """The call ends."""

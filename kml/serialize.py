@@ -180,7 +180,7 @@ def _kml(instr: Instruction) -> etree._Element:
     if isinstance(instr, Hangup):
         return _el("Hangup", reason=instr.reason)
     if isinstance(instr, Reject):
-        return _el("Reject", reason=instr.reason)
+        return _el("Reject", reason=instr.reason, ring=str(instr.ring) if instr.ring else None)
     if isinstance(instr, GoTo):
         return _el("Redirect", instr.url, method=instr.method)
     if isinstance(instr, SendSms):
