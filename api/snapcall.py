@@ -7,7 +7,8 @@ give it in Konnect's own shapes (``id`` transaction ids, ``{"status": "accepted"
 
 * ``POST|GET /api/v1/Accounts/{account_id}/SnapCall`` — ``id``, ``phone_number`` (the SnapCall number),
   ``callback_url`` (the webhook), ``reject`` (``busy``: the caller hears busy, SIP 486; ``rejected``:
-  SIP 603) → ``{"status": "accepted", "ref_id"}``;
+  SIP 603), ``mode`` (``reject``: at once; ``ring``: ``ring_seconds`` of ringing first; ``prompt``:
+  ``prompt_url`` or ``prompt_text`` as early media first — never answered) → ``{"status": "accepted", "ref_id"}``;
 * ``DELETE /api/v1/Accounts/{account_id}/SnapCall/{phone_number}`` → the same answer;
 * ``POST /api/v1/Accounts/{account_id}/SnapCall/Verifications`` — ``id``, ``phone_number`` (to verify),
   ``snapcall_number`` (optional when the account has one), ``callback_url``, ``expiry`` (seconds, default
@@ -16,7 +17,8 @@ give it in Konnect's own shapes (``id`` transaction ids, ``{"status": "accepted"
 * ``GET /api/v1/Accounts/{account_id}/SnapCall/Verifications/{ref_id}`` → the verification's state
   (``pending``, ``verified`` or ``expired``).
 
-``/apps/snapcall`` is the platform's KML app of a SnapCall number: ``<Reject>`` before any answer.
+``/apps/snapcall`` is the platform's app of a SnapCall number: KML ``<Reject>`` (``ring`` seconds first in ring
+mode), or Plivo ``<PreAnswer>`` and ``<Hangup reason>`` in prompt mode, before any answer.
 The webhook's fields are in ``dialer.snapcall``.
 """
 
@@ -46,7 +48,17 @@ NUMBER = s(
     Field("callback_url", "url", description="the Webhook URL notified of every missed call"),
     Field("reject", "enum", default="busy", choices=tuple(snapcall.REJECT_CAUSES),
           description="busy: the caller hears busy (USER_BUSY, SIP 486); rejected: CALL_REJECTED (SIP 603)"),
-    example={"id": "A10579090909093", "phone_number": "919886000085", "callback_url": "http://myapp.com/missed"},
+    Field("mode", "enum", default="reject", choices=snapcall.MODES,
+          description="what the caller gets before the reject, never answered: reject (nothing, refused at "
+                      "once), ring (ring_seconds of ringing, SIP 180), prompt (prompt_url or prompt_text played "
+                      "as early media, SIP 183)"),
+    Field("ring_seconds", "integer", default=snapcall.RING_SECONDS, minimum=1, maximum=snapcall.RING_MAX_SECONDS,
+          description="mode ring: seconds the caller hears ringing before the reject"),
+    Field("prompt_url", "url", description="mode prompt: the audio played before the reject"),
+    Field("prompt_text", max_length=snapcall.PROMPT_TEXT_MAX,
+          description="mode prompt: text spoken (TTS) before the reject, instead of prompt_url"),
+    example={"id": "A10579090909093", "phone_number": "919886000085", "callback_url": "http://myapp.com/missed",
+             "mode": "ring", "ring_seconds": 5},
 )
 
 VERIFY = s(
@@ -61,15 +73,21 @@ VERIFY = s(
 )
 
 
+_MODE_FIELDS = ("reject", "mode", "ring_seconds", "prompt_url", "prompt_text")
+
+
 def _configure(account_id: str, data: dict[str, Any]):
     account = konnect_account(account_id)
+    mode = snapcall.Mode(mode=data.get("mode") or "reject", reject=data.get("reject") or "busy",
+                         ring_seconds=int(data.get("ring_seconds") or snapcall.RING_SECONDS),
+                         prompt_url=data.get("prompt_url") or None, prompt_text=data.get("prompt_text") or None)
     try:
         row = snapcall.configure(store.cfg(), account_id=account.id, number=data["phone_number"],
-                                 callback_url=data.get("callback_url"), reject=data.get("reject") or "busy",
-                                 konnect_id=data["id"])
+                                 callback_url=data.get("callback_url"), konnect_id=data["id"], mode=mode)
     except snapcall.SnapCallError as exc:
         kind = "conflict" if "another account" in str(exc) else "invalid"
-        raise ApiError(str(exc), kind=kind, field="phone_number") from None
+        field = str(exc).split(" ", 1)[0].rstrip(":")
+        raise ApiError(str(exc), kind=kind, field=field if field in _MODE_FIELDS else "phone_number") from None
     return jsonify({"status": "accepted", "ref_id": row.ref_id})
 
 
@@ -132,8 +150,16 @@ def verification_get(_data: dict[str, Any], account_id: str, ref_id: str):
 
 @apps_bp.route("/apps/snapcall", methods=["GET", "POST"])
 def reject_app():
-    """A SnapCall number's app: refuse the call before answering it (the caller is charged nothing)."""
-    reason = request.values.get("reject", "busy")
-    reason = reason if reason in snapcall.REJECT_CAUSES else "busy"
-    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Reject reason="{reason}"/></Response>\n'
-    return Response(body, mimetype="application/xml")
+    """A SnapCall number's app: refuse the call before answering it (the caller is charged nothing), after a
+    ring or an early-media prompt when its mode says so (``dialer.snapcall.app_url`` puts the mode in the
+    query). A query that does not make a valid mode gets the plain reject."""
+    q = request.args
+    reason = q.get("reject", "busy")
+    try:
+        mode = snapcall.check_mode(snapcall.Mode(
+            mode=q.get("mode", "reject"), reject=reason if reason in snapcall.REJECT_CAUSES else "busy",
+            ring_seconds=int(q.get("ring", snapcall.RING_SECONDS)),
+            prompt_url=q.get("play") or None, prompt_text=q.get("speak") or None))
+    except (ValueError, snapcall.SnapCallError):
+        mode = snapcall.Mode(reject=reason if reason in snapcall.REJECT_CAUSES else "busy")
+    return Response(snapcall.app_document(mode), mimetype="application/xml")

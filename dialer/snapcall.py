@@ -16,8 +16,10 @@ Webhook body (Konnect's inbound-notification fields): ``id`` (the configuring re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
+from xml.sax.saxutils import escape
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +32,14 @@ from dialer.store.snapcall_models import SnapCallNumber, SnapCallVerification
 
 #: How a SnapCall number refuses calls: KML ``Reject`` reasons and the hangup cause each one gives.
 REJECT_CAUSES = {"busy": "USER_BUSY", "rejected": "CALL_REJECTED"}
+#: What the caller gets before the reject (seed 000: "disconnected after mobile user hears a ring or after a
+#: prompt is played (depends on the campaign configuration)"); none of them answers the call.
+MODES = ("reject", "ring", "prompt")
+#: Ring mode: default and longest ringing, in seconds (a network gives up on an unanswered call after ~60 s).
+RING_SECONDS = 5
+RING_MAX_SECONDS = 60
+#: Prompt mode: the longest TTS text (it travels in the app's URL).
+PROMPT_TEXT_MAX = 500
 #: Default and longest life of a verification, in seconds.
 VERIFY_EXPIRY = 300
 VERIFY_MAX_EXPIRY = 86400
@@ -39,9 +49,62 @@ class SnapCallError(ValueError):
     """A SnapCall number or verification that cannot be made; ``str()`` says why."""
 
 
-def app_url(base_url: str, reject: str) -> str:
-    """The platform's reject app for a SnapCall number (served by ``api.snapcall``)."""
-    return f"{base_url}/apps/snapcall?{urlencode({'reject': reject})}"
+@dataclass(frozen=True)
+class Mode:
+    """How a SnapCall number refuses a call: ``mode`` (see :data:`MODES`), the reject reason, the ringing time
+    (ring mode), the audio URL or TTS text (prompt mode)."""
+
+    mode: str = "reject"
+    reject: str = "busy"
+    ring_seconds: int = RING_SECONDS
+    prompt_url: str | None = None
+    prompt_text: str | None = None
+
+
+def check_mode(mode: Mode) -> Mode:
+    """``mode`` if it can be configured; raises :class:`SnapCallError` naming the field otherwise."""
+    if mode.reject not in REJECT_CAUSES:
+        raise SnapCallError(f"reject must be one of {', '.join(REJECT_CAUSES)}, got {mode.reject!r}")
+    if mode.mode not in MODES:
+        raise SnapCallError(f"mode must be one of {', '.join(MODES)}, got {mode.mode!r}")
+    if not 1 <= int(mode.ring_seconds) <= RING_MAX_SECONDS:
+        raise SnapCallError(f"ring_seconds must be 1 to {RING_MAX_SECONDS} seconds")
+    if mode.prompt_text is not None and len(mode.prompt_text) > PROMPT_TEXT_MAX:
+        raise SnapCallError(f"prompt_text must be at most {PROMPT_TEXT_MAX} characters")
+    if mode.mode == "prompt" and bool(mode.prompt_url) == bool(mode.prompt_text):
+        raise SnapCallError("prompt_url: mode prompt needs one of prompt_url (audio) or prompt_text (TTS)")
+    return mode
+
+
+def app_url(base_url: str, mode: Mode | str) -> str:
+    """The platform's reject app for a SnapCall number (served by ``api.snapcall``), its mode in the query."""
+    mode = Mode(reject=mode) if isinstance(mode, str) else mode
+    query = {"reject": mode.reject}
+    if mode.mode == "ring":
+        query.update(mode="ring", ring=str(mode.ring_seconds))
+    elif mode.mode == "prompt":
+        query.update({"mode": "prompt", **({"play": mode.prompt_url} if mode.prompt_url else
+                                           {"speak": mode.prompt_text or ""})})
+    return f"{base_url}/apps/snapcall?{urlencode(query)}"
+
+
+def app_dialect(mode: Mode) -> str:
+    """The dialect of the app :func:`app_url` serves: a prompt is Plivo's ``PreAnswer`` (early media), which
+    KML has not; the others are KML ``Reject``."""
+    return "plivo" if mode.mode == "prompt" else "kml"
+
+
+def app_document(mode: Mode) -> str:
+    """The app's XML: nothing in it answers the call (``Reject``/``Hangup reason`` on the unanswered channel)."""
+    if mode.mode == "prompt":
+        prompt = (f"<Play>{escape(mode.prompt_url)}</Play>" if mode.prompt_url
+                  else f"<Speak>{escape(mode.prompt_text or '')}</Speak>")
+        body = f'<PreAnswer>{prompt}</PreAnswer><Hangup reason="{mode.reject}"/>'
+    elif mode.mode == "ring":
+        body = f'<Reject reason="{mode.reject}" ring="{int(mode.ring_seconds)}"/>'
+    else:
+        body = f'<Reject reason="{mode.reject}"/>'
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Response>{body}</Response>\n'
 
 
 def _e164(session: Session, account_id: str, number: str) -> str:
@@ -53,16 +116,17 @@ def _e164(session: Session, account_id: str, number: str) -> str:
 
 
 def configure(cfg, *, account_id: str, number: str, callback_url: str | None, reject: str = "busy",
-              konnect_id: str = "") -> SnapCallNumber:
-    """Make ``number`` a SnapCall number of the account (SQL, then the runtime's inbound-number table)."""
-    if reject not in REJECT_CAUSES:
-        raise SnapCallError(f"reject must be one of {', '.join(REJECT_CAUSES)}, got {reject!r}")
+              konnect_id: str = "", mode: Mode | None = None) -> SnapCallNumber:
+    """Make ``number`` a SnapCall number of the account (SQL, then the runtime's inbound-number table);
+    ``mode`` (default: refused at once with ``reject``) says what the caller hears first."""
+    mode = check_mode(mode or Mode(reject=reject))
+    reject = mode.reject
     with db.session_scope(cfg.sqlalchemy_url) as s:
         e164 = _e164(s, account_id, number)
         try:
             # No callback_url on the inbound number: a missed call sends the SnapCall webhook, not a call status.
             inbound = inbound_numbers.save(s, account_id=account_id, number=e164,
-                                           app_url=app_url(cfg.base_url, reject), dialect="kml",
+                                           app_url=app_url(cfg.base_url, mode), dialect=app_dialect(mode),
                                            callback_url=None)
         except inbound_numbers.InboundNumberError as exc:
             raise SnapCallError(str(exc)) from None
@@ -71,6 +135,8 @@ def configure(cfg, *, account_id: str, number: str, callback_url: str | None, re
             row = SnapCallNumber(number=e164, account_id=account_id, ref_id=new_id("AC", 32))
             s.add(row)
         row.callback_url, row.reject, row.konnect_id = callback_url, reject, konnect_id or row.konnect_id
+        row.mode, row.ring_seconds = mode.mode, int(mode.ring_seconds)
+        row.prompt_url, row.prompt_text = mode.prompt_url, mode.prompt_text
         s.flush()
     inbound_numbers.publish(callbacks.shared_redis(cfg.redis_url), cfg.key_prefix, inbound)
     return row

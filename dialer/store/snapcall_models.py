@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dialer.store.models import Base, utcnow
@@ -29,6 +29,12 @@ class SnapCallNumber(Base):
     callback_url: Mapped[Optional[str]] = mapped_column(Text)
     #: busy (USER_BUSY, SIP 486) | rejected (CALL_REJECTED, SIP 603)
     reject: Mapped[str] = mapped_column(String(16), default="busy")
+    #: What the caller gets before the reject (migration 0008): reject (nothing: refused at once) | ring
+    #: (``ring_seconds`` of 180 Ringing) | prompt (``prompt_url`` or ``prompt_text`` as early media, 183).
+    mode: Mapped[str] = mapped_column(String(16), default="reject", server_default="reject")
+    ring_seconds: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    prompt_url: Mapped[Optional[str]] = mapped_column(Text)
+    prompt_text: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
