@@ -8,9 +8,10 @@ outright: no legitimate KooKoo or KML app needs one.
 
 from __future__ import annotations
 
+import _thread
 import functools
 import re
-from threading import get_native_id
+import sys
 
 from lxml import etree
 
@@ -19,17 +20,24 @@ from kml.model import KmlError, ParseIssue
 _parsers: dict[int, etree.XMLParser] = {}
 _DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
+if "gevent" in sys.modules:  # patched or not, gevent keeps the OS thread's own get_ident
+    from gevent.monkey import get_original
+    _os_thread = get_original("_thread", "get_ident")
+else:  # nothing has patched it yet: this reference stays the OS thread's even if gevent patches later
+    _os_thread = _thread.get_ident
+
 
 def _parser() -> etree.XMLParser:
     """One hardened parser per OS thread.
 
-    lxml parsers must not be shared across OS threads, hence the key: the native thread id,
-    which gevent does not patch (``threading.local`` and ``get_ident`` become per-greenlet
-    under gevent, which would build a parser, and its libxml2 context, for every call's
-    greenlet). Greenlets of one thread may share a parser because a parse never yields:
-    it reads bytes in memory, with no network and no resolvers.
+    lxml parsers must not be shared across OS threads, hence the key: the OS thread's id, from the
+    ``_thread.get_ident`` that gevent has not patched (the patched ``get_ident`` and ``threading.local``
+    are per greenlet, which would build a parser, and its libxml2 context, for every call's greenlet;
+    ``threading.get_native_id`` is not patched either but costs a system call, as much as a tenth of a
+    whole KooKoo parse's own work). Greenlets of one thread may share a parser because a parse never
+    yields: it reads bytes in memory, with no network and no resolvers.
     """
-    key = get_native_id()
+    key = _os_thread()
     parser = _parsers.get(key)
     if parser is None:
         if len(_parsers) >= 256:  # ids of finished threads; a thread still parsing holds its own reference
@@ -68,12 +76,15 @@ def load(data: bytes, max_bytes: int, max_depth: int, check_depth: bool = True) 
         raise _fail(f"the document is {len(data)} bytes; the limit is {max_bytes} bytes")
     # Refuse a DTD before libxml2 reads it. A DOCTYPE can only stand in the prolog, so
     # only the prolog is scanned; the docinfo check after parsing covers encodings
-    # whose bytes this scan cannot read (UTF-16, UTF-7, ...).
-    at = _prolog_declaration(data)
-    if at >= 0:
-        raise _fail(_doctype_message(), *_position(data, at))
+    # whose bytes this scan cannot read (UTF-16, UTF-7, ...). The usual prolog (an
+    # XML declaration of UTF-8, then the root element) needs neither: see _UTF8_PROLOG.
+    clean = _UTF8_PROLOG.match(data) is not None
+    if not clean:
+        at = _prolog_declaration(data)
+        if at >= 0:
+            raise _fail(_doctype_message(), *_position(data, at))
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, _parsers.get(_os_thread()) or _parser())
     except etree.XMLSyntaxError as exc:
         if not data.strip(b" \t\r\n\xef\xbb\xbf"):
             raise _fail("the document is empty: an app must answer with XML such as <response>...</response>") \
@@ -83,9 +94,10 @@ def load(data: bytes, max_bytes: int, max_depth: int, check_depth: bool = True) 
         raise _fail(f"the document is not well-formed XML: {message}", line, column) from None
     except ValueError as exc:  # e.g. a str with an encoding declaration lxml cannot honour
         raise _fail(f"the document cannot be read: {exc}") from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None or docinfo.doctype:
-        raise _fail(_doctype_message(), 1, None)
+    if not clean:
+        docinfo = root.getroottree().docinfo
+        if docinfo.internalDTD is not None or docinfo.doctype:
+            raise _fail(_doctype_message(), 1, None)
     if check_depth:
         check_depth_cap(root, len(data), max_depth)
     return root
@@ -100,26 +112,37 @@ def check_depth_cap(root: etree._Element, size: int, max_depth: int) -> None:
                     deep.sourceline if deep is not None else None, None)
 
 
+#: The prolog up to a ``<!DOCTYPE``/``<!ENTITY`` (group 1): anything but markup, then XML/processing
+#: instructions (each to its first ``?>``) and comments (to their first ``-->``). Possessive quantifiers:
+#: each instruction or comment ends where the first terminator is, never at a later one, so the match
+#: fails, in one linear pass, as soon as anything else (the root element) comes first.
+_PROLOG_DECLARATION = re.compile(
+    rb"(?:[^<]*+<(?:\?[^?]*+(?:\?(?!>)[^?]*+)*+\?>|!--[^-]*+(?:-(?!->)[^-]*+)*+-->))*+[^<]*+(<!(?:DOCTYPE|ENTITY))")
+
+
+#: A prolog that provably holds no DOCTYPE, in bytes libxml2 reads as this pattern does: an optional XML
+#: declaration at the first byte (no BOM) that names no encoding or UTF-8 (one ``encoding`` at most, so
+#: no other can hide in it), then only whitespace, comments and processing instructions, then the root
+#: element's ``<`` and a name. libxml2 reads such a document as UTF-8 (it starts with ``<?xm``, ``<``
+#: and a name, ``<!--``, ``<?`` or whitespace: none of the UTF-16, UCS-4 or EBCDIC signatures, all of
+#: which have a NUL byte or no ``<`` first), so ASCII bytes are the characters it parses, and after the
+#: root element's start a DOCTYPE is not well-formed XML. (A declaration this pattern does not take is not
+#: taken as a processing instruction either: none whose target starts with "xml" is.) Anything else, however harmless, takes the
+#: full check: the DOCTYPE scan before parsing and the docinfo check after it.
+_UTF8_PROLOG = re.compile(rb"""
+    (?:<\?xml(?=[ \t\r\n])
+        [^?e]*+(?:e(?!ncoding)[^?e]*+)*+
+        (?:encoding[ \t\r\n]*+=[ \t\r\n]*+(?:"(?i:utf-8)"|'(?i:utf-8)')[^?e]*+(?:e(?!ncoding)[^?e]*+)*+)?
+    \?>)?
+    (?:[ \t\r\n]++|<!--[^-]*+(?:-(?!-)[^-]*+)*+-->|<\?(?!(?i:xml))[^?]*+(?:\?(?!>)[^?]*+)*+\?>)*+
+    <[A-Za-z_]
+""", re.VERBOSE)
+
+
 def _prolog_declaration(data: bytes) -> int:
     """Offset of a ``<!DOCTYPE``/``<!ENTITY`` before the root element, or -1."""
-    i = data.find(b"<")
-    while i >= 0:
-        nxt = data[i + 1:i + 2]
-        if nxt == b"?":
-            end = data.find(b"?>", i + 2)
-        elif nxt == b"!":
-            if data.startswith(b"<!--", i):
-                end = data.find(b"-->", i + 4)
-            elif data.startswith(b"<!DOCTYPE", i) or data.startswith(b"<!ENTITY", i):
-                return i
-            else:
-                return -1  # not XML that libxml2 accepts; it reports it
-        else:
-            return -1  # the root element: the prolog is over
-        if end < 0:
-            return -1  # unterminated: libxml2 reports it
-        i = data.find(b"<", end)
-    return -1
+    m = _PROLOG_DECLARATION.match(data)
+    return m.start(1) if m else -1
 
 
 def _position(data: bytes, at: int) -> tuple[int, int]:
