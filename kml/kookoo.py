@@ -97,7 +97,7 @@ def _attrs(ctx: c.Ctx, el: Any, tag: str, items: list | None = None) -> dict[str
     if not allowed.issuperset(out):
         for key, _ in items:
             if key.lower() not in allowed:
-                del out[key.lower()]
+                out.pop(key.lower(), None)  # two names differing only in case share one key
                 names = ATTRIBUTES[tag]
                 takes = ", ".join(names) if names else "no attributes"
                 ctx.unknown(el, f"`{tag}` has no attribute `{key}` (it takes {takes})")

@@ -158,3 +158,14 @@ def test_depth_cap_also_guards_subtrees_that_lenient_mode_skips():
     assert messages(deep, lenient=True) == [f"elements are nested more than {kml.MAX_DEPTH} levels deep"]
     shallow = b"<response><playtext>a</playtext><extra><a/></extra></response>"
     assert len(kml.parse(shallow, lenient=True).warnings) == 1
+
+
+def test_unknown_attributes_differing_only_in_case_are_each_reported_not_a_traceback():
+    # Found by a random comparison: KooKoo matches attribute names case-insensitively, and two unknown names
+    # sharing one lower-case key raised KeyError out of the parser.
+    assert [m for m in messages('<response><playtext a="1" A="2">hi</playtext></response>')
+            if "no attribute" in m] == [
+        "`playtext` has no attribute `a` (it takes lang, speed, quality, type)",
+        "`playtext` has no attribute `A` (it takes lang, speed, quality, type)"]
+    app = kml.parse('<response><playtext a="1" A="2">hi</playtext></response>', lenient=True)
+    assert [i.text for i in app.instructions] == ["hi"]
