@@ -9,6 +9,7 @@ while sharing one server per module and database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -98,15 +99,16 @@ def _cleanup_redis(redis_url: str, prefix: str) -> None:
     client.close()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def api_stack(request, tmp_path_factory):
-    """The API on SQLite and on PostgreSQL (a fresh schema), with Redis under a unique prefix."""
+@contextlib.contextmanager
+def api_on(request, tmp_path_factory, name: str, extra_env: dict | None = None):
+    """The API served on ``request.param``'s database ("sqlite", or "postgresql": a fresh schema), Redis under a
+    unique prefix; yields the stack and removes all of it afterwards. Shared by this file's fixtures and others'."""
     import sqlalchemy as sa
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     prefix = f"test-{uuid.uuid4().hex[:12]}"
-    tmp = tmp_path_factory.mktemp("api")
-    schema = None
+    tmp = tmp_path_factory.mktemp(name)
+    schema = engine = None
     if request.param == "sqlite":
         db_url = f"sqlite:///{tmp / 'vaani.db'}"
     else:
@@ -116,18 +118,27 @@ def api_stack(request, tmp_path_factory):
         with engine.connect() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         db_url = f"{base}?options=-csearch_path%3D{schema}"
-    stack, server = _start(db_url, str(tmp), redis_url, prefix)
-    yield stack
-    server.stop(timeout=1)
-    from dialer.store import db
+    stack, server = _start(db_url, str(tmp), redis_url, prefix, extra_env)
+    try:
+        yield stack
+    finally:
+        server.stop(timeout=1)
+        from dialer.store import db
 
-    db.dispose(db_url)
-    _cleanup_redis(redis_url, prefix)
-    if schema:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
-    shutil.rmtree(tmp, ignore_errors=True)
+        db.dispose(db_url)
+        _cleanup_redis(redis_url, prefix)
+        if schema:
+            with engine.connect() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            engine.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api_stack(request, tmp_path_factory):
+    """The API on SQLite and on PostgreSQL (a fresh schema), with Redis under a unique prefix."""
+    with api_on(request, tmp_path_factory, "api") as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

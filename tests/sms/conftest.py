@@ -16,8 +16,6 @@ Scenario by destination (numbers of the test region IN):
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -80,44 +78,19 @@ def sms_env(smsc_port: int, **extra) -> dict:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def sms_stack(request, tmp_path_factory):
-    import sqlalchemy as sa
-
     from sms.worker import SmsWorker
-    from tests.api.conftest import _cleanup_redis, _start
+    from tests.api.conftest import api_on
     from tests.dialer.store_helpers import Receiver
 
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    prefix = f"test-{uuid.uuid4().hex[:12]}"
-    tmp = tmp_path_factory.mktemp("sms")
-    schema = None
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{tmp / 'vaani.db'}"
-    else:
-        base = request.getfixturevalue("postgres_url")
-        schema = f"t_{uuid.uuid4().hex[:10]}"
-        engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        db_url = f"{base}?options=-csearch_path%3D{schema}"
     smsc = start_smsc()
-    api, server = _start(db_url, str(tmp), redis_url, prefix, sms_env(smsc.port))
-    worker = SmsWorker(api.cfg, sweep_every=0.5, scheduler_every=0.1).start()
-    assert worker.bind.wait_bound(5)
-    receiver = Receiver()
-    yield SmsStack(api, smsc, worker, receiver)
-    worker.stop(grace=1)
-    smsc.stop()
-    receiver.close()
-    server.stop(timeout=1)
-    from dialer.store import db
-
-    db.dispose(db_url)
-    _cleanup_redis(redis_url, prefix)
-    if schema:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
-    shutil.rmtree(tmp, ignore_errors=True)
+    with api_on(request, tmp_path_factory, "sms", sms_env(smsc.port)) as api:
+        worker = SmsWorker(api.cfg, sweep_every=0.5, scheduler_every=0.1).start()
+        assert worker.bind.wait_bound(5)
+        receiver = Receiver()
+        yield SmsStack(api, smsc, worker, receiver)
+        worker.stop(grace=1)
+        smsc.stop()
+        receiver.close()
 
 
 def free_number(prefix: str = "+9198") -> str:
