@@ -26,6 +26,7 @@ from api import store
 from api.auth import client_ip, konnect_account
 from api.endpoints import endpoint
 from api.errors import ApiError
+from api.konnect import lower_keys
 from api.schemas import Field, ValidationError, s
 from dialer.store.models import new_id, utcnow
 
@@ -62,12 +63,6 @@ MESSAGES = s(
     example={"id": "A10579090909090", "to": ["919886038842", "919886038843"], "from": "919886000085",
              "body": "Welcome to Konnect !", "callback_url": "http://myapp.com/notify"},
 )
-
-
-def _lower_keys(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {(k.lower() if isinstance(k, str) else k): v for k, v in data.items()}
-    return data
 
 
 def _existing(account_id: str, konnect_id: str) -> dict | None:
@@ -125,14 +120,14 @@ def _send(account_id: str, data: dict[str, Any]):
 
 
 @endpoint(bp, "POST", "/{account_id}/Messages", dialect="konnect", auth=konnect_account, schema=MESSAGES,
-          prepare=_lower_keys, blueprint_prefix=PREFIX, summary="Send an SMS to one or many numbers")
+          prepare=lower_keys, blueprint_prefix=PREFIX, summary="Send an SMS to one or many numbers")
 def messages_post(_data: dict[str, Any], account_id: str):
     """Konnect Messages, JSON body."""
     return _send(account_id, _data)
 
 
 @endpoint(bp, "GET", "/{account_id}/Messages", dialect="konnect", auth=konnect_account, schema=MESSAGES,
-          prepare=_lower_keys, source="query", blueprint_prefix=PREFIX,
+          prepare=lower_keys, source="query", blueprint_prefix=PREFIX,
           summary="Messages with the parameters in the query string")
 def messages_get(_data: dict[str, Any], account_id: str):
     """Konnect Messages, query-string form."""
