@@ -8,9 +8,15 @@ the system_id's limit (SMPP_TPS) from the shared Redis limiter, so one bind
 and four workers' binds together should both run at the limit, never above.
 Receipts are on (delivered after 1 s), so the workers also handle deliver_sm.
 
-Figures per run: the rate measured at the stand-in (first to last submit_sm),
-its distance from the limit, and the most submit_sm in any 1-second window
-(never over the limit means at most SMPP_TPS). Runs at a limit of 25/s: SQLite
+Figures per run, all on the stand-in's receive times (the kernel's receive
+stamp of each submit_sm's packet, so the stand-in's own scheduling on this
+loaded machine does not move them): the count in each whole second from the
+first submit_sm on; the steady rate, the mean of those counts leaving out the
+first second (binds coming up) and the last whole second and partial tail
+(the backlog running dry), and its distance from the limit; the first-to-last
+rate; and the most submit_sm in any 1-second window, sliding over every
+arrival (never over the limit means at most SMPP_TPS). The load average
+(1 min) is taken at the start and the end of each run. Runs at a limit of 25/s: SQLite
 with one worker; PostgreSQL (when one answers at TEST_POSTGRES_URL) with one
 and with four. A last run with a limit no one reaches (1000/s, four workers on
 PostgreSQL) measures what the workers themselves carry on this machine.
@@ -34,9 +40,9 @@ import sqlalchemy as sa  # noqa: E402
 
 PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 LIMIT = 25.0  # submit_sm per second allowed for the system_id (the pacing runs)
-MESSAGES = 300
+MESSAGES = 500
 #: The capacity run: a limit no worker reaches, to see how fast the workers themselves go.
-CAPACITY_LIMIT, CAPACITY_MESSAGES = 1000.0, 300
+CAPACITY_LIMIT, CAPACITY_MESSAGES = 1000.0, 1000
 
 
 def _pg_url() -> str | None:
@@ -67,6 +73,15 @@ def _max_in_window(times: list[float], width: float = 1.0) -> int:
     return best
 
 
+def _per_second(times: list[float]) -> list[int]:
+    """The count of arrivals in each whole second [t0 + k, t0 + k + 1) from the first; the partial tail dropped."""
+    if not times:
+        return []
+    whole = int(times[-1] - times[0])
+    return [bisect.bisect_left(times, times[0] + k + 1) - bisect.bisect_left(times, times[0] + k)
+            for k in range(whole)]
+
+
 _RUNS = iter(range(1, 100))
 
 
@@ -94,10 +109,17 @@ def _run(db_url: str, workers: int, n: int, limit: float = LIMIT) -> dict:
         msgs = messages.accept(s, messages.Request(account_id=acct.account_id, recipients=numbers,
                                                    body="bench message", sender="VAANI"), base_url=cfg.base_url)
         queued = [(m.id, m.priority) for m in msgs]
-    messages.enqueue(cfg, queued)
+    load_before = os.getloadavg()[0]
     procs = [subprocess.Popen([sys.executable, "-m", "sms", "worker"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for _ in range(workers)]
+                              stderr=subprocess.DEVNULL, preexec_fn=_worker_niceness) for _ in range(workers)]
     try:
+        # The backlog goes in once every worker is bound: what is measured is the binds' throughput, not how
+        # long four Python processes take to start on a loaded machine.
+        started = time.monotonic()
+        while smsc.binds < workers and time.monotonic() < started + 60:
+            gevent.sleep(0.05)
+        gevent.sleep(0.5)
+        messages.enqueue(cfg, queued)
         deadline = time.monotonic() + n / limit * 2 + 30
         while len(smsc.received) < n and time.monotonic() < deadline:
             gevent.sleep(0.2)
@@ -119,6 +141,9 @@ def _run(db_url: str, workers: int, n: int, limit: float = LIMIT) -> dict:
             client.delete(key)
     times = sorted(r.at for r in smsc.received)
     rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+    seconds = _per_second(times)
+    steady = seconds[1:-1]
+    steady_rate = sum(steady) / len(steady) if steady else 0.0
     destinations = [r.destination for r in smsc.received]
     return {
         "messages": n,
@@ -126,16 +151,37 @@ def _run(db_url: str, workers: int, n: int, limit: float = LIMIT) -> dict:
         "written_twice": len(destinations) - len(set(destinations)),
         "stored_sent": sent,
         "limit_per_s": limit,
-        "rate_per_s": round(rate, 2),
-        "off_limit_pct": round((rate / limit - 1) * 100, 2),
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "per_second": seconds,
+        "steady_rate_per_s": round(steady_rate, 2),
+        "off_limit_pct": round((steady_rate / limit - 1) * 100, 2),
+        "first_to_last_rate_per_s": round(rate, 2),
         "max_in_any_1s_window": _max_in_window(times),
-        "within_1pct_never_over": abs(rate / limit - 1) <= 0.01 and _max_in_window(times) <= limit,
+        "within_1pct_never_over": abs(steady_rate / limit - 1) <= 0.01 and _max_in_window(times) <= limit,
     }
+
+
+#: The stand-in (this process) runs at a higher priority than the workers when the OS allows it (root): an
+#: SMSC has its own machine, and a stand-in left waiting for the CPU reads two submit_sm at once, which the
+#: kernel then stamps with the later one's arrival (TCP merges them in the receive queue). The workers run
+#: at the ordinary priority.
+STANDIN_NICE = -10
+_NICE = {"standin": 0}
+
+
+def _worker_niceness() -> None:
+    os.nice(-_NICE["standin"])
 
 
 def main() -> dict:
     """Run the SMS throughput benchmark; returns its figures."""
     figures: dict = {}
+    try:
+        os.nice(STANDIN_NICE)
+        _NICE["standin"] = STANDIN_NICE
+    except OSError:
+        pass
+    figures["standin_nice"] = _NICE["standin"]
     tmp = tempfile.mkdtemp(prefix="bench-sms-db-")
     figures["sqlite_1_worker"] = _run(f"sqlite:///{tmp}/vaani.db", 1, MESSAGES)
     pg = _pg_url()

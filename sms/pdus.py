@@ -63,7 +63,8 @@ class Closed(ConnectionError):
     """The peer closed the connection."""
 
 
-def _recv_exact(sock, n: int) -> bytes:
+def recv_exact(sock, n: int) -> bytes:
+    """Exactly ``n`` bytes from ``sock`` (raises :class:`Closed` at end of stream)."""
     parts, got = [], 0
     while got < n:
         chunk = sock.recv(n - got)
@@ -76,11 +77,15 @@ def _recv_exact(sock, n: int) -> bytes:
 
 def read(sock, seq_source):
     """Read one PDU from ``sock`` and parse it (raises :class:`Closed` at end of stream)."""
-    head = _recv_exact(sock, 4)
+    return parse(recv_exact(sock, 4), sock, seq_source)
+
+
+def parse(head: bytes, sock, seq_source):
+    """The PDU whose 4 length bytes ``head`` were read from ``sock``: the rest read and parsed."""
     (length,) = struct.unpack(">L", head)
     if length < 16 or length > 64 * 1024:
         raise Closed(f"bad PDU length {length}")
-    raw = head + _recv_exact(sock, length - 4)
+    raw = head + recv_exact(sock, length - 4)
     return smpp.parse_pdu(raw, client=seq_source, allow_unknown_opt_params=True)
 
 

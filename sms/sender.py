@@ -5,22 +5,21 @@ conditional UPDATE (``WHERE status = 'queued'``, due), recording the worker;
 a duplicate job, or a second worker, claims nothing.
 
 **Parts.** Each part is written once: it is marked ``submitting`` in SQL
-before it waits for its rate grant, a Redis key (``<prefix>:sms:writing:<part>``)
+before it waits for its turn in the rate, a Redis key (``<prefix>:sms:writing:<part>``)
 is set right before its submit_sm is written to the socket, and it becomes
 ``submitted`` with the SMSC's message_id when the SMSC answers. A part the
 bind could not write (:class:`sms.smpp.NotSent`) goes back to ``queued``; one
 written without an answer (:class:`sms.smpp.Uncertain`: the bind died)
 becomes ``unknown`` and is never written again — the SMSC may have it, and a
 second copy on a phone is worse than a missing status. Its delivery receipt,
-if one comes, still finds it (:mod:`sms.receiver`). Only one fast Redis
-command lies between the grant and the write, so writes keep the grants'
-spacing; a grant that came too late anyway (:data:`LATE`, a stalled process)
-is given up unwritten and a new one taken.
+if one comes, still finds it (:mod:`sms.receiver`).
 
-**Pace.** Every submit_sm takes a grant of the system_id's rate
-(``SMPP_TPS``) from the same Redis limiter as the calls' caps
-(:class:`dialer.pacing.Pacer`, GCRA on Redis's clock), so any number of
-workers together never exceed it.
+**Pace.** Every submit_sm is admitted against the system_id's rate
+(``SMPP_TPS``) at the moment of its write, in the same Lua step that checks
+the worker's fence and sets the writing key (:mod:`sms.throttle`: a sliding
+window of write stamps on Redis's clock), so any number of workers together
+never put more than the limit into any second at the SMSC. A full window
+means waiting for the next slot, never giving one up.
 
 **Refusals.** A temporary command_status (throttled, queue full, system error)
 puts the message back with a back-off (``SMS_RETRY_BACKOFF``, doubled) until
@@ -45,40 +44,30 @@ from datetime import datetime, timedelta
 import gevent
 import sqlalchemy as sa
 
-from dialer.lua import Lua
-from dialer.pacing import Pacer, Rate
+import redis
+
 from dialer.store import db
 from dialer.store.models import utcnow
 from dialer.store.sms_models import SmsMessage, SmsPart
-from sms import messages, parts, reports
+from sms import messages, parts, reports, throttle
 from sms.smpp import Bind, NotSent, Refused, Uncertain
 
 log = logging.getLogger(__name__)
 
 EXPIRED = ("EXPIRED", "Expired before it could be sent")
-#: The share of SMPP_TPS the senders pace at (see :attr:`Context.rate`).
-RATE_MARGIN = 0.992
-
-
 @dataclass
 class Context:
     """What a sender needs: settings, the bind, the shared limiter and who it is."""
 
     cfg: object
     bind: Bind
-    pacer: Pacer
+    redis: redis.Redis
     worker_id: str
 
     @property
-    def rate(self) -> Rate:
-        """The system_id's submit_sm rate, shared by every bind of every worker.
-
-        Paced at :data:`RATE_MARGIN` of SMPP_TPS: between a grant and its write there is one SQL commit (the
-        part's ``submitting`` mark), whose jitter would otherwise now and then put one submit_sm more than
-        the limit into some second.
-        """
-        return Rate.per_second(self.pacer.rate_key("smpp", self.cfg.smpp_system_id),
-                               self.cfg.smpp_tps * RATE_MARGIN)
+    def window(self) -> throttle.Window:
+        """The system_id's submit_sm rate (SMPP_TPS), shared by every bind of every worker."""
+        return throttle.Window.per_second(self.cfg.smpp_tps)
 
 
 def heartbeat_key(prefix: str, worker_id: str) -> str:
@@ -150,16 +139,6 @@ def _set_part(cfg, part_id: int, from_states: tuple[str, ...], **values) -> bool
                          .values(**values)).rowcount == 1
 
 
-class _Late(Exception):
-    """The write would come too long after its grant (see :data:`LATE`): take a new grant."""
-
-
-#: Seconds a submit_sm may be written after its grant (about 4 ms). Writes never later than this after grants
-#: spaced at RATE_MARGIN of the limit hold at most floor((1 + LATE) x RATE_MARGIN x TPS) + 1 <= TPS in any
-#: one second.
-LATE = (1 / RATE_MARGIN - 1) / 2
-
-
 def _take_part(cfg, part_id: int, msg: SmsMessage) -> bool:
     """``queued → submitting`` for a part of a message this worker still holds (one conditional UPDATE)."""
     t, pt = SmsMessage.__table__, SmsPart.__table__
@@ -167,26 +146,6 @@ def _take_part(cfg, part_id: int, msg: SmsMessage) -> bool:
     with db.session_scope(cfg.sqlalchemy_url) as s:
         return s.execute(sa.update(pt).where(pt.c.id == part_id, pt.c.state == "queued", pt.c.message_id.in_(ours))
                          .values(state="submitting", submitted_at=utcnow())).rowcount == 1
-
-
-def _pace(ctx: Context) -> float:
-    """Wait for this submit_sm's instant under the shared rate; returns it on the local monotonic clock."""
-    while True:
-        # A short horizon: few greenlets hold future grants, so a stalled process wastes few of them.
-        grant = ctx.pacer.reserve([ctx.rate], horizon=0.2)
-        if grant.ok:
-            at = time.monotonic() + grant.wait
-            ctx.pacer.wait_until(grant)
-            return at
-        gevent.sleep(min(grant.wait, 0.2))
-
-
-def _on_time(ctx: Context) -> float:
-    """A grant this greenlet is still on time for (a late one, after a stall, is dropped: never a burst)."""
-    while True:
-        at = _pace(ctx)
-        if time.monotonic() - at <= LATE:
-            return at
 
 
 def writing_key(prefix: str, part_id: int) -> str:
@@ -211,45 +170,42 @@ class Fenced(Exception):
     """This worker was taken for dead and its messages given to others: it must not write or record them."""
 
 
-# KEYS[1]: the worker's fence key, KEYS[2]: the part's writing key. ARGV: worker id, ttl.
-# The fence and the mark are one atomic step: a sweep that fenced the worker first sees no mark and may
-# queue the part again, and the worker then cannot write it; a mark made first is seen by the sweep.
-_MARK = Lua("""
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[2]))
-return 1
-""")
-
-
 def _write_part(ctx: Context, part_id: int, fields: dict) -> str:
-    """Write one part's submit_sm on time under the shared rate; the SMSC's message_id.
+    """Write one part's submit_sm at a moment the shared rate admits; the SMSC's message_id.
 
-    The part is already ``submitting`` in SQL (durable, before the wait for a grant). Right before the write
-    a Redis key says "being written" — one fast command between the grant and the write, instead of an SQL
-    commit whose jitter would bunch writes — and a grant that has become late by then (:data:`LATE`) is
-    given up, unwritten, for a new one. A dead worker's ``submitting`` part without that key was never
-    written and is sent again; with it, it may have been, and never is (:func:`sweep`). Raises what
-    :meth:`sms.smpp.Bind.submit` raises.
+    The part is already ``submitting`` in SQL. Right before the socket write, under the bind's write lock,
+    one Lua step (:data:`sms.throttle.ADMIT`) checks the worker's fence, admits the write against the
+    system_id's sliding window and sets the part's writing key — all or nothing; a full window answers how
+    long to wait, and the bind waits and asks again. Nothing else (no SQL, no other lock) lies between the
+    admission and the write, and the write's stamp is confirmed once it is in the socket. A dead worker's
+    ``submitting`` part without the writing key was never written and is sent again; with it, it may have
+    been, and never is (:func:`sweep`). Raises what :meth:`sms.smpp.Bind.submit` raises, and
+    :class:`Fenced`.
     """
-    client, key = ctx.pacer.r, writing_key(ctx.cfg.key_prefix, part_id)
-    fence = fence_key(ctx.cfg.key_prefix, ctx.worker_id)
-    while True:
-        at = _on_time(ctx)
+    client, prefix, system_id = ctx.redis, ctx.cfg.key_prefix, ctx.cfg.smpp_system_id
+    keys = [fence_key(prefix, ctx.worker_id), writing_key(prefix, part_id),
+            throttle.stamps_key(prefix, system_id), throttle.last_key(prefix, system_id)]
+    w = ctx.window
+    member = f"{ctx.worker_id}:{part_id}"
+    args = [ctx.worker_id, WRITING_TTL, w.limit, repr(w.window), repr(w.gap), repr(throttle.IN_FLIGHT), member]
 
-        def mark(at=at):
-            if not int(_MARK(client, [fence, key], [ctx.worker_id, WRITING_TTL])):
-                raise Fenced(ctx.worker_id)
-            if time.monotonic() - at > LATE:
-                client.delete(key)
-                raise _Late()
+    def admit() -> float:
+        ok, value = throttle.ADMIT(client, keys, args)
+        if int(ok) < 0:
+            raise Fenced(ctx.worker_id)
+        return max(float(value), 0.0002) if int(ok) == 0 else 0.0
 
+    def confirm() -> None:
         try:
-            return ctx.bind.submit(before_write=mark, **fields)
-        except _Late:
-            continue
-        except NotSent:
-            client.delete(key)
-            raise
+            throttle.CONFIRM(client, [keys[2]], [member])
+        except redis.RedisError as exc:  # the stamp stays at its admission's upper bound: safe
+            log.warning("SMS part %s: write stamp not confirmed (%s)", part_id, exc)
+
+    try:
+        return ctx.bind.submit(before_write=admit, after_write=confirm, **fields)
+    except NotSent:
+        client.delete(keys[1])
+        raise
 
 
 def send(ctx: Context, msg: SmsMessage) -> str:

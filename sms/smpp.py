@@ -89,6 +89,7 @@ class Bind:
         self.bound = gevent.event.Event()
         self.window = gevent.lock.BoundedSemaphore(config.window)
         self._write = gevent.lock.RLock()
+        self._turn = gevent.lock.Semaphore()  # whose turn it is to be admitted (see _admitted_write)
         self._pending: dict[int, gevent.event.AsyncResult] = {}
         self._client: smpp_client.Client | None = None
         self._runner: gevent.Greenlet | None = None
@@ -141,6 +142,9 @@ class Bind:
         cfg = self.config
         c = smpp_client.Client(cfg.host, cfg.port, timeout=cfg.response_timeout, allow_unknown_opt_params=True)
         c.connect()
+        # Each submit_sm leaves when it is written (Nagle would hold one back behind an unanswered one,
+        # moving writes the rate admitted at their moment).
+        c._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client = c
         c.bind_transceiver(system_id=cfg.system_id, password=cfg.password, system_type=cfg.system_type,
                            interface_version=0x34)
@@ -223,36 +227,52 @@ class Bind:
                 raise NotSent("not connected")
             c._socket.sendall(data)
 
-    def _request(self, c, p, before_write: Callable[[], None] | None = None) -> tuple[int, str]:
+    def _request(self, c, p, before_write: Callable[[], float | None] | None = None,
+                 after_write: Callable[[], None] | None = None) -> tuple[int, str]:
         result = gevent.event.AsyncResult()
         self._pending[p.sequence] = result
-        if before_write is not None:
-            try:
-                before_write()
-            except BaseException:
-                self._pending.pop(p.sequence, None)
-                raise
         try:
-            self._send(c, p)
+            if before_write is None:
+                self._send(c, p)
+            else:
+                self._admitted_write(c, p.generate(), before_write)
         except (OSError, socket.error) as exc:
             self._pending.pop(p.sequence, None)
             raise NotSent(str(exc)) from None
-        except NotSent:
+        except BaseException:
             self._pending.pop(p.sequence, None)
             raise
+        if after_write is not None:
+            after_write()
         try:
             return result.get(timeout=self.config.response_timeout)
         except gevent.Timeout:
             self._pending.pop(p.sequence, None)
             raise Uncertain(f"no answer within {self.config.response_timeout:g} s") from None
 
-    def submit(self, *, before_write: Callable[[], None] | None = None, wait: float | None = None,
-               **fields) -> str:
+    def _admitted_write(self, c, data: bytes, before_write: Callable[[], float | None]) -> None:
+        # One greenlet of this bind at a time asks for admission (the others would only ask in vain), and
+        # asks holding the write lock, so that nothing but the socket write follows an admission. Refused,
+        # it waits the time it was told, outside the lock, and asks again: an admission is never given up.
+        with self._turn:
+            while True:
+                with self._write:
+                    wait = before_write()
+                    if not wait:
+                        if c._socket is None:
+                            raise NotSent("the bind was lost")
+                        c._socket.sendall(data)
+                        return
+                gevent.sleep(wait)
+
+    def submit(self, *, before_write: Callable[[], float | None] | None = None,
+               after_write: Callable[[], None] | None = None, wait: float | None = None, **fields) -> str:
         """Send one submit_sm and return the SMSC's message_id.
 
-        ``before_write`` runs once the bind and a window slot are ours, right before the PDU is written
-        (the sender records there that the part is being submitted). Raises :class:`NotSent`,
-        :class:`Uncertain` or :class:`Refused`.
+        ``before_write`` runs once the bind and a window slot are ours, under the write lock, right before
+        the PDU is written (the sender admits the write against the rate and marks the part there): it
+        returns 0/None to write now, or seconds to wait before it is asked again. ``after_write`` runs once
+        the PDU is in the socket. Raises :class:`NotSent`, :class:`Uncertain` or :class:`Refused`.
         """
         if not self.bound.wait(self.config.response_timeout if wait is None else wait):
             raise NotSent(f"not bound to the SMSC ({self.last_error or 'connecting'})")
@@ -261,7 +281,7 @@ class Bind:
             if c is None or not self.bound.is_set():
                 raise NotSent("the bind was lost")
             started = time.monotonic()
-            status, message_id = self._request(c, pdus.make("submit_sm", c, **fields), before_write)
+            status, message_id = self._request(c, pdus.make("submit_sm", c, **fields), before_write, after_write)
             log.debug("submit_sm answered in %.1f ms", (time.monotonic() - started) * 1000)
         if status != 0:
             raise Refused(status)

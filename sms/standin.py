@@ -20,7 +20,8 @@ rule whose ``match`` (a regular expression) matches the destination wins::
     fail_times: 0        # refuse only the first N submits of each (destination, text), then accept
 
 Every accepted ``submit_sm`` is recorded in :attr:`Smsc.received` with the
-stand-in's clock, which is what tests and benchmarks count and time.
+time it reached this host (the kernel's receive stamp of its packet, see
+:func:`read_stamped`), which is what tests and benchmarks count and time.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import json
 import logging
 import re
 import secrets
+import socket
+import struct
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -110,6 +113,30 @@ class Received:
     concat: tuple[int, int, int] | None
 
 
+#: Linux's socket option (and control message type) for the kernel's receive time of each packet.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def read_stamped(sock, seq_source) -> tuple[object, float]:
+    """Read one PDU and the time its first bytes reached this host (the kernel's receive stamp).
+
+    An SMSC counts submit_sm as they arrive; the stand-in's own clock would add its process's scheduling
+    delays (it shares a loaded machine with what it measures) and bunch arrivals that were not bunched.
+    The PDU's first 4 bytes are read with their own ``recvmsg``, whose control message carries the stamp of
+    the packet they came in. Without a stamp (another OS), the stand-in's clock.
+    """
+    data, anc, _flags, _addr = sock.recvmsg(4, socket.CMSG_SPACE(16))
+    if not data:
+        raise pdus.Closed("connection closed")
+    at = time.time()
+    for level, kind, value in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            sec, nsec = struct.unpack("qq", value[:16])
+            at = sec + nsec / 1e9
+    head = data + (pdus.recv_exact(sock, 4 - len(data)) if len(data) < 4 else b"")
+    return pdus.parse(head, sock, seq_source), at
+
+
 class _Session:
     """One bound connection."""
 
@@ -121,6 +148,7 @@ class _Session:
         self.lock = RLock()
         self.unacked: dict[int, tuple] = {}  # deliver_sm sequence -> (kind, payload) to redeliver if lost
         self.closed = False
+        self.arrived = 0.0  # when the PDU being handled reached this host (see read_stamped)
 
     def send(self, pdu) -> None:
         data = pdu.generate()
@@ -132,8 +160,12 @@ class _Session:
 
     def serve(self) -> None:
         try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:  # not Linux: the stand-in's own clock, with its scheduling delays
+            pass
+        try:
             while True:
-                p = pdus.read(self.sock, self.seq)
+                p, self.arrived = read_stamped(self.sock, self.seq)
                 self.smsc._handle(self, p)
         except (pdus.Closed, OSError):
             pass
@@ -278,7 +310,7 @@ class Smsc:
         text, concat = decode(sm, int(p.data_coding or 0), int(p.esm_class or 0))
         rec = Received(message_id, s.system_id or "", pdus.text_field(p.source_addr), dest, sm,
                        int(p.data_coding or 0), int(p.esm_class or 0), int(p.registered_delivery or 0),
-                       time.time(), text, concat)
+                       s.arrived, text, concat)
         self.received.append(rec)
         if self.resp_delay:
             gevent.sleep(self.resp_delay)

@@ -44,13 +44,11 @@ class SmsWorker:
                  sweep_every: float | None = None, scheduler_every: float = 1.0):
         import redis
 
-        from dialer.pacing import Pacer
-
         self.cfg = cfg
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.redis = redis.Redis.from_url(cfg.redis_url)
         self.bind = Bind(bind_config or BindConfig.from_settings(cfg), self._on_deliver)
-        self.ctx = sender.Context(cfg, self.bind, Pacer(self.redis, cfg.key_prefix), self.id)
+        self.ctx = sender.Context(cfg, self.bind, self.redis, self.id)
         self.pool = Pool(max(2, 2 * cfg.smpp_window))
         # Often enough that a dead worker's messages wait little longer than SMS_WORKER_TIMEOUT.
         self.sweep_every = sweep_every or max(0.2, cfg.sms_worker_timeout / 3)
