@@ -44,7 +44,10 @@ def app_pre_answer(channel: Channel, arg: str) -> None:
 
 @app("ring_ready")
 def app_ring_ready(channel: Channel, arg: str) -> None:
-    """180 Ringing."""
+    """180 Ringing — only on a channel neither answered nor in early media: switch_channel_perform_ring_ready_value
+    returns before INDICATE_RINGING (no 180, no CHANNEL_PROGRESS) once either happened."""
+    if channel.answered or channel.early:
+        return
     channel.ring()
 
 

@@ -359,3 +359,30 @@ def test_playback_delimiter_speaks_say_parts_in_one_prompt(call):
     # Played as a prompt, a missing last part makes the read fail as the file_string did.
     done = c.run("play_and_get_digits", "1 1 1 2000 # 'say:Hello!/no/such/file.wav' silence_stream://1 pick")
     assert "variable_read_result" not in done.headers
+
+
+
+def test_ring_ready_rings_an_inbound_call_once_and_not_after_early_media():
+    """switch_channel_perform_ring_ready_value: 180 (CHANNEL_PROGRESS) on a ringing inbound channel; nothing once
+    it has early media (or is answered) — a 183 is not followed by a 180."""
+    lst = RawListener()
+    try:
+        with SimulatorProcess(speed=20, inbound_socket=lst.address) as s:
+            c = RawClient(s.host, s.port)
+            c.auth()
+            names = []
+            for number in ("08040000001", "08040000002"):
+                assert c.command(f"api sim_inbound 9876543210 {number}").text().startswith("+OK ")
+                conn = lst.accept()
+                conn.command("connect")
+                conn.command("myevents")
+                apps = ("ring_ready",) if number.endswith("1") else ("pre_answer", "ring_ready")
+                for app_name in apps + ("hangup",):
+                    conn.send(f"sendmsg\ncall-command: execute\nexecute-app-name: {app_name}")
+                got = conn.events(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE")
+                names.append([e.name for _, e in got if e.name in ("CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA")])
+                conn.close()
+            c.close()
+    finally:
+        lst.close()
+    assert names == [["CHANNEL_PROGRESS"], ["CHANNEL_PROGRESS_MEDIA"]]
