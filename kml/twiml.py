@@ -580,7 +580,11 @@ def _enqueue(ctx: c.Ctx, el: Any, shown: str) -> Enqueue:
     queue = el.text
     queue = queue.strip() if queue else ""
     _queue_name(ctx, el, queue)
-    return Enqueue(queue, *_verb_settings(ctx, el, shown, _enqueue_settings), line=el.sourceline)
+    enqueue = _new(Enqueue)  # as the Gather's instruction in _gather
+    enqueue.queue = queue
+    enqueue.hold_music, enqueue.action, enqueue.method = _verb_settings(ctx, el, shown, _enqueue_settings)
+    enqueue.line = el.sourceline
+    return enqueue
 
 
 def _enqueue_settings(ctx: c.Ctx, el: Any, shown: str) -> tuple:
