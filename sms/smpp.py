@@ -256,6 +256,7 @@ class Bind:
         # it waits the time it was told, outside the lock, and asks again: an admission is never given up.
         with self._turn:
             while True:
+                asked = time.monotonic()
                 with self._write:
                     wait = before_write()
                     if not wait:
@@ -263,7 +264,9 @@ class Bind:
                             raise NotSent("the bind was lost")
                         c._socket.sendall(data)
                         return
-                gevent.sleep(wait)
+                # The wait counts from when the answer was made, not from when it reached us (on a loaded
+                # machine that can be milliseconds, and each late write delays the one a window later).
+                gevent.sleep(max(0.0002, asked + wait - time.monotonic()))
 
     def submit(self, *, before_write: Callable[[], float | None] | None = None,
                after_write: Callable[[], None] | None = None, wait: float | None = None, **fields) -> str:
