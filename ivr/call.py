@@ -54,10 +54,6 @@ log = logging.getLogger(__name__)
 MAX_EMPTY_DOCUMENTS = 10
 
 
-class _AppUnavailable(Exception):
-    """Every URL of the fallback chain failed."""
-
-
 class Call(CallSetup, AppFetching, CallEnding):
     """The state of one call while its greenlet runs it."""
 

@@ -21,6 +21,7 @@ import re
 import gevent.event
 
 import kml
+from ivr.exec_base import event_time
 
 _QUEUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MOH = "local_stream://moh"
@@ -121,6 +122,4 @@ def dial_queue(executor, d: kml.DialQueue) -> dict:
 
 
 def _time(event) -> float:
-    from ivr.execute import event_time
-
     return event_time(event)
