@@ -12,7 +12,7 @@ from typing import Any, Optional
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dialer.store.models import Base, BigId, utcnow
+from dialer.store.base import Base, BigId, utcnow
 
 
 class Agent(Base):

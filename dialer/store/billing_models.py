@@ -13,7 +13,7 @@ from typing import Optional
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dialer.store.models import Base, BigId, utcnow
+from dialer.store.base import Base, BigId, utcnow
 
 Amount = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -19,62 +19,24 @@ shipped revision.
 
 from __future__ import annotations
 
-import secrets
-import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-# Integer primary keys that autoincrement on both databases (SQLite only
-# autoincrements a column declared exactly INTEGER).
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-# Named constraints, so that migrations can refer to them on every database.
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utcnow() -> datetime:
-    """The current time as the store keeps it: naive UTC."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def new_id(prefix: str = "", hex_chars: int = 10) -> str:
-    """A random id in the seeds' style: ``new_id("CM")`` → ``"CMcc0cb33a01"``."""
-    return prefix + secrets.token_hex((hex_chars + 1) // 2)[:hex_chars]
-
-
-def new_uuid() -> str:
-    """A random UUID as a string (attempt ids, origination uuids)."""
-    return str(uuid.uuid4())
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every table."""
-
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime()}
+from dialer.store.base import NAMING, Base, BigId, new_id, new_uuid, utcnow  # noqa: F401 - the names models always had
 
 
 # ---------------------------------------------------------------- accounts
@@ -494,7 +456,7 @@ class InboundNumber(Base):
 from dialer.store.agent_models import Agent, AgentEvent  # noqa: F401
 # The SMS tables (docs/sms.md), registered here for the same reason.
 from dialer.store.sms_models import SmsBatch, SmsClick, SmsLink, SmsMessage, SmsPart  # noqa: F401,E402
-# The billing and SnapCall tables (docs/billing.md), registered the same way; a plain module import, so that
-# importing one of those modules first (which imports this one) does not meet a half-made module.
+# The billing and SnapCall tables (docs/billing.md), registered the same way. The feature modules import
+# only dialer.store.base, so importing one of them first never meets a half-made models module.
 import dialer.store.billing_models  # noqa: F401,E402
 import dialer.store.snapcall_models  # noqa: F401,E402

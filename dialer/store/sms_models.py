@@ -13,7 +13,7 @@ from typing import Any, Optional
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dialer.store.models import Base, BigId, utcnow
+from dialer.store.base import Base, BigId, utcnow
 
 #: Message states. Outbound: queued → sending → sent → delivered | undelivered, or failed / rejected.
 #: Inbound (MO): received.

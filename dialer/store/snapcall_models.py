@@ -13,7 +13,7 @@ from typing import Optional
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dialer.store.models import Base, utcnow
+from dialer.store.base import Base, utcnow
 
 
 class SnapCallNumber(Base):
