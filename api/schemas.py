@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 import re
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit

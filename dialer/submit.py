@@ -16,7 +16,6 @@ until one connects. Retries of a request follow ``parameters["max_retries"]``,
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Iterable
 
 import redis as _redis
@@ -26,7 +25,7 @@ from config import Settings, settings
 from dialer import attempts as _attempts
 from dialer import campaigns as _campaigns
 from dialer.store import db
-from dialer.store.models import Account, Attempt, CallRequest, Campaign, Contact, utcnow
+from dialer.store.models import Attempt, CallRequest, Campaign, Contact, utcnow
 from ivr.call_spec import Announcement, CallSpec, ClickToCall, Otp
 
 REQUEST_CALL_TYPES = {"click2call": "click2call", "callback": "callback", "otp": "otp", "konnect": "konnect",

@@ -37,11 +37,9 @@ lost.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import gevent
 import sqlalchemy as sa
 
 import redis

@@ -27,7 +27,6 @@ time it reached this host (the kernel's receive stamp of its packet, see
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import secrets

@@ -76,7 +76,6 @@ def read_digits(channel: Channel, min_digits: int, max_digits: int, prompt: str 
 def collect(channel: Channel, buf: list[str], max_digits: int, terminators: str, term_used: list[str],
             first_timeout_ms: int, digit_timeout_ms: int) -> str:
     """switch_ivr_collect_digits_count: 'success' (max or terminator), 'timeout', or 'hangup'."""
-    clock = channel.switch.clock
     timeout = first_timeout_ms
     while len(buf) < max_digits:
         got: list[str] = []
