@@ -104,7 +104,8 @@ def test_the_stack_stops_cleanly(tmp_path, redis_url, key_prefix, how):
            "REDIS_KEY_PREFIX": key_prefix, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(free_port()),
            "HTTP_WORKERS": "1", "FREESWITCH_NODES": f"127.0.0.1:{free_port()}:ClueCon",
            "FREESWITCH_SIMULATOR": "1", "IVR_LISTEN": f"127.0.0.1:{free_port()}", "DIALER_WORKERS": "1",
-           "SMPP_PORT": str(free_port())}
+           "SMPP_PORT": str(free_port()), "IVR_METRICS_PORT": str(free_port()),
+           "DIALER_METRICS_PORT": str(free_port())}
     proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, "ignored" if "ignore" in how else "default"],
                             stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)

@@ -297,6 +297,8 @@ def start_platform(workdir: Path, prefix: str, *, key_prefix: str, redis_url: st
         "IVR_LISTEN": f"127.0.0.1:{p.ivr_port}", "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(p.http_port),
         "HTTP_WORKERS": "1", "ORIGINATE_TIMEOUT": str(originate_timeout), "DIALER_GATEWAY_CPS": "0",
         "CALLBACK_BACKOFF": "1", "KAIROS_CHECKSUM_WINDOW": "300",
+        # Every listening part on a port of its own: two platforms (or a `make run` beside them) never meet.
+        "SMPP_PORT": str(free_port()), "IVR_METRICS_PORT": str(free_port()), "DIALER_METRICS_PORT": str(free_port()),
         # The sipp nailed-up agent alternates # and * (see carrier_uas.xml).
         "AGENT_END_DTMF": "#*",
     }
