@@ -320,7 +320,9 @@ def main() -> dict:
             100 * (figures["ivr_instrumentation_us_per_call_metrics_on"]
                    - figures["ivr_instrumentation_us_per_call_metrics_off"])
             / (1000 * figures["ivr_runtime_cpu_ms_per_call_metrics_off"]), 2)
-        figures["ivr_under_target"] = figures["ivr_instrumentation_percent_of_cpu_per_call"] < TARGET_PERCENT
+        # The target is about throughput, so it is judged end to end (calls per CPU second of the runtime),
+        # not by the metric work alone, which is the lower bound printed beside it.
+        figures["ivr_under_target"] = figures["ivr_cost_percent_of_calls_per_cpu_second"] < TARGET_PERCENT
     if only in ("", "dialer"):
         with tempfile.TemporaryDirectory() as tmp:
             figures.update(dialer(redis_url, tmp))
@@ -329,7 +331,10 @@ def main() -> dict:
             figures["dialer_instrumentation_percent_of_cpu_per_call"] = round(
                 100 * (figures["dialer_instrumentation_us_per_call_metrics_on"]
                        - figures["dialer_instrumentation_us_per_call_metrics_off"]) / (1000 * off_cpu), 2)
-            figures["dialer_under_target"] = figures["dialer_instrumentation_percent_of_cpu_per_call"] < TARGET_PERCENT
+            figures["dialer_under_target"] = all(
+                figures.get(k, 0.0) < TARGET_PERCENT for k in ("dialer_cost_percent_of_originate_rate",
+                                                      "dialer_cost_percent_of_cdr_rate",
+                                                      "dialer_cost_percent_of_calls_per_cpu_second"))
     return figures
 
 
