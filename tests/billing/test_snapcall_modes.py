@@ -11,16 +11,14 @@ import io
 import json
 import wave
 
-import gevent
 import sqlalchemy as sa
 
 from dialer.store import db
 from dialer.store.models import Cdr, InboundNumber
 from dialer.store.snapcall_models import SnapCallNumber
-from freeswitch import wire
 from tests.billing.helpers import VoiceRig
 from tests.dialer.engine_helpers import wait_for
-from tests.freeswitch.esl_client import RawClient
+from tests.freeswitch.esl_client import RawClient, watch_events
 from tests.ivr.appserver import AppServer
 
 WATCHED = ("CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_ANSWER CHANNEL_EXECUTE PLAYBACK_START "
@@ -39,25 +37,7 @@ def _wav(seconds: float) -> bytes:
 
 def _watch(port: int) -> tuple[list[dict], RawClient]:
     """Every event of :data:`WATCHED` the simulator fires (headers), as they come."""
-    esl = RawClient("127.0.0.1", port)
-    esl.read()  # auth/request
-    esl.command("auth ClueCon")
-    esl.command(f"event plain {WATCHED}")
-    got: list[dict] = []
-
-    def read():
-        while True:
-            try:
-                frame = esl.read()
-            except OSError:
-                return
-            if frame is None:
-                return
-            if frame.content_type == "text/event-plain":
-                got.append(wire.parse_event(frame).headers)
-
-    esl.sock.settimeout(None)
-    gevent.spawn(read)
+    got, _reader, esl = watch_events("127.0.0.1", port, WATCHED)
     return got, esl
 
 

@@ -137,3 +137,29 @@ class RawListener:
     def close(self) -> None:
         """Stop listening."""
         self.server.close()
+
+
+def watch_events(host: str, port: int, events: str):
+    """A RawClient subscribed to ``events`` (``event plain`` names) and a greenlet appending each event's headers
+    to a list as they come: returns (that list, the greenlet, the client). Kill the greenlet and close the
+    client when done."""
+    import gevent
+
+    esl = RawClient(host, port)
+    esl.auth()
+    esl.command(f"event plain {events}")
+    got: list[dict] = []
+
+    def read():
+        while True:
+            try:
+                frame = esl.read()
+            except OSError:
+                return
+            if frame is None:
+                return
+            if frame.content_type == "text/event-plain":
+                got.append(wire.parse_event(frame).headers)
+
+    esl.sock.settimeout(None)
+    return got, gevent.spawn(read), esl

@@ -12,10 +12,9 @@ import pytest
 from plivo import plivoxml as px
 from twilio.twiml.voice_response import VoiceResponse
 
-from freeswitch import wire
 from freeswitch.sim.dtmf_apps import far_end_heard
 from ivr.call_spec import CallSpec
-from tests.freeswitch.esl_client import RawClient
+from tests.freeswitch.esl_client import watch_events
 from tests.ivr.harness import Rig
 
 #: The fifo::info actions of a caller taken from a queue and of the consumer that took it, in order, as a real
@@ -53,24 +52,7 @@ def wait_for(predicate, timeout: float = 10.0) -> None:
 
 def watch(address) -> tuple[list[dict], object]:
     """Every fifo::info, CHANNEL_BRIDGE and CHANNEL_EXECUTE_COMPLETE the switch fires (headers), as they come."""
-    esl = RawClient(*address)
-    esl.auth()
-    esl.command("event plain CHANNEL_BRIDGE CHANNEL_EXECUTE_COMPLETE CUSTOM fifo::info")
-    got: list[dict] = []
-
-    def read():
-        while True:
-            try:
-                frame = esl.read()
-            except OSError:
-                return
-            if frame is None:
-                return
-            if frame.content_type == "text/event-plain":
-                got.append(wire.parse_event(frame).headers)
-
-    reader = gevent.spawn(read)
-    esl.sock.settimeout(None)
+    got, reader, esl = watch_events(*address, "CHANNEL_BRIDGE CHANNEL_EXECUTE_COMPLETE CUSTOM fifo::info")
     return got, (reader, esl)
 
 
