@@ -7,9 +7,7 @@ the webhook as for an immediate reject."""
 
 from __future__ import annotations
 
-import io
 import json
-import wave
 
 import sqlalchemy as sa
 
@@ -19,20 +17,12 @@ from dialer.store.snapcall_models import SnapCallNumber
 from tests.billing.helpers import VoiceRig
 from tests.dialer.engine_helpers import wait_for
 from tests.freeswitch.esl_client import RawClient, watch_events
-from tests.ivr.appserver import AppServer
+from tests.ivr.appserver import AppServer, wav
 
 WATCHED = ("CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_ANSWER CHANNEL_EXECUTE PLAYBACK_START "
            "CHANNEL_HANGUP_COMPLETE")
 
 
-def _wav(seconds: float) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\0\0" * int(8000 * seconds))
-    return buf.getvalue()
 
 
 def _watch(port: int) -> tuple[list[dict], RawClient]:
@@ -86,7 +76,7 @@ def test_ring_and_prompt_modes_never_answer_through_the_simulator(sqlite_stack, 
     cfg0 = stack.cfg
     receiver = AppServer().start()
     receiver.route("/missed", lambda p: "ok")
-    receiver.route("/prompt.wav", lambda p: (200, _wav(1.0)))
+    receiver.route("/prompt.wav", lambda p: (200, wav(1.0)))
     acct = stack.account()
     configs = {"918000680001": {"mode": "ring", "ring_seconds": 4},
                "918000680002": {"mode": "prompt", "prompt_url": receiver.url("/prompt.wav"), "reject": "rejected"},

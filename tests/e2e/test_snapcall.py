@@ -4,16 +4,14 @@ Here or 603 Decline, and never a 200 OK (nothing answered, nothing billed)."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import uuid
-import wave
 
 import pytest
 
 from tests.e2e.harness import SIPP_DIR, Sipp, free_port, media_port, wait_for
-from tests.ivr.appserver import AppServer
+from tests.ivr.appserver import AppServer, wav
 
 
 @pytest.fixture
@@ -23,14 +21,6 @@ def app():
     a.stop()
 
 
-def _wav(seconds: float) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x10\x00\xf0\xff" * int(4000 * seconds))
-    return buf.getvalue()
 
 
 def _missed_call(p, number: str, caller_id: str) -> str:
@@ -56,7 +46,7 @@ def _statuses(trace: str) -> list[int]:
 def test_ring_and_prompt_missed_calls_are_refused_without_a_200(platform, app):
     p = platform
     app.route("/missed", lambda params: "ok")
-    app.route("/prompt.wav", lambda params: (200, _wav(1.5)))
+    app.route("/prompt.wav", lambda params: (200, wav(1.5, b"\x10\x00\xf0\xff")))
     acct = p.account()
     ring, prompt = "918000689001", "918000689002"
     for number, extra in ((ring, {"mode": "ring", "ring_seconds": 2}),

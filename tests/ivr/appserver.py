@@ -69,3 +69,18 @@ class AppServer:
 
     def stop(self) -> None:
         self.server.stop(timeout=1)
+
+
+def wav(seconds: float, sample: bytes = b"\0\0") -> bytes:
+    """A WAV file an app serves as audio: 8 kHz 16-bit mono, ``seconds`` long, ``sample`` (2 or 4 bytes)
+    repeated (silence by default)."""
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(sample * int(8000 * seconds * 2 / len(sample)))
+    return buf.getvalue()

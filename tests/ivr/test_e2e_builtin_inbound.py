@@ -3,9 +3,7 @@ and the call facts handed to the dialer as an RQ job."""
 
 from __future__ import annotations
 
-import io
 import json
-import wave
 
 import pytest
 import redis
@@ -13,6 +11,7 @@ from rq import Queue
 
 from ivr.call_spec import FACTS_JOB, Announcement, CallFacts, CallSpec, ClickToCall, Otp
 from ivr.inbound import table_key
+from tests.ivr.appserver import wav
 from tests.ivr.harness import Rig
 
 
@@ -23,14 +22,6 @@ def rig(tmp_path, redis_url, key_prefix):
     r.stop()
 
 
-def _wav(seconds: float = 1.0) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\0\0" * int(8000 * seconds))
-    return buf.getvalue()
 
 
 def _heard(rig, uuid):
@@ -60,7 +51,7 @@ def test_announcement_text_with_fields_repeated(rig, redis_url, key_prefix):
 
 
 def test_announcement_media_url_through_http_cache(rig):
-    rig.app.route("/hello.wav", lambda p: _wav(1.0))
+    rig.app.route("/hello.wav", lambda p: wav(1.0))
     url = rig.app.url("/hello.wav")
     uuid = rig.call(CallSpec(call_type="konnect", announcement=Announcement(media_url=url)))
     call = rig.wait(uuid)
