@@ -12,24 +12,14 @@ import os
 
 import pytest
 
-from tests.api.test_seed_curl_examples import run_curl
+from tests.api.test_seed_curl_examples import KONNECT, run_curl
 from tests.billing.helpers import set_rates, topup
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/curl") and not os.path.exists("/bin/curl"),
                                 reason="no curl")
 
-# Seed 000, "Configure an outbound calling campaign using Konnect's REST API", as written.
-SEED_OBD = """curl --request POST \\
-  --url https://konnect.kirusa.com/api/v1/Accounts/your_account_id/Calls \\
-  --header 'Authorization: your_api_token' \\
-  --header 'Content-Type: application/json' \\
-  --data '{
-"id":"your_unique_id_for_request",
-"caller_id":"91922100XXXX",
-"recipient":["91888122XXXX","91888122XXXX"],
-"media_url":"your_media_url",
-"direction":"outbound"
-}'"""
+# Seed 000, "Configure an outbound calling campaign using Konnect's REST API", as written (the voice curl test's copy).
+SEED_OBD = next(c for c in KONNECT if "/Calls" in c and '"media_url"' in c)
 
 # Seed 000's Balance "URL Structure" (GET) as a curl in the seed's style.
 BALANCE = """curl --request GET \\
